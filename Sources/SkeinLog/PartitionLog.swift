@@ -1,0 +1,549 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+
+public struct AppendResult: Equatable, Sendable {
+    public var firstOffset: Int64
+    public var lastOffset: Int64
+    /// The time stamped on the batches for LogAppendTime topics, or -1.
+    public var logAppendTime: Int64
+    public var logStartOffset: Int64
+    public var batchCount: Int
+}
+
+public struct LogReadResult: Sendable {
+    /// Whole batches starting with the one that holds the requested offset; nil at the end of the log.
+    public var slice: FileSlice?
+    public var logStartOffset: Int64
+    /// On a single node every appended batch is committed, so this equals `logEndOffset`.
+    public var highWatermark: Int64
+    public var logEndOffset: Int64
+}
+
+public struct TimestampLookup: Equatable, Sendable {
+    public var offset: Int64
+    public var timestamp: Int64
+}
+
+/// Turns a compressed records section back into records, so a timestamp lookup can name the exact record in a
+/// compressed batch. The broker plugs its codecs in; without one, lookups answer with the batch's first offset.
+public protocol RecordDecompressor: Sendable {
+    func decompress(codec: Int, _ compressed: UnsafeRawBufferPointer) throws -> [UInt8]
+}
+
+/// One partition's log: an ordered list of segments, the last of which takes appends.
+///
+/// Thread safety: every method may be called from any thread. Bookkeeping sits under one lock; file reads
+/// happen outside it, on byte ranges fixed while it was held, so readers never block the writer on I/O.
+public final class PartitionLog: @unchecked Sendable {
+    public let topicPartition: TopicPartition
+    public let directory: String
+    let clock: any LogClock
+    let decompressor: (any RecordDecompressor)?
+    private let lock = Lock()
+    private var _config: LogConfig
+    private var segments: [Segment]
+    private var _logStartOffset: Int64
+    private var _logEndOffset: Int64
+    private var isClosed = false
+
+    // Group commit: callers wait on the offset they need on disk; one fsync at a time serves them all.
+    private var flushedOffset: Int64
+    private var flushRunning = false
+    private var flushWaiters: [(offset: Int64, done: @Sendable (Result<Void, LogError>) -> Void)] = []
+    /// When the oldest unflushed append happened, for `flush.ms`.
+    private var firstUnflushedAppendMs: Int64?
+    private static let flushQueue = DispatchQueue(label: "skein.log.flush", attributes: .concurrent)
+
+    init(
+        topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [Segment],
+        logStartOffset: Int64, recoveryPoint: Int64, clock: any LogClock, decompressor: (any RecordDecompressor)?
+    ) {
+        precondition(!segments.isEmpty)
+        self.topicPartition = topicPartition
+        self.directory = directory
+        self._config = config
+        self.segments = segments
+        self.clock = clock
+        self.decompressor = decompressor
+        self._logEndOffset = segments.last!.nextOffset
+        self._logStartOffset = min(max(logStartOffset, segments.first!.baseOffset), _logEndOffset)
+        self.flushedOffset = min(recoveryPoint, _logEndOffset)
+    }
+
+    // MARK: State
+
+    public var config: LogConfig { lock.withLock { _config } }
+    public var logStartOffset: Int64 { lock.withLock { _logStartOffset } }
+    public var logEndOffset: Int64 { lock.withLock { _logEndOffset } }
+    public var highWatermark: Int64 { logEndOffset }
+    /// Everything below this offset is known to be on disk.
+    public var recoveryPoint: Int64 { lock.withLock { flushedOffset } }
+    public var segmentCount: Int { lock.withLock { segments.count } }
+    public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
+    public var segmentBaseOffsets: [Int64] { lock.withLock { segments.map(\.baseOffset) } }
+
+    public func updateConfig(_ config: LogConfig) {
+        lock.withLock { _config = config }
+    }
+
+    // MARK: Append
+
+    /// Appends one or more RecordBatch v2 batches, assigning offsets by rewriting each baseOffset in place
+    /// (and, for LogAppendTime, the timestamp and CRC). Everything is validated before anything is written,
+    /// so a refused call leaves the log unchanged.
+    public func append(_ records: UnsafeMutableRawBufferPointer) throws -> AppendResult {
+        let maxBatchBytes = lock.withLock { _config.maxMessageBytes }
+        var headers: [StoredBatchHeader] = []
+        var position = 0
+        while position < records.count {
+            do {
+                let header = try StoredBatchHeader.validate(
+                    UnsafeRawBufferPointer(rebasing: records[position...]), .fromClient(maxBatchBytes: maxBatchBytes))
+                headers.append(header)
+                position += header.totalSize
+            } catch {
+                throw LogError.invalidBatch(error)
+            }
+        }
+        guard !headers.isEmpty else { throw LogError.invalidBatch(.empty) }
+        let totalBytes = position
+
+        return try lock.withLock {
+            guard !isClosed else { throw LogError.logClosed(topicPartition.description) }
+            let now = clock.milliseconds()
+            let lastOffset = _logEndOffset + headers.reduce(0) { $0 + Int64($1.lastOffsetDelta) + 1 } - 1
+            if shouldRoll(incomingBytes: totalBytes, lastOffset: lastOffset, now: now) {
+                try roll()
+            }
+            let appendTime = _config.timestampType == .logAppendTime ? now : -1
+            var nextOffset = _logEndOffset
+            var batchStart = 0
+            for index in headers.indices {
+                let batch = UnsafeMutableRawBufferPointer(rebasing: records[batchStart..<batchStart + headers[index].totalSize])
+                batch.storeBigEndian(nextOffset, at: 0)
+                headers[index].baseOffset = nextOffset
+                if appendTime >= 0 { stampLogAppendTime(batch, &headers[index], now: appendTime) }
+                nextOffset = headers[index].nextOffset
+                batchStart += headers[index].totalSize
+            }
+            let active = segments[segments.count - 1]
+            let file = try active.openFile()
+            let writeAt = active.size
+            do {
+                try FileIO.write(file.descriptor, UnsafeRawBufferPointer(records), at: writeAt, path: active.logPath)
+            } catch {
+                // A partial write (ENOSPC, EIO) must not leave half a batch for readers or recovery to trip on.
+                try? FileIO.truncate(file.descriptor, to: writeAt, path: active.logPath)
+                throw error
+            }
+            if active.rollClockStartMs == nil { active.rollClockStartMs = now }
+            var batchPosition = writeAt
+            for header in headers {
+                try active.didAppend(header, at: batchPosition, indexIntervalBytes: _config.indexIntervalBytes)
+                batchPosition += Int64(header.totalSize)
+            }
+            active.size = batchPosition
+            let firstOffset = _logEndOffset
+            _logEndOffset = nextOffset
+            if firstUnflushedAppendMs == nil { firstUnflushedAppendMs = now }
+            return AppendResult(
+                firstOffset: firstOffset, lastOffset: nextOffset - 1, logAppendTime: appendTime,
+                logStartOffset: _logStartOffset, batchCount: headers.count)
+        }
+    }
+
+    public func append(_ records: inout [UInt8]) throws -> AppendResult {
+        try records.withUnsafeMutableBytes { try append($0) }
+    }
+
+    private func stampLogAppendTime(_ batch: UnsafeMutableRawBufferPointer, _ header: inout StoredBatchHeader, now: Int64) {
+        header.attributes |= 0x08
+        header.maxTimestamp = now
+        batch.storeBigEndian(header.attributes, at: 21)
+        batch.storeBigEndian(now, at: 35)
+        header.crc = crc32c(UnsafeRawBufferPointer(rebasing: batch[StoredBatchHeader.crcStart...]))
+        batch.storeBigEndian(header.crc, at: 17)
+    }
+
+    /// Must be called with the lock held.
+    private func shouldRoll(incomingBytes: Int, lastOffset: Int64, now: Int64) -> Bool {
+        let active = segments[segments.count - 1]
+        guard !active.isEmpty else { return false }
+        if active.size + Int64(incomingBytes) > Int64(_config.segmentBytes) { return true }
+        if let started = active.rollClockStartMs, now - started >= _config.segmentMs { return true }
+        if active.offsetIndex.isFull || active.timeIndex.isFull { return true }
+        // Index entries hold positions and relative offsets in 4 bytes.
+        if !active.canHold(offset: lastOffset) || active.size + Int64(incomingBytes) > Int64(UInt32.max) { return true }
+        return false
+    }
+
+    /// Starts a new active segment at the log end offset. Must be called with the lock held.
+    private func roll() throws {
+        let previous = segments[segments.count - 1]
+        try previous.close()
+        let segment = try Segment.create(directory: directory, baseOffset: _logEndOffset, config: _config)
+        segment.nextOffset = _logEndOffset
+        segments.append(segment)
+    }
+
+    /// Rolls the active segment if it holds data; used by tests and by retention for idle partitions.
+    public func forceRoll() throws {
+        try lock.withLock {
+            if !segments[segments.count - 1].isEmpty { try roll() }
+        }
+    }
+
+    // MARK: Read
+
+    /// Returns whole batches starting with the one that contains `offset`, up to `maxBytes` in total. With
+    /// `minOneBatch`, the first batch is returned even when it alone is larger than `maxBytes`, so a consumer
+    /// can always make progress (Kafka's KIP-74 rule).
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws -> LogReadResult {
+        // Fix the byte ranges under the lock; do the reads outside it.
+        let plan: (candidates: [(Segment, SegmentFile, Int64, Int64)], start: Int64, end: Int64, hw: Int64)? =
+            try lock.withLock {
+                guard offset >= _logStartOffset && offset <= _logEndOffset else {
+                    throw LogError.offsetOutOfRange(
+                        requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
+                }
+                guard offset < _logEndOffset else { return nil }
+                var index = segmentIndex(containing: offset)
+                var candidates: [(Segment, SegmentFile, Int64, Int64)] = []
+                while index < segments.count {
+                    let segment = segments[index]
+                    try loadIndexesReportingRepairs(segment)
+                    let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(offset), by: \.relativeOffset)
+                    let startHint = candidates.isEmpty ? Int64(hint?.position ?? 0) : 0
+                    candidates.append((segment, try segment.openFile(), startHint, segment.size))
+                    // A later segment is only needed if this one ends before the offset.
+                    if segment.nextOffset > offset { break }
+                    index += 1
+                }
+                return (candidates, _logStartOffset, _logEndOffset, _logEndOffset)
+            }
+        guard let plan else {
+            let (start, end) = lock.withLock { (_logStartOffset, _logEndOffset) }
+            return LogReadResult(slice: nil, logStartOffset: start, highWatermark: end, logEndOffset: end)
+        }
+        for (segment, file, startHint, limit) in plan.candidates {
+            var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 16 * 1024)
+            while case .batch(let header, let position) = try scanner.next() {
+                guard header.lastOffset >= offset else { continue }
+                let end = try batchBoundary(
+                    in: segment, file: file, from: position + Int64(header.totalSize), limit: limit,
+                    budgetEnd: position + Int64(maxBytes))
+                let length = minOneBatch ? max(end - position, Int64(header.totalSize)) : end - position
+                let slice = length > 0
+                    ? FileSlice(file: file, position: position, length: Int(length), firstOffset: header.baseOffset) : nil
+                return LogReadResult(slice: slice, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
+            }
+        }
+        return LogReadResult(slice: nil, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
+    }
+
+    /// The end of the last whole batch at or before `budgetEnd`, scanning forward from `position`. The offset
+    /// index lets the scan skip to within one index interval of the budget.
+    private func batchBoundary(
+        in segment: Segment, file: SegmentFile, from position: Int64, limit: Int64, budgetEnd: Int64
+    ) throws -> Int64 {
+        if budgetEnd >= limit { return limit }
+        let skipTo = lock.withLock {
+            segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map { Int64($0.position) }
+        }
+        var boundary = max(position, skipTo ?? 0)
+        var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 16 * 1024)
+        while case .batch(let header, let start) = try scanner.next() {
+            let end = start + Int64(header.totalSize)
+            if end > budgetEnd { break }
+            boundary = end
+        }
+        return boundary
+    }
+
+    /// Index of the last segment whose base offset is ≤ `offset`. Lock held.
+    private func segmentIndex(containing offset: Int64) -> Int {
+        var low = 0
+        var high = segments.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if segments[middle].baseOffset <= offset { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    private func loadIndexesReportingRepairs(_ segment: Segment) throws {
+        if let repair = try segment.loadIndexes() {
+            storageLogger.warning("\(topicPartition): \(repair)")
+        }
+    }
+
+    // MARK: Timestamp lookup
+
+    /// The first offset whose record timestamp is ≥ `timestamp`, as Kafka's ListOffsets answers it; nil when
+    /// every record is older.
+    public func offset(forTimestamp timestamp: Int64) throws -> TimestampLookup? {
+        let (candidates, logStart): ([(Segment, SegmentFile, Int64, Int64)], Int64) = try lock.withLock {
+            var found: [(Segment, SegmentFile, Int64, Int64)] = []
+            for segment in segments where !segment.isEmpty {
+                try loadIndexesReportingRepairs(segment)
+                guard segment.maxTimestamp >= timestamp else { continue }
+                // Every record up to an entry with a smaller timestamp is older, so the scan can start there.
+                let entry = segment.timeIndex.lastEntry(atMost: timestamp, strictly: true, by: \.timestamp)
+                let position = entry.flatMap { segment.offsetIndex.lastEntry(atMost: $0.relativeOffset, by: \.relativeOffset) }
+                found.append((segment, try segment.openFile(), Int64(position?.position ?? 0), segment.size))
+            }
+            return (found, _logStartOffset)
+        }
+        for (_, file, start, limit) in candidates {
+            var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers, chunkSize: 16 * 1024)
+            while case .batch(let header, let position) = try scanner.next() {
+                guard header.maxTimestamp >= timestamp, header.lastOffset >= logStart else { continue }
+                let found = try firstRecord(atOrAfter: timestamp, in: header, file: file, at: position)
+                if found.offset >= logStart { return found }
+            }
+        }
+        return nil
+    }
+
+    private func firstRecord(atOrAfter timestamp: Int64, in header: StoredBatchHeader, file: SegmentFile, at position: Int64)
+        throws -> TimestampLookup
+    {
+        let batchAnswer = TimestampLookup(offset: header.baseOffset, timestamp: header.maxTimestamp)
+        if header.usesLogAppendTime { return batchAnswer }
+        var bytes = [UInt8](repeating: 0, count: header.totalSize)
+        _ = try bytes.withUnsafeMutableBytes { try FileIO.read(file.descriptor, into: $0, at: position, path: file.path) }
+        var records = Array(bytes[StoredBatchHeader.size...])
+        if header.compressionCodec != 0 {
+            guard let decompressor else { return batchAnswer }
+            records = try records.withUnsafeBytes { try decompressor.decompress(codec: header.compressionCodec, $0) }
+        }
+        let found = records.withUnsafeBytes { raw -> TimestampLookup? in
+            var reader = VarintReader(bytes: raw)
+            for _ in 0..<header.recordsCount {
+                guard let length = reader.readZigZag(), let _ = reader.readByte(),
+                    let timestampDelta = reader.readZigZag(), let offsetDelta = reader.readZigZag()
+                else { return nil }
+                let recordTimestamp = header.baseTimestamp + timestampDelta
+                if recordTimestamp >= timestamp {
+                    return TimestampLookup(offset: header.baseOffset + offsetDelta, timestamp: recordTimestamp)
+                }
+                _ = length
+                guard reader.skipRestOfRecord() else { return nil }
+            }
+            return nil
+        }
+        return found ?? batchAnswer
+    }
+
+    // MARK: Durability
+
+    /// Calls `done` once every offset below `offset` is on disk. Concurrent callers share fsyncs: while one
+    /// runs, new waiters queue, and the next fsync covers all of them. The fsync runs on a background queue,
+    /// never on the caller's thread.
+    public func flush(upTo offset: Int64, done: @escaping @Sendable (Result<Void, LogError>) -> Void) {
+        enum Action { case alreadyDurable, queued, startFlusher }
+        let action: Action = lock.withLock {
+            if offset <= flushedOffset { return .alreadyDurable }
+            flushWaiters.append((offset, done))
+            if flushRunning { return .queued }
+            flushRunning = true
+            return .startFlusher
+        }
+        switch action {
+        case .alreadyDurable: done(.success(()))
+        case .queued: break
+        case .startFlusher: PartitionLog.flushQueue.async { self.runFlushes() }
+        }
+    }
+
+    public func flush(upTo offset: Int64) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            flush(upTo: offset) { result in continuation.resume(with: result.mapError { $0 as any Error }) }
+        }
+    }
+
+    /// Flushes everything appended so far, on the caller's thread; for shutdown and tests.
+    public func flushNow() throws {
+        try syncOnce()
+    }
+
+    /// Runs fsync rounds until no caller is waiting. A waiter that arrives during a round is served by the next.
+    private func runFlushes() {
+        var keepGoing = true
+        while keepGoing {
+            let result: Result<Void, LogError>
+            do {
+                try syncOnce()
+                result = .success(())
+            } catch let error as LogError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.io(operation: "fsync", path: directory, errno: EIO))
+            }
+            let ready: [(offset: Int64, done: @Sendable (Result<Void, LogError>) -> Void)]
+            (ready, keepGoing) = lock.withLock {
+                let durable = flushedOffset
+                let failed = if case .failure = result { true } else { false }
+                let finished = flushWaiters.filter { failed || $0.offset <= durable }
+                flushWaiters.removeAll { failed || $0.offset <= durable }
+                if flushWaiters.isEmpty { flushRunning = false }
+                return (finished, flushRunning)
+            }
+            for waiter in ready { waiter.done(result) }
+        }
+    }
+
+    /// One group-commit round: fsync every segment with unsynced bytes, then advance the flushed offset to the
+    /// log end captured before the fsync started.
+    private func syncOnce() throws {
+        let (target, dirty): (Int64, [(Segment, SegmentFile, Int64, Bool)]) = try lock.withLock {
+            let active = segments.last!
+            let dirty = try segments.filter { $0.syncedSize < $0.size }
+                .map { ($0, try $0.openFile(), $0.size, $0 !== active) }
+            firstUnflushedAppendMs = nil
+            return (_logEndOffset, dirty)
+        }
+        for (segment, file, _, isClosedSegment) in dirty {
+            try FileIO.syncData(file.descriptor, path: segment.logPath)
+            if isClosedSegment { try lock.withLock { try segment.offsetIndex.sync(); try segment.timeIndex.sync() } }
+        }
+        lock.withLock {
+            for (segment, _, size, _) in dirty { segment.syncedSize = max(segment.syncedSize, size) }
+            flushedOffset = max(flushedOffset, target)
+        }
+    }
+
+    /// Whether the oldest unflushed append is older than `flush.ms`.
+    func needsTimedFlush(now: Int64) -> Bool {
+        lock.withLock {
+            guard let first = firstUnflushedAppendMs, _config.flushMs != .max else { return false }
+            return now - first >= _config.flushMs
+        }
+    }
+
+    // MARK: Retention
+
+    public struct RetentionOutcome: Equatable, Sendable {
+        public var deletedSegments = 0
+        public var deletedBytes: Int64 = 0
+        public var rolledIdleSegment = false
+    }
+
+    /// Deletes whole closed segments, oldest first, that are past `retention.ms` (by their largest timestamp)
+    /// or beyond `retention.bytes`. The active segment is never deleted; an idle one older than `segment.ms`
+    /// is rolled first so that a partition nobody writes to still expires.
+    public func applyRetention() throws -> RetentionOutcome {
+        try lock.withLock {
+            var outcome = RetentionOutcome()
+            let now = clock.milliseconds()
+            let active = segments[segments.count - 1]
+            if !active.isEmpty, let started = active.rollClockStartMs, now - started >= _config.segmentMs {
+                try roll()
+                outcome.rolledIdleSegment = true
+            }
+            var total = segments.reduce(0) { $0 + $1.size }
+            while segments.count > 1 {
+                let oldest = segments[0]
+                try loadIndexesReportingRepairs(oldest)
+                let expiredByTime = _config.retentionMs >= 0 && largestTimestamp(of: oldest) < now - _config.retentionMs
+                let expiredBySize = _config.retentionBytes >= 0 && total - oldest.size >= _config.retentionBytes
+                guard expiredByTime || expiredBySize else { break }
+                segments.removeFirst()
+                try oldest.delete()
+                total -= oldest.size
+                outcome.deletedSegments += 1
+                outcome.deletedBytes += oldest.size
+                _logStartOffset = max(_logStartOffset, segments[0].baseOffset)
+            }
+            return outcome
+        }
+    }
+
+    /// Kafka falls back to the file's modification time for segments without timestamps.
+    private func largestTimestamp(of segment: Segment) -> Int64 {
+        if segment.maxTimestamp >= 0 { return segment.maxTimestamp }
+        var info = stat()
+        guard stat(segment.logPath, &info) == 0 else { return .max }
+        return Int64(info.st_mtim.tv_sec) * 1000 + Int64(info.st_mtim.tv_nsec) / 1_000_000
+    }
+
+    /// Moves the log start offset forward (DeleteRecords); whole segments below it go at the next retention.
+    public func advanceLogStartOffset(to offset: Int64) throws {
+        try lock.withLock {
+            guard offset <= _logEndOffset else {
+                throw LogError.offsetOutOfRange(requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
+            }
+            _logStartOffset = max(_logStartOffset, offset)
+            while segments.count > 1 && segments[1].baseOffset <= _logStartOffset {
+                try segments.removeFirst().delete()
+            }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Flushes and closes the files; further appends fail.
+    func close() throws {
+        try flushNow()
+        try lock.withLock {
+            isClosed = true
+            try segments.last?.close()
+            try segments.last?.timeIndex.sync()
+            for segment in segments {
+                segment.offsetIndex.closeFile()
+                segment.timeIndex.closeFile()
+            }
+        }
+    }
+
+    /// Refuses further appends; the manager is about to remove the directory.
+    func markClosed() {
+        lock.withLock { isClosed = true }
+    }
+}
+
+/// Reads the zigzag varints of the Record format.
+struct VarintReader {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+
+    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func readByte() -> UInt8? {
+        guard position < bytes.count else { return nil }
+        defer { position += 1 }
+        return bytes[position]
+    }
+
+    mutating func readZigZag() -> Int64? {
+        var raw: UInt64 = 0
+        var shift: UInt64 = 0
+        while shift < 64 {
+            guard let byte = readByte() else { return nil }
+            raw |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))) }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// Skips key, value and headers of a record whose length, attributes, timestamp and offset deltas were read.
+    mutating func skipRestOfRecord() -> Bool {
+        for _ in 0..<2 {  // key, value
+            guard let length = readZigZag() else { return false }
+            if length > 0 { position += Int(length) }
+        }
+        guard let headerCount = readZigZag(), headerCount >= 0 else { return false }
+        for _ in 0..<headerCount {
+            for _ in 0..<2 {
+                guard let length = readZigZag() else { return false }
+                if length > 0 { position += Int(length) }
+            }
+        }
+        return position <= bytes.count
+    }
+}
