@@ -32,17 +32,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Batch builders shared by storage tests, the crash writer and the storage benchmark.
+        .target(name: "SkeinTestSupport", dependencies: ["CCRC32C"]),
         // Appends with fsync-before-ack and prints each acknowledged offset; the crash test SIGKILLs it.
         .executableTarget(
             name: "skein-crash-writer",
-            dependencies: ["SkeinLog"]
+            dependencies: ["SkeinLog", "SkeinTestSupport"]
         ),
         .executableTarget(
             name: "skein-storage-bench",
-            dependencies: ["SkeinLog"],
+            dependencies: ["SkeinLog", "SkeinTestSupport"],
             path: "Benchmarks/StorageBench"
         ),
-        .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C"]),
+        .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(name: "SkeinProtocolTests", dependencies: ["SkeinProtocol"]),
     ],
     swiftLanguageModes: [.v6]

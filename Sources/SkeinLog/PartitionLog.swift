@@ -56,6 +56,9 @@ public final class PartitionLog: @unchecked Sendable {
     private var flushWaiters: [(offset: Int64, done: @Sendable (Result<Void, LogError>) -> Void)] = []
     /// When the oldest unflushed append happened, for `flush.ms`.
     private var firstUnflushedAppendMs: Int64?
+    private var completedFlushes = 0
+    /// Runs in each fsync round after the target offset is fixed, before the fsync; tests use it to hold a round open and watch waiters pile up.
+    var beforeSync: (@Sendable () -> Void)?
     private static let flushQueue = DispatchQueue(label: "skein.log.flush", attributes: .concurrent)
 
     init(
@@ -85,6 +88,9 @@ public final class PartitionLog: @unchecked Sendable {
     public var segmentCount: Int { lock.withLock { segments.count } }
     public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
     public var segmentBaseOffsets: [Int64] { lock.withLock { segments.map(\.baseOffset) } }
+    /// fsync rounds completed; fewer than flush callers when group commit works.
+    public var flushCount: Int { lock.withLock { completedFlushes } }
+    var pendingFlushWaiters: Int { lock.withLock { flushWaiters.count } }
 
     public func updateConfig(_ config: LogConfig) {
         lock.withLock { _config = config }
@@ -233,6 +239,7 @@ public final class PartitionLog: @unchecked Sendable {
             var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 16 * 1024)
             while case .batch(let header, let position) = try scanner.next() {
                 guard header.lastOffset >= offset else { continue }
+                if !minOneBatch && header.totalSize > maxBytes { break }
                 let end = try batchBoundary(
                     in: segment, file: file, from: position + Int64(header.totalSize), limit: limit,
                     budgetEnd: position + Int64(maxBytes))
@@ -407,6 +414,7 @@ public final class PartitionLog: @unchecked Sendable {
             firstUnflushedAppendMs = nil
             return (_logEndOffset, dirty)
         }
+        beforeSync?()
         for (segment, file, _, isClosedSegment) in dirty {
             try FileIO.syncData(file.descriptor, path: segment.logPath)
             if isClosedSegment { try lock.withLock { try segment.offsetIndex.sync(); try segment.timeIndex.sync() } }
@@ -414,6 +422,7 @@ public final class PartitionLog: @unchecked Sendable {
         lock.withLock {
             for (segment, _, size, _) in dirty { segment.syncedSize = max(segment.syncedSize, size) }
             flushedOffset = max(flushedOffset, target)
+            completedFlushes += 1
         }
     }
 
