@@ -131,7 +131,8 @@ final class IndexFile<Entry: IndexEntry> {
                 entry.write(into: UnsafeMutableRawBufferPointer(rebasing: raw[i * Entry.size..<(i + 1) * Entry.size]))
             }
         }
-        fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        let fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        defer { close(fd) }
         try buffer.withUnsafeBytes { try FileIO.write(fd, $0, at: 0, path: path) }
     }
 
@@ -142,6 +143,18 @@ final class IndexFile<Entry: IndexEntry> {
 
     func sync() throws {
         if fd >= 0 { try FileIO.syncData(fd, path: path) }
+    }
+
+    /// Syncs the file through a descriptor of its own, so it can run without the partition lock while other
+    /// threads use this object. A file deleted meanwhile (by retention) needs no sync.
+    static func syncFile(at path: String) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return }
+            throw LogError.io(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        try FileIO.syncData(fd, path: path)
     }
 
     func closeFile() {

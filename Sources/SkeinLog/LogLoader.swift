@@ -122,6 +122,7 @@ enum LogLoader {
                 }
                 segments.removeSubrange((scanIndex + 1)...)
             }
+            if scanIndex < segments.count - 1 { segment.releaseResources() }
             scanIndex += 1
         }
         // A rescan may leave empty closed segments behind; keep only the last empty one as the active segment.

@@ -191,6 +191,8 @@ public final class PartitionLog: @unchecked Sendable {
     private func roll() throws {
         let previous = segments[segments.count - 1]
         try previous.close()
+        previous.indexesNeedSync = true
+        previous.releaseResources()
         let segment = try Segment.create(directory: directory, baseOffset: _logEndOffset, config: _config)
         segment.nextOffset = _logEndOffset
         segments.append(segment)
@@ -236,7 +238,7 @@ public final class PartitionLog: @unchecked Sendable {
             return LogReadResult(slice: nil, logStartOffset: start, highWatermark: end, logEndOffset: end)
         }
         for (segment, file, startHint, limit) in plan.candidates {
-            var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 16 * 1024)
+            var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 4096)
             while case .batch(let header, let position) = try scanner.next() {
                 guard header.lastOffset >= offset else { continue }
                 if !minOneBatch && header.totalSize > maxBytes { break }
@@ -262,7 +264,7 @@ public final class PartitionLog: @unchecked Sendable {
             segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map { Int64($0.position) }
         }
         var boundary = max(position, skipTo ?? 0)
-        var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 16 * 1024)
+        var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 4096)
         while case .batch(let header, let start) = try scanner.next() {
             let end = start + Int64(header.totalSize)
             if end > budgetEnd { break }
@@ -306,7 +308,7 @@ public final class PartitionLog: @unchecked Sendable {
             return (found, _logStartOffset)
         }
         for (_, file, start, limit) in candidates {
-            var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers, chunkSize: 16 * 1024)
+            var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers, chunkSize: 4096)
             while case .batch(let header, let position) = try scanner.next() {
                 guard header.maxTimestamp >= timestamp, header.lastOffset >= logStart else { continue }
                 let found = try firstRecord(atOrAfter: timestamp, in: header, file: file, at: position)
@@ -407,20 +409,30 @@ public final class PartitionLog: @unchecked Sendable {
     /// One group-commit round: fsync every segment with unsynced bytes, then advance the flushed offset to the
     /// log end captured before the fsync started.
     private func syncOnce() throws {
-        let (target, dirty): (Int64, [(Segment, SegmentFile, Int64, Bool)]) = try lock.withLock {
-            let active = segments.last!
-            let dirty = try segments.filter { $0.syncedSize < $0.size }
-                .map { ($0, try $0.openFile(), $0.size, $0 !== active) }
+        let (target, dirty): (Int64, [(segment: Segment, file: SegmentFile, size: Int64, closed: Bool)]) = try lock.withLock {
+            let active = segments[segments.count - 1]
+            let dirty = try segments.filter { $0.syncedSize < $0.size || $0.indexesNeedSync }
+                .map { (segment: $0, file: try $0.openFile(), size: $0.size, closed: $0 !== active) }
             firstUnflushedAppendMs = nil
             return (_logEndOffset, dirty)
         }
         beforeSync?()
-        for (segment, file, _, isClosedSegment) in dirty {
-            try FileIO.syncData(file.descriptor, path: segment.logPath)
-            if isClosedSegment { try lock.withLock { try segment.offsetIndex.sync(); try segment.timeIndex.sync() } }
+        for entry in dirty {
+            try FileIO.syncData(entry.file.descriptor, path: entry.segment.logPath)
+            if entry.closed {
+                // Closed segments take no more index appends, so their index files can be synced unlocked.
+                try IndexFile<OffsetIndexEntry>.syncFile(at: entry.segment.offsetIndex.path)
+                try IndexFile<TimeIndexEntry>.syncFile(at: entry.segment.timeIndex.path)
+            }
         }
         lock.withLock {
-            for (segment, _, size, _) in dirty { segment.syncedSize = max(segment.syncedSize, size) }
+            for entry in dirty {
+                entry.segment.syncedSize = max(entry.segment.syncedSize, entry.size)
+                if entry.closed {
+                    entry.segment.indexesNeedSync = false
+                    entry.segment.releaseResources()
+                }
+            }
             flushedOffset = max(flushedOffset, target)
             completedFlushes += 1
         }
@@ -502,10 +514,7 @@ public final class PartitionLog: @unchecked Sendable {
             isClosed = true
             try segments.last?.close()
             try segments.last?.timeIndex.sync()
-            for segment in segments {
-                segment.offsetIndex.closeFile()
-                segment.timeIndex.closeFile()
-            }
+            for segment in segments { segment.releaseResources() }
         }
     }
 

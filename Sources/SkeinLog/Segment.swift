@@ -25,6 +25,8 @@ final class Segment {
     /// Wall-clock time of the first append, for `segment.ms`.
     var rollClockStartMs: Int64?
     private var file: SegmentFile?
+    /// Set when a segment is closed: its final index entries must reach the disk with the next flush.
+    var indexesNeedSync = false
     /// Closed segments opened after a clean shutdown load their indexes on first use.
     private(set) var indexesLoaded: Bool
 
@@ -107,10 +109,12 @@ final class Segment {
         try appendTimeIndexEntryIfAdvanced()
     }
 
-    func sync() throws {
-        if let file { try FileIO.syncData(file.descriptor, path: logPath) }
-        try offsetIndex.sync()
-        try timeIndex.sync()
+    /// Drops the descriptors a closed segment no longer needs, so thousands of segments do not hold
+    /// thousands of files open. Readers that hold the log file keep it until they finish.
+    func releaseResources() {
+        file = nil
+        offsetIndex.closeFile()
+        timeIndex.closeFile()
     }
 
     // MARK: Loading and recovery
@@ -156,6 +160,8 @@ final class Segment {
             try didAppend(header, at: position, indexIntervalBytes: indexIntervalBytes)
         }
         try appendTimeIndexEntryIfAdvanced()
+        offsetIndex.closeFile()
+        timeIndex.closeFile()
         indexesLoaded = true
     }
 
