@@ -145,7 +145,9 @@ do {
     report("group commit: MB/s made durable", format(batches * Double(template.count) / 1_048_576 / elapsed))
     report("group commit: fsync rounds/s", format(Double(log.flushCount) / elapsed, 0))
     report("group commit: batches per fsync", format(batches / Double(max(1, log.flushCount)), 1))
-    report("group commit: ack latency p50 / p99, ms", "\(format(percentile(all, 0.5) * 1000, 2)) / \(format(percentile(all, 0.99) * 1000, 2))")
+    report(
+        "group commit: ack latency p50 / p99, ms",
+        "\(format(percentile(all, 0.5) * 1000, 2)) / \(format(percentile(all, 0.99) * 1000, 2))")
     try manager.shutdown()
 }
 
@@ -181,7 +183,9 @@ do {
         precondition(result.slice != nil)
     }
     samples.sort()
-    report("random lookup, \(log.segmentCount) segments, \(end) offsets: median µs", format(percentile(samples, 0.5) * 1e6, 2), goal: "<= 10")
+    report(
+        "random lookup, \(log.segmentCount) segments, \(end) offsets: median µs",
+        format(percentile(samples, 0.5) * 1e6, 2), goal: "<= 10")
     report("random lookup: p99 µs", format(percentile(samples, 0.99) * 1e6, 2))
     try manager.shutdown()
 }
@@ -205,7 +209,9 @@ do {
     var manager: LogManager?
     let seconds = try timed { manager = try LogManager.open(directory: directory) }
     let report4 = manager!.recoveryReport
-    report("recovery rescan of \(report4.bytesRescanned >> 20) MiB: GB/s", format(Double(report4.bytesRescanned) / 1e9 / seconds, 2), goal: ">= 1")
+    report(
+        "recovery rescan of \(report4.bytesRescanned >> 20) MiB: GB/s",
+        format(Double(report4.bytesRescanned) / 1e9 / seconds, 2), goal: ">= 1")
     try manager!.shutdown()
 }
 
@@ -220,7 +226,8 @@ do {
         config.segmentBytes = 4096
         var batch = BatchFactory.patterned(seed: 5, recordCount: 4, payloadBytes: 900)
         for partition in 0..<partitions {
-            let log = try manager.createLog(TopicPartition("open-\(partition % 100)", Int32(partition / 100)), config: config)
+            let log = try manager.createLog(
+                TopicPartition("open-\(partition % 100)", Int32(partition / 100)), config: config)
             try batch.withUnsafeMutableBytes { raw in
                 while log.segmentCount < 10 { _ = try log.append(raw) }
             }
@@ -230,7 +237,9 @@ do {
     var manager: LogManager?
     let seconds = try timed { manager = try LogManager.open(directory: directory) }
     let opened = manager!.recoveryReport
-    report("open \(opened.partitions) partitions, \(opened.segments) segments, clean: seconds", format(seconds, 3), goal: "<= 2")
+    report(
+        "open \(opened.partitions) partitions, \(opened.segments) segments, clean: seconds", format(seconds, 3),
+        goal: "<= 2")
     report("  segments rescanned at that open", String(opened.segmentsRescanned))
     try manager!.shutdown()
 }

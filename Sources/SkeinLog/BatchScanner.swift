@@ -27,7 +27,8 @@ struct BatchScanner {
     private(set) var bytesRead: Int64 = 0
 
     init(file: SegmentFile, from position: Int64, to end: Int64, mode: Mode, chunkSize: Int = 1 << 20) {
-        self.init(descriptor: file.descriptor, path: file.path, from: position, to: end, mode: mode, chunkSize: chunkSize)
+        self.init(
+            descriptor: file.descriptor, path: file.path, from: position, to: end, mode: mode, chunkSize: chunkSize)
     }
 
     init(descriptor: Int32, path: String, from position: Int64, to end: Int64, mode: Mode, chunkSize: Int = 1 << 20) {

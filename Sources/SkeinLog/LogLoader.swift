@@ -66,7 +66,9 @@ enum LogLoader {
             Segment(directory: directory, baseOffset: $0, size: logSizes[$0]!, config: config, indexesLoaded: false)
         }
         if segments.isEmpty {
-            segments = [try Segment.create(directory: directory, baseOffset: checkpoint?.logStartOffset ?? 0, config: config)]
+            segments = [
+                try Segment.create(directory: directory, baseOffset: checkpoint?.logStartOffset ?? 0, config: config)
+            ]
         }
         for (index, segment) in segments.enumerated().dropLast() {
             segment.nextOffset = segments[index + 1].baseOffset
@@ -113,7 +115,8 @@ enum LogLoader {
             if outcome.truncated > 0 {
                 report.bytesTruncated += outcome.truncated
                 let why = outcome.reason.map { "\($0)" } ?? "unknown"
-                report.repaired("\(segment.logPath): truncated \(outcome.truncated) bytes at position \(segment.size) (\(why))")
+                report.repaired(
+                    "\(segment.logPath): truncated \(outcome.truncated) bytes at position \(segment.size) (\(why))")
                 // Nothing after a torn or corrupt batch can be trusted to follow it in offset order.
                 let later = segments[(scanIndex + 1)...]
                 for dropped in later {
@@ -156,7 +159,8 @@ enum LogLoader {
 
     private static func firstBatchTimestamp(of segment: Segment) throws -> Int64? {
         guard !segment.isEmpty else { return nil }
-        var scanner = BatchScanner(file: try segment.openFile(), from: 0, to: segment.size, mode: .headers, chunkSize: 4096)
+        var scanner = BatchScanner(
+            file: try segment.openFile(), from: 0, to: segment.size, mode: .headers, chunkSize: 4096)
         guard case .batch(let header, _) = try scanner.next(), header.maxTimestamp > 0 else { return nil }
         return header.maxTimestamp
     }

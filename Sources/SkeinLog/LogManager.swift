@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Owns a data directory: one subdirectory per partition (`<topic>-<partition>`), a checkpoint of each
 /// partition's recovery point and log start offset, and a clean-shutdown marker.
@@ -36,7 +37,8 @@ public final class LogManager: @unchecked Sendable {
         let lockFD = try FileIO.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             close(lockFD)
-            throw LogError.io(operation: "lock (is another broker using this directory?)", path: directory, errno: errno)
+            throw LogError.io(
+                operation: "lock (is another broker using this directory?)", path: directory, errno: errno)
         }
         do {
             var report = RecoveryReport()
@@ -217,7 +219,9 @@ public final class LogManager: @unchecked Sendable {
         let now = clock.milliseconds()
         for log in allLogs where log.needsTimedFlush(now: now) {
             log.flush(upTo: log.logEndOffset) { result in
-                if case .failure(let error) = result { storageLogger.error("flush of \(log.topicPartition) failed: \(error)") }
+                if case .failure(let error) = result {
+                    storageLogger.error("flush of \(log.topicPartition) failed: \(error)")
+                }
             }
         }
     }

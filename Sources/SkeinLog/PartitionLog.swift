@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 public struct AppendResult: Equatable, Sendable {
     public var firstOffset: Int64
@@ -129,7 +130,8 @@ public final class PartitionLog: @unchecked Sendable {
             var nextOffset = _logEndOffset
             var batchStart = 0
             for index in headers.indices {
-                let batch = UnsafeMutableRawBufferPointer(rebasing: records[batchStart..<batchStart + headers[index].totalSize])
+                let batch = UnsafeMutableRawBufferPointer(
+                    rebasing: records[batchStart..<batchStart + headers[index].totalSize])
                 batch.storeBigEndian(nextOffset, at: 0)
                 headers[index].baseOffset = nextOffset
                 if appendTime >= 0 { stampLogAppendTime(batch, &headers[index], now: appendTime) }
@@ -166,7 +168,9 @@ public final class PartitionLog: @unchecked Sendable {
         try records.withUnsafeMutableBytes { try append($0) }
     }
 
-    private func stampLogAppendTime(_ batch: UnsafeMutableRawBufferPointer, _ header: inout StoredBatchHeader, now: Int64) {
+    private func stampLogAppendTime(
+        _ batch: UnsafeMutableRawBufferPointer, _ header: inout StoredBatchHeader, now: Int64
+    ) {
         header.attributes |= 0x08
         header.maxTimestamp = now
         batch.storeBigEndian(header.attributes, at: 21)
@@ -246,9 +250,12 @@ public final class PartitionLog: @unchecked Sendable {
                     in: segment, file: file, from: position + Int64(header.totalSize), limit: limit,
                     budgetEnd: position + Int64(maxBytes))
                 let length = minOneBatch ? max(end - position, Int64(header.totalSize)) : end - position
-                let slice = length > 0
-                    ? FileSlice(file: file, position: position, length: Int(length), firstOffset: header.baseOffset) : nil
-                return LogReadResult(slice: slice, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
+                let slice =
+                    length > 0
+                    ? FileSlice(file: file, position: position, length: Int(length), firstOffset: header.baseOffset)
+                    : nil
+                return LogReadResult(
+                    slice: slice, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
             }
         }
         return LogReadResult(slice: nil, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
@@ -261,7 +268,9 @@ public final class PartitionLog: @unchecked Sendable {
     ) throws -> Int64 {
         if budgetEnd >= limit { return limit }
         let skipTo = lock.withLock {
-            segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map { Int64($0.position) }
+            segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map {
+                Int64($0.position)
+            }
         }
         var boundary = max(position, skipTo ?? 0)
         var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 4096)
@@ -302,7 +311,9 @@ public final class PartitionLog: @unchecked Sendable {
                 guard segment.maxTimestamp >= timestamp else { continue }
                 // Every record up to an entry with a smaller timestamp is older, so the scan can start there.
                 let entry = segment.timeIndex.lastEntry(atMost: timestamp, strictly: true, by: \.timestamp)
-                let position = entry.flatMap { segment.offsetIndex.lastEntry(atMost: $0.relativeOffset, by: \.relativeOffset) }
+                let position = entry.flatMap {
+                    segment.offsetIndex.lastEntry(atMost: $0.relativeOffset, by: \.relativeOffset)
+                }
                 found.append((segment, try segment.openFile(), Int64(position?.position ?? 0), segment.size))
             }
             return (found, _logStartOffset)
@@ -318,13 +329,17 @@ public final class PartitionLog: @unchecked Sendable {
         return nil
     }
 
-    private func firstRecord(atOrAfter timestamp: Int64, in header: StoredBatchHeader, file: SegmentFile, at position: Int64)
+    private func firstRecord(
+        atOrAfter timestamp: Int64, in header: StoredBatchHeader, file: SegmentFile, at position: Int64
+    )
         throws -> TimestampLookup
     {
         let batchAnswer = TimestampLookup(offset: header.baseOffset, timestamp: header.maxTimestamp)
         if header.usesLogAppendTime { return batchAnswer }
         var bytes = [UInt8](repeating: 0, count: header.totalSize)
-        _ = try bytes.withUnsafeMutableBytes { try FileIO.read(file.descriptor, into: $0, at: position, path: file.path) }
+        _ = try bytes.withUnsafeMutableBytes {
+            try FileIO.read(file.descriptor, into: $0, at: position, path: file.path)
+        }
         var records = Array(bytes[StoredBatchHeader.size...])
         if header.compressionCodec != 0 {
             guard let decompressor else { return batchAnswer }
@@ -409,13 +424,14 @@ public final class PartitionLog: @unchecked Sendable {
     /// One group-commit round: fsync every segment with unsynced bytes, then advance the flushed offset to the
     /// log end captured before the fsync started.
     private func syncOnce() throws {
-        let (target, dirty): (Int64, [(segment: Segment, file: SegmentFile, size: Int64, closed: Bool)]) = try lock.withLock {
-            let active = segments[segments.count - 1]
-            let dirty = try segments.filter { $0.syncedSize < $0.size || $0.indexesNeedSync }
-                .map { (segment: $0, file: try $0.openFile(), size: $0.size, closed: $0 !== active) }
-            firstUnflushedAppendMs = nil
-            return (_logEndOffset, dirty)
-        }
+        let (target, dirty): (Int64, [(segment: Segment, file: SegmentFile, size: Int64, closed: Bool)]) =
+            try lock.withLock {
+                let active = segments[segments.count - 1]
+                let dirty = try segments.filter { $0.syncedSize < $0.size || $0.indexesNeedSync }
+                    .map { (segment: $0, file: try $0.openFile(), size: $0.size, closed: $0 !== active) }
+                firstUnflushedAppendMs = nil
+                return (_logEndOffset, dirty)
+            }
         beforeSync?()
         for entry in dirty {
             try FileIO.syncData(entry.file.descriptor, path: entry.segment.logPath)
@@ -496,7 +512,8 @@ public final class PartitionLog: @unchecked Sendable {
     public func advanceLogStartOffset(to offset: Int64) throws {
         try lock.withLock {
             guard offset <= _logEndOffset else {
-                throw LogError.offsetOutOfRange(requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
+                throw LogError.offsetOutOfRange(
+                    requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
             }
             _logStartOffset = max(_logStartOffset, offset)
             while segments.count > 1 && segments[1].baseOffset <= _logStartOffset {

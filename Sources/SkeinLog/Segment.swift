@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One `.log` file with its `.index` and `.timeindex`, named by the offset of its first batch.
@@ -11,6 +11,8 @@ final class Segment {
     let logPath: String
     let offsetIndex: IndexFile<OffsetIndexEntry>
     let timeIndex: IndexFile<TimeIndexEntry>
+    /// `index.interval.bytes` when the segment was opened, for indexes rebuilt lazily.
+    let indexIntervalBytes: Int
     /// Bytes of whole batches in the file: readers never see past it.
     var size: Int64
     /// Bytes known to be on disk (fdatasync'ed).
@@ -50,6 +52,7 @@ final class Segment {
             path: directory + "/" + Segment.fileName(baseOffset, ".index"), maxBytes: config.segmentIndexBytes)
         self.timeIndex = IndexFile(
             path: directory + "/" + Segment.fileName(baseOffset, ".timeindex"), maxBytes: config.segmentIndexBytes)
+        self.indexIntervalBytes = config.indexIntervalBytes
         self.size = size
         self.syncedSize = size
         self.nextOffset = baseOffset
@@ -59,7 +62,8 @@ final class Segment {
 
     /// Creates the files of a new, empty segment.
     static func create(directory: String, baseOffset: Int64, config: LogConfig) throws -> Segment {
-        let segment = Segment(directory: directory, baseOffset: baseOffset, size: 0, config: config, indexesLoaded: true)
+        let segment = Segment(
+            directory: directory, baseOffset: baseOffset, size: 0, config: config, indexesLoaded: true)
         let fd = try FileIO.open(segment.logPath, flags: O_RDWR | O_CREAT | O_TRUNC)
         Glibc.close(fd)
         try segment.offsetIndex.create()
@@ -90,7 +94,8 @@ final class Segment {
             offsetOfMaxTimestamp = header.lastOffset
         }
         if bytesSinceLastIndexEntry >= indexIntervalBytes && position > 0 {
-            try offsetIndex.append(OffsetIndexEntry(relativeOffset: relative(header.baseOffset), position: UInt32(position)))
+            try offsetIndex.append(
+                OffsetIndexEntry(relativeOffset: relative(header.baseOffset), position: UInt32(position)))
             try appendTimeIndexEntryIfAdvanced()
             bytesSinceLastIndexEntry = 0
         }
@@ -125,12 +130,13 @@ final class Segment {
         guard !indexesLoaded else { return nil }
         indexesLoaded = true
         guard FileIO.exists(offsetIndex.path), FileIO.exists(timeIndex.path) else {
-            try rebuildIndexes(indexIntervalBytes: 4096)
+            try rebuildIndexes(indexIntervalBytes: indexIntervalBytes)
             return "\(logPath): index missing, rebuilt from the log"
         }
         let size = self.size
         let droppedOffsets = try offsetIndex.load { entry, previous in
-            Int64(entry.position) < size && (previous.map { entry.relativeOffset > $0.relativeOffset && entry.position > $0.position } ?? true)
+            Int64(entry.position) < size
+                && (previous.map { entry.relativeOffset > $0.relativeOffset && entry.position > $0.position } ?? true)
         }
         let droppedTimes = try timeIndex.load { entry, previous in
             previous.map { entry.timestamp >= $0.timestamp && entry.relativeOffset >= $0.relativeOffset } ?? true
@@ -139,7 +145,7 @@ final class Segment {
             maxTimestamp = last.timestamp
             offsetOfMaxTimestamp = baseOffset + Int64(last.relativeOffset)
         } else if size > 0 {
-            try rebuildIndexes(indexIntervalBytes: 4096)
+            try rebuildIndexes(indexIntervalBytes: indexIntervalBytes)
             return "\(logPath): time index empty for a non-empty segment, rebuilt"
         }
         if droppedOffsets + droppedTimes > 0 {

@@ -55,7 +55,9 @@ public enum BatchFactory {
 
     /// One batch of `recordCount` records whose values together are about `payloadBytes` long, filled with a
     /// pattern derived from `seed` so a reader can verify content without keeping a copy.
-    public static func patterned(seed: UInt64, recordCount: Int = 1, payloadBytes: Int, timestamp: Int64 = 1_700_000_000_000)
+    public static func patterned(
+        seed: UInt64, recordCount: Int = 1, payloadBytes: Int, timestamp: Int64 = 1_700_000_000_000
+    )
         -> [UInt8]
     {
         let perRecord = max(1, payloadBytes / max(1, recordCount))

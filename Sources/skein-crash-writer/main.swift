@@ -1,13 +1,14 @@
+import Dispatch
+import SkeinLog
+import SkeinTestSupport
+
 // Appends batches to one partition with fsync-before-ack and prints each acknowledged batch's first offset
 // on its own line. The crash test SIGKILLs this process at random moments and then checks that every
 // printed offset survived. Batch content is a pure function of its base offset (see `expectedBatch`), so the
 // checker can verify every byte without a copy.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Dispatch
-import SkeinLog
-import SkeinTestSupport
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
@@ -34,7 +35,9 @@ for _ in 0..<maxBatches {
     let result = try log.append(&batch)
     let durable = DispatchSemaphore(value: 0)
     let outcome = LockedResult()
-    log.flush(upTo: result.lastOffset + 1) { outcome.set($0); durable.signal() }
+    log.flush(upTo: result.lastOffset + 1) {
+        outcome.set($0); durable.signal()
+    }
     durable.wait()
     if case .failure(let error) = outcome.get() {
         writeLine("flush failed: \(error)", to: 2)

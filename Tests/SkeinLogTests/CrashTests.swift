@@ -16,7 +16,9 @@ import Testing
     }
 
     @Test func everyAcknowledgedBatchSurvivesSigkill() throws {
-        #expect(FileManager.default.isExecutableFile(atPath: Self.writerPath), "build the package first: \(Self.writerPath)")
+        #expect(
+            FileManager.default.isExecutableFile(atPath: Self.writerPath), "build the package first: \(Self.writerPath)"
+        )
         let directory = TemporaryDirectory()
         var acknowledged: [Int64] = []
         var generator = SystemRandomNumberGenerator()
@@ -74,7 +76,9 @@ import Testing
         for batch in batches {
             let base = baseOffset(of: batch)
             #expect(base == expectedOffset, "round \(round): batches out of order or with a gap at \(base)")
-            #expect(withBaseOffsetZero(batch) == CrashWorkload.expectedBatch(baseOffset: base), "round \(round): batch \(base) corrupted")
+            #expect(
+                withBaseOffsetZero(batch) == CrashWorkload.expectedBatch(baseOffset: base),
+                "round \(round): batch \(base) corrupted")
             expectedOffset = base + Int64(lastOffsetDelta(of: batch)) + 1
             totalBytes += Int64(batch.count)
             present.insert(base)

@@ -9,12 +9,15 @@ import Testing
 
     /// Writes `count` batches and returns their byte sizes. With `cleanly`, shuts down as a broker would;
     /// otherwise the manager is dropped as a crash leaves it (nothing flushed, no marker).
-    func populate(_ directory: TemporaryDirectory, count: Int, segmentBytes: Int = 1 << 30, cleanly: Bool) throws -> [Int] {
+    func populate(_ directory: TemporaryDirectory, count: Int, segmentBytes: Int = 1 << 30, cleanly: Bool) throws
+        -> [Int]
+    {
         let manager = try LogManager.open(directory: directory.path)
         let log = try manager.createLog(topic, config: smallConfig(segmentBytes: segmentBytes))
         var sizes: [Int] = []
         for index in 0..<count {
-            let batch = BatchFactory.patterned(seed: UInt64(index), recordCount: 1 + index % 3, payloadBytes: 100 + index * 7)
+            let batch = BatchFactory.patterned(
+                seed: UInt64(index), recordCount: 1 + index % 3, payloadBytes: 100 + index * 7)
             try log.append(batch: batch)
             sizes.append(batch.count)
         }
@@ -134,7 +137,8 @@ import Testing
         let directory = TemporaryDirectory()
         _ = try populate(directory, count: 60, segmentBytes: 4096, cleanly: true)
         let partition = partitionDirectory(directory)
-        let indexes = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".index") }.sorted()
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: partition).filter { $0.hasSuffix(".index") }
+            .sorted()
         try FileManager.default.removeItem(atPath: partition + "/" + indexes[1])
         try FileManager.default.removeItem(atPath: partition + "/" + indexes.last!)
         let (manager, log) = try reopen(directory, segmentBytes: 4096)
@@ -143,7 +147,8 @@ import Testing
         #expect(try log.readAllBatches().count == 60)
         for offset in stride(from: Int64(0), to: log.logEndOffset, by: 7) {
             let batch = try #require(try log.read(from: offset, maxBytes: 1).slice).readBytes()
-            #expect(baseOffset(of: batch) <= offset && offset <= baseOffset(of: batch) + Int64(lastOffsetDelta(of: batch)))
+            #expect(
+                baseOffset(of: batch) <= offset && offset <= baseOffset(of: batch) + Int64(lastOffsetDelta(of: batch)))
         }
     }
 
@@ -211,7 +216,9 @@ import Testing
         do {
             let manager = try LogManager.open(directory: directory.path)
             let log = try manager.createLog(topic, config: smallConfig(segmentBytes: 2048))
-            for index in 0..<40 { try log.append(batch: BatchFactory.patterned(seed: UInt64(index), payloadBytes: 300)) }
+            for index in 0..<40 {
+                try log.append(batch: BatchFactory.patterned(seed: UInt64(index), payloadBytes: 300))
+            }
             try log.flushNow()
             try manager.writeCheckpoint()
             for index in 0..<5 { try log.append(batch: BatchFactory.patterned(seed: UInt64(index), payloadBytes: 300)) }

@@ -121,10 +121,11 @@ import Testing
             try manager.deleteLog(topic)
             #expect(manager.log(for: topic) == nil)
             #expect(throws: LogError.logClosed(topic.description)) { try log.append(batch: smallBatch("y")) }
-            #expect(eventually {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? ["?"]
-                return !names.contains { $0.hasPrefix("doomed") }
-            })
+            #expect(
+                eventually {
+                    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? ["?"]
+                    return !names.contains { $0.hasPrefix("doomed") }
+                })
             try manager.shutdown()
         }
         let reopened = try LogManager.open(directory: directory.path)

@@ -25,7 +25,9 @@ final class TemporaryDirectory {
 
 func smallBatch(_ value: String, timestamp: Int64 = 1_700_000_000_000, records: Int = 1) -> [UInt8] {
     BatchFactory.batch(
-        records: (0..<records).map { BatchFactory.Record(timestampDelta: Int64($0), value: Array("\(value)-\($0)".utf8)) },
+        records: (0..<records).map {
+            BatchFactory.Record(timestampDelta: Int64($0), value: Array("\(value)-\($0)".utf8))
+        },
         baseTimestamp: timestamp)
 }
 

@@ -22,12 +22,18 @@ import Testing
         ("wrong CRC", corrupt(good) { $0[$0.count - 1] ^= 0xFF }, .crcMismatch(stored: 0, computed: 0)),
         ("bad magic", corrupt(good) { $0[16] = 1 }, .invalidMagic(1)),
         ("negative length", corrupt(good) { setBigEndian(Int32(-5), at: 8, in: &$0) }, .invalidLength(-5)),
-        ("length beyond the bytes", corrupt(good) { setBigEndian(Int32(good.count), at: 8, in: &$0) },
-         .truncated(available: good.count, needed: good.count + 12)),
-        ("zero records", corrupt(good) { setBigEndian(Int32(0), at: 57, in: &$0) },
-         .invalidRecordCount(recordsCount: 0, lastOffsetDelta: 2)),
-        ("count disagrees with lastOffsetDelta", corrupt(good) { setBigEndian(Int32(7), at: 23, in: &$0) },
-         .invalidRecordCount(recordsCount: 3, lastOffsetDelta: 7)),
+        (
+            "length beyond the bytes", corrupt(good) { setBigEndian(Int32(good.count), at: 8, in: &$0) },
+            .truncated(available: good.count, needed: good.count + 12)
+        ),
+        (
+            "zero records", corrupt(good) { setBigEndian(Int32(0), at: 57, in: &$0) },
+            .invalidRecordCount(recordsCount: 0, lastOffsetDelta: 2)
+        ),
+        (
+            "count disagrees with lastOffsetDelta", corrupt(good) { setBigEndian(Int32(7), at: 23, in: &$0) },
+            .invalidRecordCount(recordsCount: 3, lastOffsetDelta: 7)
+        ),
         ("truncated header", Array(good.prefix(8)), .truncated(available: 8, needed: 12)),
         ("empty", [], .empty),
     ]
