@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SkeinLog", targets: ["SkeinLog"]),
+        .library(name: "SkeinProtocol", targets: ["SkeinProtocol"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
     ],
     dependencies: [
@@ -23,6 +24,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Pure Kafka wire codec: no I/O, no storage types.
+        .target(
+            name: "SkeinProtocol",
+            dependencies: [
+                "CCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Batch builders shared by storage tests, the crash writer and the storage benchmark.
         .target(name: "SkeinTestSupport", dependencies: ["CCRC32C"]),
         // Appends with fsync-before-ack and prints each acknowledged offset; the crash test SIGKILLs it.
@@ -36,6 +45,10 @@ let package = Package(
             path: "Benchmarks/StorageBench"
         ),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
+        .testTarget(
+            name: "SkeinProtocolTests",
+            dependencies: ["SkeinProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

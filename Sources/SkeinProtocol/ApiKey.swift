@@ -1,0 +1,138 @@
+/// The Kafka APIs this codec implements, by their wire key.
+///
+/// Only implemented APIs are listed: the broker advertises exactly `ApiKey.allCases` with
+/// `supportedVersions`, and librdkafka starts using anything it sees advertised (telemetry,
+/// key 71, is the known trap).
+public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
+    case produce = 0
+    case fetch = 1
+    case listOffsets = 2
+    case metadata = 3
+    case offsetCommit = 8
+    case offsetFetch = 9
+    case findCoordinator = 10
+    case joinGroup = 11
+    case heartbeat = 12
+    case leaveGroup = 13
+    case syncGroup = 14
+    case describeGroups = 15
+    case listGroups = 16
+    case apiVersions = 18
+    case createTopics = 19
+    case deleteTopics = 20
+    case initProducerId = 22
+    case offsetForLeaderEpoch = 23
+    case describeConfigs = 32
+
+    /// The versions we advertise and can decode and encode.
+    ///
+    /// The ranges are chosen for client compatibility (see DESIGN.md §2), not to be as wide as
+    /// possible. Two are wider than what the broker will serve on purpose: Produce starts at 0
+    /// because old librdkafka disables compression unless the advertised range does (the broker
+    /// answers v0–2 with UNSUPPORTED_VERSION, which still needs v0–2 decoding and encoding here),
+    /// and FindCoordinator/InitProducerId start at 0 because librdkafka 2.0.2 uses v0 as a
+    /// feature switch.
+    public var supportedVersions: ClosedRange<Int16> {
+        switch self {
+        case .produce: 0...9
+        case .fetch: 4...12
+        case .listOffsets: 1...7
+        case .metadata: 0...12
+        case .offsetCommit: 2...9
+        case .offsetFetch: 1...8
+        case .findCoordinator: 0...4
+        case .joinGroup: 0...7
+        case .heartbeat: 0...4
+        case .leaveGroup: 0...5
+        case .syncGroup: 0...5
+        case .describeGroups: 0...5
+        case .listGroups: 0...4
+        case .apiVersions: 0...4
+        case .createTopics: 2...7
+        case .deleteTopics: 1...6
+        case .initProducerId: 0...4
+        case .offsetForLeaderEpoch: 2...4
+        case .describeConfigs: 1...4
+        }
+    }
+
+    /// The first version that uses compact encodings and tagged fields (the message's
+    /// "flexibleVersions" in Kafka's JSON specs).
+    public var firstFlexibleVersion: Int16 {
+        switch self {
+        case .produce: 9
+        case .fetch: 12
+        case .listOffsets: 6
+        case .metadata: 9
+        case .offsetCommit: 8
+        case .offsetFetch: 6
+        case .findCoordinator: 3
+        case .joinGroup: 6
+        case .heartbeat: 4
+        case .leaveGroup: 4
+        case .syncGroup: 4
+        case .describeGroups: 5
+        case .listGroups: 3
+        case .apiVersions: 3
+        case .createTopics: 5
+        case .deleteTopics: 4
+        case .initProducerId: 2
+        case .offsetForLeaderEpoch: 4
+        case .describeConfigs: 4
+        }
+    }
+
+    public func isSupported(_ version: Int16) -> Bool {
+        supportedVersions.contains(version)
+    }
+
+    /// Whether the body of this API at `version` uses the flexible encoding. Also answers for
+    /// versions above our range (a newer client's ApiVersions request), which are flexible too.
+    public func isFlexible(_ version: Int16) -> Bool {
+        version >= firstFlexibleVersion
+    }
+
+    /// Request header v2 (with tagged fields) for flexible versions, v1 otherwise.
+    public func requestHeaderVersion(_ version: Int16) -> Int16 {
+        isFlexible(version) ? 2 : 1
+    }
+
+    /// Response header v1 (with tagged fields) for flexible versions, v0 otherwise, except that
+    /// ApiVersions always answers with v0: a client that does not yet know which versions we
+    /// speak must be able to read the correlation ID before it can parse anything else.
+    public func responseHeaderVersion(_ version: Int16) -> Int16 {
+        if self == .apiVersions { return 0 }
+        return isFlexible(version) ? 1 : 0
+    }
+
+    /// Throws `unsupportedVersion` unless `version` is in `supportedVersions`.
+    public func checkSupported(_ version: Int16) throws(ProtocolError) {
+        guard isSupported(version) else {
+            throw ProtocolError.unsupportedVersion(apiKey: rawValue, version: version)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .produce: "Produce"
+        case .fetch: "Fetch"
+        case .listOffsets: "ListOffsets"
+        case .metadata: "Metadata"
+        case .offsetCommit: "OffsetCommit"
+        case .offsetFetch: "OffsetFetch"
+        case .findCoordinator: "FindCoordinator"
+        case .joinGroup: "JoinGroup"
+        case .heartbeat: "Heartbeat"
+        case .leaveGroup: "LeaveGroup"
+        case .syncGroup: "SyncGroup"
+        case .describeGroups: "DescribeGroups"
+        case .listGroups: "ListGroups"
+        case .apiVersions: "ApiVersions"
+        case .createTopics: "CreateTopics"
+        case .deleteTopics: "DeleteTopics"
+        case .initProducerId: "InitProducerId"
+        case .offsetForLeaderEpoch: "OffsetForLeaderEpoch"
+        case .describeConfigs: "DescribeConfigs"
+        }
+    }
+}
