@@ -7,11 +7,15 @@ let package = Package(
     products: [
         .library(name: "SkeinLog", targets: ["SkeinLog"]),
         .library(name: "SkeinProtocol", targets: ["SkeinProtocol"]),
+        .library(name: "SkeinCompression", targets: ["SkeinCompression"]),
+        .library(name: "SkeinBroker", targets: ["SkeinBroker"]),
+        .executable(name: "skeind", targets: ["skeind"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // CRC-32C (Castagnoli) as used by RecordBatch v2; SSE4.2 when the CPU has it.
@@ -32,6 +36,29 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The four RecordBatch compression codecs, from the system's libraries.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"]), .brew(["snappy"])]),
+        .target(name: "SkeinCompression", dependencies: ["CZlib", "CLZ4", "CZstd", "CSnappy"]),
+        // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
+        .target(
+            name: "SkeinBroker",
+            dependencies: [
+                "SkeinLog", "SkeinProtocol", "SkeinCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "skeind",
+            dependencies: [
+                "SkeinBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Batch builders shared by storage tests, the crash writer and the storage benchmark.
         .target(name: "SkeinTestSupport", dependencies: ["CCRC32C"]),
         // Appends with fsync-before-ack and prints each acknowledged offset; the crash test SIGKILLs it.
@@ -44,11 +71,16 @@ let package = Package(
             dependencies: ["SkeinLog", "SkeinTestSupport"],
             path: "Benchmarks/StorageBench"
         ),
+        .testTarget(
+            name: "SkeinBrokerTests",
+            dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(
             name: "SkeinProtocolTests",
             dependencies: ["SkeinProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -135,10 +135,13 @@ enum FileIO {
 
     /// Writes a small file so that a crash leaves either the old or the new content, never a torn one.
     static func writeAtomically(_ path: String, contents: String) throws {
+        try writeAtomically(path, contents: Array(contents.utf8))
+    }
+
+    static func writeAtomically(_ path: String, contents bytes: [UInt8]) throws {
         let temporary = path + ".tmp"
         let fd = try open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
         do {
-            let bytes = Array(contents.utf8)
             try bytes.withUnsafeBytes { try write(fd, $0, at: 0, path: temporary) }
             try syncData(fd, path: temporary)
             close(fd)
@@ -162,5 +165,17 @@ enum FileIO {
     static func parent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+/// Small metadata files that must never be seen half-written: topic metadata, producer state.
+public enum DurableFile {
+    public static func write(_ path: String, _ bytes: [UInt8]) throws {
+        try FileIO.writeAtomically(path, contents: bytes)
+    }
+
+    public static func read(_ path: String) throws -> [UInt8]? {
+        guard FileIO.exists(path) else { return nil }
+        return try FileIO.readWholeFile(path)
     }
 }

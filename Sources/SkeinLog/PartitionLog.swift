@@ -299,6 +299,30 @@ public final class PartitionLog: @unchecked Sendable {
         }
     }
 
+    // MARK: Header scans
+
+    public var activeSegmentBaseOffset: Int64 { lock.withLock { segments[segments.count - 1].baseOffset } }
+
+    /// Calls `body` with the header of every batch from the one holding `offset` to the end, in order;
+    /// the broker replays producer state this way after a restart.
+    public func forEachBatchHeader(from offset: Int64, _ body: (StoredBatchHeader) throws -> Void) throws {
+        let plan: [(SegmentFile, Int64, Int64)] = try lock.withLock {
+            guard offset < _logEndOffset else { return [] }
+            let first = segmentIndex(containing: max(offset, _logStartOffset))
+            return try segments[first...].map { segment in
+                try loadIndexesReportingRepairs(segment)
+                let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(max(offset, segment.baseOffset)), by: \.relativeOffset)
+                return (try segment.openFile(), Int64(hint?.position ?? 0), segment.size)
+            }
+        }
+        for (file, start, limit) in plan {
+            var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers)
+            while case .batch(let header, _) = try scanner.next() {
+                if header.lastOffset >= offset { try body(header) }
+            }
+        }
+    }
+
     // MARK: Timestamp lookup
 
     /// The first offset whose record timestamp is ≥ `timestamp`, as Kafka's ListOffsets answers it; nil when
@@ -327,6 +351,20 @@ public final class PartitionLog: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// The largest timestamp in the log and the offset of the batch that carried it (ListOffsets -3).
+    public func offsetOfMaxTimestamp() throws -> TimestampLookup? {
+        try lock.withLock {
+            var best: TimestampLookup?
+            for segment in segments where !segment.isEmpty {
+                try loadIndexesReportingRepairs(segment)
+                if segment.maxTimestamp > (best?.timestamp ?? -1) {
+                    best = TimestampLookup(offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestamp)
+                }
+            }
+            return best
+        }
     }
 
     private func firstRecord(

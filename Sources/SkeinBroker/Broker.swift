@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+import SkeinLog
+import SkeinProtocol
+
+/// The broker's state shared by every connection: storage, topic metadata, producer state and the fetch
+/// requests waiting for data. Request handlers live in `Handlers/`, one file per Kafka API.
+public final class Broker: @unchecked Sendable {
+    public let config: BrokerConfig
+    public let logs: LogManager
+    public let topics: TopicRegistry
+    let producers: ProducerStateManager
+    let purgatory = FetchPurgatory()
+    let recompressor: Recompressor
+    public let logger: Logger
+    private let topicLock = NSLock()
+    private var snapshotTimer: (any DispatchSourceTimer)?
+    private let portLock = NSLock()
+    private var boundPort: Int?
+
+    /// The port clients are told to connect to: the one actually bound (a listener on port 0 gets one
+    /// from the kernel), else the configured one.
+    public var advertisedPort: Int {
+        get { portLock.withLock { boundPort ?? config.listenPort } }
+        set { portLock.withLock { boundPort = newValue } }
+    }
+
+    /// Opens the data directory, recovering storage and producer state.
+    public init(config: BrokerConfig, logger: Logger = Logger(label: "skeind")) throws {
+        self.config = config
+        self.logger = logger
+        let directory = config.dataDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let registry = try TopicRegistry(dataDirectory: directory)
+        let defaults = config.logDefaults
+        self.recompressor = Recompressor()
+        self.logs = try LogManager.open(directory: directory, decompressor: recompressor) { topicPartition in
+            TopicConfig.logConfig(overrides: registry.topic(topicPartition.topic)?.configs ?? [:], defaults: defaults)
+        }
+        self.topics = registry
+        self.producers = try ProducerStateManager(directory: directory)
+        let report = logs.recoveryReport
+        let state =
+            report.partitions == 0
+            ? "empty" : report.cleanShutdown
+                ? "after a clean shutdown"
+                : "recovered after an unclean shutdown: \(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated"
+        logger.info("opened \(directory): \(report.partitions) partitions, \(report.segments) segments, \(state)")
+        try reconcileTopicsWithLogs()
+        try producers.recover(logs: logs.allLogs)
+        logs.startBackgroundTasks(
+            retentionCheckIntervalMs: config.retentionCheckIntervalMs, flushCheckIntervalMs: config.flushCheckIntervalMs,
+            checkpointIntervalMs: config.checkpointIntervalMs)
+        // Producer state snapshots bound how much log a restart replays to rebuild it.
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "skein.producer-state"))
+        let interval = Int(max(1000, config.checkpointIntervalMs))
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval))
+        timer.setEventHandler { [weak self] in self?.checkpointProducerState() }
+        timer.resume()
+        snapshotTimer = timer
+    }
+
+    /// Every registered partition gets a log, and every partition directory a topic: either side can be
+    /// missing after a crash between the two writes of a CreateTopics, or after an operator copied data in.
+    private func reconcileTopicsWithLogs() throws {
+        let partitionsOnDisk = Dictionary(grouping: logs.topicPartitions, by: \.topic)
+        for (topic, partitions) in partitionsOnDisk where topics.topic(topic) == nil {
+            let count = (partitions.map(\.partition).max() ?? 0) + 1
+            logger.warning("partition directories of \(topic) have no topic metadata; registering it with \(count) partitions")
+            _ = try topics.add(TopicMetadata(name: topic, partitionCount: count, configs: [:], topicId: UUID(), createdAtMs: nowMs()))
+        }
+        for topic in topics.allTopics {
+            for partition in 0..<topic.partitionCount {
+                _ = try logs.getOrCreateLog(TopicPartition(topic.name, partition), config: logConfig(for: topic))
+            }
+        }
+    }
+
+    func logConfig(for topic: TopicMetadata) -> LogConfig {
+        TopicConfig.logConfig(overrides: topic.configs, defaults: config.logDefaults)
+    }
+
+    /// The codec a topic stores batches in, or nil to keep what producers send.
+    func storedCodec(for topic: TopicMetadata) -> CompressionChoice {
+        CompressionChoice(configValue: topic.configs["compression.type"] ?? config.compressionType)
+    }
+
+    // MARK: Topics
+
+    public enum TopicCreationError: Error, Equatable {
+        case alreadyExists
+        case invalidName(String)
+        case invalidPartitions(String)
+        case invalidReplicationFactor(String)
+        case invalidConfig(String)
+    }
+
+    /// Creates a topic and its partition logs. `validateOnly` checks everything and creates nothing.
+    @discardableResult
+    public func createTopic(
+        _ name: String, partitions requested: Int32, replicationFactor: Int16 = -1, configs: [String: String] = [:],
+        validateOnly: Bool = false
+    ) throws(TopicCreationError) -> TopicMetadata {
+        guard TopicPartition.isValidTopicName(name) else {
+            throw .invalidName("topic name \"\(name)\" must be 1-249 characters of [a-zA-Z0-9._-] and not . or ..")
+        }
+        let partitions = requested == -1 ? config.numPartitions : requested
+        guard partitions > 0 && partitions <= 100_000 else { throw .invalidPartitions("number of partitions must be between 1 and 100000") }
+        guard replicationFactor == -1 || replicationFactor == 1 else {
+            throw .invalidReplicationFactor("replication factor \(replicationFactor) exceeds the 1 available broker")
+        }
+        for (key, value) in configs {
+            do { try TopicConfig.validate(key, value) } catch { throw .invalidConfig(error.description) }
+        }
+        let metadata = TopicMetadata(name: name, partitionCount: partitions, configs: configs, topicId: UUID(), createdAtMs: nowMs())
+        if validateOnly {
+            guard topics.topic(name) == nil else { throw .alreadyExists }
+            return metadata
+        }
+        topicLock.lock()
+        defer { topicLock.unlock() }
+        do {
+            guard try topics.add(metadata) else { throw TopicCreationError.alreadyExists }
+            for partition in 0..<partitions {
+                _ = try logs.getOrCreateLog(TopicPartition(name, partition), config: logConfig(for: metadata))
+            }
+        } catch let error as TopicCreationError {
+            throw error
+        } catch {
+            logger.error("creating topic \(name) failed: \(error)")
+            throw .invalidConfig("storage error: \(error)")
+        }
+        logger.info("created topic \(name) with \(partitions) partitions\(configs.isEmpty ? "" : ", configs \(configs)")")
+        return metadata
+    }
+
+    /// The topic, creating it with the broker defaults when auto-creation is on and the name is valid.
+    func topicCreatingIfAllowed(_ name: String, allowAutoCreate: Bool = true) -> TopicMetadata? {
+        if let existing = topics.topic(name) { return existing }
+        guard allowAutoCreate, config.autoCreateTopics, TopicPartition.isValidTopicName(name) else { return nil }
+        do {
+            return try createTopic(name, partitions: config.numPartitions)
+        } catch .alreadyExists {
+            return topics.topic(name)
+        } catch {
+            logger.warning("auto-creating topic \(name) failed: \(error)")
+            return nil
+        }
+    }
+
+    public func deleteTopic(_ name: String) throws {
+        try topicLock.withLock {
+            guard let removed = try topics.remove(name) else { return }
+            for partition in 0..<removed.partitionCount {
+                let topicPartition = TopicPartition(name, partition)
+                try logs.deleteLog(topicPartition)
+                producers.remove(topicPartition)
+                purgatory.wake(topicPartition)
+            }
+            logger.info("deleted topic \(name)")
+        }
+    }
+
+    func log(_ topic: String, _ partition: Int32) -> PartitionLog? {
+        logs.log(for: TopicPartition(topic, partition))
+    }
+
+    // MARK: Lifecycle
+
+    /// Flushes everything, saves producer state and marks the shutdown clean.
+    public func shutdown() {
+        snapshotTimer?.cancel()
+        do {
+            try producers.writeSnapshot()
+            try logs.shutdown()
+            logger.info("storage closed cleanly")
+        } catch {
+            logger.error("clean shutdown failed: \(error); the next start will recover")
+        }
+    }
+
+    /// Saves producer state alongside the storage checkpoint.
+    func checkpointProducerState() {
+        do { try producers.writeSnapshot() } catch { logger.error("producer state snapshot failed: \(error)") }
+    }
+}
+
+func nowMs() -> Int64 {
+    Int64(Date().timeIntervalSince1970 * 1000)
+}

@@ -1,0 +1,130 @@
+import SkeinLog
+
+/// Broker settings, named as in Kafka's `server.properties` so operators can reuse what they know.
+/// Values come from defaults, then a properties file, then `--set name=value`, later ones winning.
+public struct BrokerConfig: Sendable, Equatable {
+    public var nodeId: Int32 = 0
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 9092
+    /// Host advertised in Metadata; defaults to the listen host (0.0.0.0 is advertised as 127.0.0.1).
+    public var advertisedHost: String?
+    public var dataDirectory = "skein-data"
+    public var clusterId = "skein-cluster"
+    public var numPartitions: Int32 = 1
+    public var autoCreateTopics = true
+    /// `socket.request.max.bytes`: frames above it are refused before anything is allocated.
+    public var maxRequestBytes = 100 * 1024 * 1024
+    /// `compression.type`: what the broker stores; `producer` keeps whatever the producer sent.
+    public var compressionType = "producer"
+    public var retentionCheckIntervalMs: Int64 = 300_000
+    /// `log.flush.scheduler.interval.ms` in Kafka; how often `flush.ms` is checked.
+    public var flushCheckIntervalMs: Int64 = 1_000
+    public var checkpointIntervalMs: Int64 = 60_000
+    /// Defaults for every topic's log; topics override them with topic-level configs.
+    public var logDefaults = LogConfig()
+    public var deleteTopicEnable = true
+
+    public init() {}
+
+    public struct InvalidSetting: Error, CustomStringConvertible, Equatable {
+        public var name: String
+        public var value: String
+        public var reason: String
+        public var description: String { "invalid setting \(name)=\(value): \(reason)" }
+    }
+
+    /// Applies one `name=value` setting by its Kafka name.
+    public mutating func apply(_ name: String, _ value: String) throws(InvalidSetting) {
+        func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws(InvalidSetting) -> T {
+            guard let parsed = T(value.trimmingSpaces) else { throw InvalidSetting(name: name, value: value, reason: "not an integer") }
+            return parsed
+        }
+        func boolean() throws(InvalidSetting) -> Bool {
+            switch value.trimmingSpaces.lowercased() {
+            case "true": return true
+            case "false": return false
+            default: throw InvalidSetting(name: name, value: value, reason: "expected true or false")
+            }
+        }
+        switch name {
+        case "node.id", "broker.id": nodeId = try integer()
+        case "listeners", "listen":
+            let (host, port) = try Self.parseHostPort(value, name: name)
+            listenHost = host
+            listenPort = port
+        case "advertised.host.name", "advertised.listeners":
+            advertisedHost = try Self.parseHostPort(value, name: name).host
+        case "log.dirs", "log.dir", "data.dir": dataDirectory = value.trimmingSpaces
+        case "cluster.id": clusterId = value.trimmingSpaces
+        case "num.partitions":
+            numPartitions = try integer()
+            guard numPartitions > 0 else { throw InvalidSetting(name: name, value: value, reason: "must be positive") }
+        case "auto.create.topics.enable": autoCreateTopics = try boolean()
+        case "delete.topic.enable": deleteTopicEnable = try boolean()
+        case "socket.request.max.bytes": maxRequestBytes = try integer()
+        case "compression.type":
+            guard TopicConfig.compressionTypes.contains(value.trimmingSpaces) else {
+                throw InvalidSetting(name: name, value: value, reason: "expected one of \(TopicConfig.compressionTypes)")
+            }
+            compressionType = value.trimmingSpaces
+        case "log.retention.check.interval.ms": retentionCheckIntervalMs = try integer()
+        case "log.flush.scheduler.interval.ms": flushCheckIntervalMs = try integer()
+        case "log.flush.offset.checkpoint.interval.ms": checkpointIntervalMs = try integer()
+        case "log.segment.bytes": logDefaults.segmentBytes = try integer()
+        case "log.roll.ms": logDefaults.segmentMs = try integer()
+        case "log.roll.hours": logDefaults.segmentMs = try integer(Int64.self) * 3_600_000
+        case "log.retention.ms": logDefaults.retentionMs = try integer()
+        case "log.retention.minutes": logDefaults.retentionMs = try integer(Int64.self) * 60_000
+        case "log.retention.hours": logDefaults.retentionMs = try integer(Int64.self) * 3_600_000
+        case "log.retention.bytes": logDefaults.retentionBytes = try integer()
+        case "message.max.bytes": logDefaults.maxMessageBytes = try integer()
+        case "log.flush.interval.ms": logDefaults.flushMs = try integer()
+        case "log.index.interval.bytes": logDefaults.indexIntervalBytes = try integer()
+        case "log.index.size.max.bytes": logDefaults.segmentIndexBytes = try integer()
+        case "log.message.timestamp.type":
+            guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
+                throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")
+            }
+            logDefaults.timestampType = type
+        default:
+            throw InvalidSetting(name: name, value: value, reason: "unknown setting")
+        }
+    }
+
+    /// Reads a Java-properties-style file: `name=value` lines, `#` or `!` comments.
+    public mutating func apply(propertiesText text: String) throws(InvalidSetting) {
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingSpaces
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!") { continue }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw InvalidSetting(name: line, value: "", reason: "expected name=value")
+            }
+            try apply(String(line[..<equals]).trimmingSpaces, String(line[line.index(after: equals)...]).trimmingSpaces)
+        }
+    }
+
+    /// Accepts `host:port`, `PLAINTEXT://host:port` and `[::1]:port`.
+    static func parseHostPort(_ text: String, name: String) throws(InvalidSetting) -> (host: String, port: Int) {
+        var rest = Substring(text.trimmingSpaces)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        if let comma = rest.firstIndex(of: ",") { rest = rest[..<comma] }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { throw InvalidSetting(name: name, value: text, reason: "expected host:port") }
+        var host = String(rest[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// What Metadata and FindCoordinator tell clients to connect to.
+    public var advertisedHostName: String {
+        if let advertisedHost { return advertisedHost }
+        return listenHost == "0.0.0.0" || listenHost == "::" ? "127.0.0.1" : listenHost
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+    }
+}

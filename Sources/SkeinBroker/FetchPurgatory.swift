@@ -1,0 +1,60 @@
+import Foundation
+import NIOCore
+import SkeinLog
+
+/// Fetch requests waiting for data (Kafka's "fetch purgatory"). A consumer at the end of the log parks
+/// its request here; an append to any partition it watches wakes it, and its timer answers it at
+/// `max_wait_ms` otherwise. Each waiter is completed exactly once, on its own event loop.
+final class FetchPurgatory: @unchecked Sendable {
+    final class Waiter: @unchecked Sendable {
+        let eventLoop: any EventLoop
+        /// Re-reads and answers if there is now enough data (or `force`); returns whether it answered.
+        let attempt: (_ force: Bool) -> Bool
+        let partitions: [TopicPartition]
+        fileprivate var done = false
+        fileprivate var timeout: Scheduled<Void>?
+
+        init(eventLoop: any EventLoop, partitions: [TopicPartition], attempt: @escaping (_ force: Bool) -> Bool) {
+            self.eventLoop = eventLoop
+            self.partitions = partitions
+            self.attempt = attempt
+        }
+    }
+
+    private let lock = NSLock()
+    private var watchers: [TopicPartition: [ObjectIdentifier: Waiter]] = [:]
+
+    /// Parks `waiter` until data arrives on one of its partitions or `maxWaitMs` passes.
+    func park(_ waiter: Waiter, maxWaitMs: Int64) {
+        lock.withLock {
+            for partition in waiter.partitions { watchers[partition, default: [:]][ObjectIdentifier(waiter)] = waiter }
+        }
+        waiter.timeout = waiter.eventLoop.scheduleTask(in: .milliseconds(maxWaitMs)) { [self] in
+            self.finish(waiter, force: true)
+        }
+    }
+
+    /// Called after an append: every waiter on the partition re-checks on its event loop.
+    func wake(_ partition: TopicPartition) {
+        let waiting: [Waiter] = lock.withLock { watchers[partition].map { Array($0.values) } ?? [] }
+        for waiter in waiting {
+            waiter.eventLoop.execute { self.finish(waiter, force: false) }
+        }
+    }
+
+    private func finish(_ waiter: Waiter, force: Bool) {
+        waiter.eventLoop.preconditionInEventLoop()
+        guard !waiter.done else { return }
+        guard waiter.attempt(force) else { return }
+        waiter.done = true
+        waiter.timeout?.cancel()
+        lock.withLock {
+            for partition in waiter.partitions {
+                watchers[partition]?[ObjectIdentifier(waiter)] = nil
+                if watchers[partition]?.isEmpty == true { watchers[partition] = nil }
+            }
+        }
+    }
+
+    var waitingCount: Int { lock.withLock { Set(watchers.values.flatMap(\.keys)).count } }
+}

@@ -1,0 +1,107 @@
+import NIOCore
+import SkeinLog
+import SkeinProtocol
+
+/// Fetch: serves stored batches with sendfile. A consumer with less than `min_bytes` available waits in
+/// the purgatory until data arrives or `max_wait_ms` passes, whichever is first.
+enum FetchHandler {
+    /// A response ready to send: the message, and the file bytes behind each partition's records.
+    struct Prepared {
+        var response: FetchResponse
+        var slices: [[FileSlice?]]
+        var recordBytes = 0
+        var hasError = false
+    }
+
+    static func handle(_ request: FetchRequest, context: RequestContext, broker: Broker) {
+        // Fetch sessions (KIP-227) are not kept: a session id of 0 in every answer makes clients send full
+        // requests, which is all librdkafka and the Java client need. A request naming a session we never
+        // created is told so, and the client starts over without one.
+        if context.version >= 7 && (request.sessionId != 0 || request.sessionEpoch > 0) {
+            send(Prepared(response: FetchResponse(errorCode: .fetchSessionIdNotFound, sessionId: 0), slices: []), context: context)
+            return
+        }
+        let first = read(request, version: context.version, broker: broker)
+        let enough = first.recordBytes >= Int(request.minBytes) || first.hasError
+        guard !enough, request.maxWaitMs > 0, !request.topics.isEmpty else {
+            send(first, context: context)
+            return
+        }
+        let partitions = request.topics.flatMap { topic in topic.partitions.map { TopicPartition(topic.topic, $0.partition) } }
+        let waiter = FetchPurgatory.Waiter(eventLoop: context.connection.eventLoop, partitions: partitions) { force in
+            let again = read(request, version: context.version, broker: broker)
+            guard force || again.hasError || again.recordBytes >= Int(request.minBytes) else { return false }
+            send(again, context: context)
+            return true
+        }
+        broker.purgatory.park(waiter, maxWaitMs: Int64(request.maxWaitMs))
+    }
+
+    static func read(_ request: FetchRequest, version: Int16, broker: Broker) -> Prepared {
+        var remaining = version >= 3 ? Int(max(0, request.maxBytes)) : Int.max
+        var firstWithData = true
+        var prepared = Prepared(response: FetchResponse(errorCode: .noError, sessionId: 0), slices: [])
+        let readCommitted = request.isolationLevel == 1
+        for topic in request.topics {
+            var partitions: [FetchResponse.Partition] = []
+            var slices: [FileSlice?] = []
+            for requested in topic.partitions {
+                var answer = FetchResponse.Partition(
+                    partitionIndex: requested.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
+                    abortedTransactions: readCommitted ? [] : nil, records: .bytes(ByteBuffer()))
+                var slice: FileSlice?
+                if let log = broker.log(topic.topic, requested.partition) {
+                    let budget = min(Int(max(0, requested.partitionMaxBytes)), remaining)
+                    do {
+                        let result = try log.read(from: requested.fetchOffset, maxBytes: budget, minOneBatch: firstWithData)
+                        answer.highWatermark = result.highWatermark
+                        // No transactions, so everything below the high watermark is stable.
+                        answer.lastStableOffset = result.highWatermark
+                        answer.logStartOffset = result.logStartOffset
+                        if let found = result.slice, budget > 0 || firstWithData {
+                            slice = found
+                            answer.records = .external(byteCount: found.length)
+                            remaining = max(0, remaining - found.length)
+                            prepared.recordBytes += found.length
+                            firstWithData = false
+                        }
+                    } catch LogError.offsetOutOfRange(_, let start, let end) {
+                        answer.errorCode = .offsetOutOfRange
+                        answer.highWatermark = end
+                        answer.lastStableOffset = end
+                        answer.logStartOffset = start
+                        prepared.hasError = true
+                    } catch {
+                        broker.logger.error("fetch from \(log.topicPartition) failed: \(error)")
+                        answer.errorCode = .kafkaStorageError
+                        prepared.hasError = true
+                    }
+                } else {
+                    answer.errorCode = .unknownTopicOrPartition
+                    prepared.hasError = true
+                }
+                partitions.append(answer)
+                slices.append(slice)
+            }
+            prepared.response.topics.append(FetchResponse.Topic(topic: topic.topic, partitions: partitions))
+            prepared.slices.append(slices)
+        }
+        return prepared
+    }
+
+    static func send(_ prepared: Prepared, context: RequestContext) {
+        do {
+            let segments = try ResponseFrame.encodeFetch(
+                prepared.response, version: context.version, correlationId: context.header.correlationId)
+            let parts = segments.map { segment -> ResponsePart in
+                switch segment {
+                case .bytes(let buffer): .bytes(buffer)
+                case .records(let topic, let partition, _): .file(prepared.slices[topic][partition]!)
+                }
+            }
+            context.respond(.parts(parts))
+        } catch {
+            context.respond(.closeConnection(reason: "cannot encode Fetch v\(context.version) response: \(error)"))
+        }
+    }
+}

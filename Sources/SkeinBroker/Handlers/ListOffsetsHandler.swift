@@ -1,0 +1,56 @@
+import SkeinLog
+import SkeinProtocol
+
+/// ListOffsets: earliest (-2), latest (-1), max timestamp (-3), or the first offset at or after a time.
+enum ListOffsetsHandler {
+    static let latest: Int64 = -1
+    static let earliest: Int64 = -2
+    static let maxTimestamp: Int64 = -3
+
+    static func handle(_ request: ListOffsetsRequest, context: RequestContext, broker: Broker) {
+        let topics = request.topics.map { topic in
+            ListOffsetsResponse.Topic(
+                name: topic.name,
+                partitions: topic.partitions.map { partition in
+                    lookup(partition, in: broker.log(topic.name, partition.partitionIndex), broker: broker)
+                })
+        }
+        context.reply(ListOffsetsResponse(topics: topics))
+    }
+
+    static func lookup(_ partition: ListOffsetsRequest.Partition, in log: PartitionLog?, broker: Broker)
+        -> ListOffsetsResponse.Partition
+    {
+        let index = partition.partitionIndex
+        guard let log else { return .init(partitionIndex: index, errorCode: .unknownTopicOrPartition) }
+        switch partition.timestamp {
+        case latest:
+            return .init(partitionIndex: index, timestamp: -1, offset: log.highWatermark, leaderEpoch: 0)
+        case earliest:
+            return .init(partitionIndex: index, timestamp: -1, offset: log.logStartOffset, leaderEpoch: 0)
+        case maxTimestamp:
+            do {
+                guard let found = try log.offsetOfMaxTimestamp() else {
+                    return .init(partitionIndex: index, timestamp: -1, offset: -1, leaderEpoch: 0)
+                }
+                return .init(partitionIndex: index, timestamp: found.timestamp, offset: found.offset, leaderEpoch: 0)
+            } catch {
+                broker.logger.error("max timestamp lookup in \(log.topicPartition) failed: \(error)")
+                return .init(partitionIndex: index, errorCode: .kafkaStorageError)
+            }
+        case let timestamp where timestamp >= 0:
+            do {
+                // No record that new: Kafka answers offset -1, and clients then use the log end.
+                guard let found = try log.offset(forTimestamp: timestamp) else {
+                    return .init(partitionIndex: index, timestamp: -1, offset: -1, leaderEpoch: 0)
+                }
+                return .init(partitionIndex: index, timestamp: found.timestamp, offset: found.offset, leaderEpoch: 0)
+            } catch {
+                broker.logger.error("timestamp lookup in \(log.topicPartition) failed: \(error)")
+                return .init(partitionIndex: index, errorCode: .kafkaStorageError)
+            }
+        default:
+            return .init(partitionIndex: index, errorCode: .invalidRequest)
+        }
+    }
+}

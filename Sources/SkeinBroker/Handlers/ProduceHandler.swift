@@ -1,0 +1,206 @@
+import Foundation
+import NIOCore
+import SkeinCompression
+import SkeinLog
+import SkeinProtocol
+
+/// Produce: validates and appends each partition's batches, deduplicates retries of idempotent
+/// producers, recompresses where a topic asks for it, and answers per `acks`: never (0), after the write
+/// to the page cache (1), or after fsync (-1, all), with one fsync shared by every waiting request.
+enum ProduceHandler {
+    static func handle(_ request: ProduceRequest, context: RequestContext, broker: Broker) {
+        let acks = request.acks
+        guard acks == 0 || acks == 1 || acks == -1 else {
+            context.reply(errorResponse(request, .invalidRequiredAcks))
+            return
+        }
+        if request.transactionalId != nil {
+            context.reply(errorResponse(request, .transactionalIdAuthorizationFailed))
+            return
+        }
+        // Message formats v0 and v1 (Produce v0-v2) are refused as Kafka 4 refuses them. The range still
+        // starts at 0 because librdkafka before 2.11.1 turns compression off for brokers whose Produce
+        // range does not (DESIGN.md §2).
+        guard context.version >= 3 else {
+            context.reply(errorResponse(request, .unsupportedVersion))
+            return
+        }
+        var results: [[ProduceResponse.Partition]] = []
+        var durableWaits: [(log: PartitionLog, offset: Int64)] = []
+        for topic in request.topics {
+            var partitions: [ProduceResponse.Partition] = []
+            let metadata = broker.topicCreatingIfAllowed(topic.name)
+            for partition in topic.partitions {
+                let outcome = appendPartition(topic: topic.name, metadata: metadata, partition: partition, version: context.version, broker: broker)
+                partitions.append(outcome.response)
+                if acks == -1, let wait = outcome.durableWait { durableWaits.append(wait) }
+            }
+            results.append(partitions)
+        }
+        let response = ProduceResponse(
+            topics: zip(request.topics, results).map { ProduceResponse.Topic(name: $0.0.name, partitions: $0.1) })
+        switch acks {
+        case 0: context.respond(.nothing)
+        case 1: context.reply(response)
+        default: replyWhenDurable(response, waits: durableWaits, context: context, broker: broker)
+        }
+    }
+
+    /// Answers once every partition written is fsynced. A partition whose fsync fails turns into
+    /// KAFKA_STORAGE_ERROR: the data may be in the log, but it was not made durable as acks=all promised.
+    private static func replyWhenDurable(
+        _ response: ProduceResponse, waits: [(log: PartitionLog, offset: Int64)], context: RequestContext, broker: Broker
+    ) {
+        guard !waits.isEmpty else {
+            context.reply(response)
+            return
+        }
+        let tracker = DurabilityTracker(pending: waits.count, response: response)
+        for wait in waits {
+            wait.log.flush(upTo: wait.offset) { result in
+                if case .failure(let error) = result {
+                    broker.logger.error("fsync of \(wait.log.topicPartition) failed: \(error)")
+                }
+                if let finished = tracker.finish(wait.log.topicPartition, failed: result.isFailure) {
+                    context.reply(finished)
+                }
+            }
+        }
+    }
+
+    struct Outcome {
+        var response: ProduceResponse.Partition
+        var durableWait: (log: PartitionLog, offset: Int64)?
+    }
+
+    static func appendPartition(
+        topic: String, metadata: TopicMetadata?, partition: ProduceRequest.Partition, version: Int16, broker: Broker
+    ) -> Outcome {
+        let index = partition.index
+        func failure(_ code: ErrorCode, _ message: String? = nil) -> Outcome {
+            if let message { broker.logger.warning("produce to \(topic)-\(index) refused: \(message)") }
+            return Outcome(response: .init(index: index, errorCode: code, baseOffset: -1, errorMessage: message))
+        }
+        guard TopicPartition.isValidTopicName(topic) else { return failure(.invalidTopicException, "invalid topic name \"\(topic)\"") }
+        guard let metadata, let log = broker.log(topic, index) else { return failure(.unknownTopicOrPartition) }
+        guard var records = partition.records, records.readableBytes > 0 else {
+            return failure(.invalidRecord, "empty record set")
+        }
+        // Header-level checks the log does not do: codecs, and zstd only from Produce v7 as in Kafka.
+        var headers: [RecordBatchHeader] = []
+        var scan = records
+        while scan.readableBytes > 0 {
+            guard let header = try? RecordBatchHeader(parsing: scan), header.totalSize >= RecordBatchHeader.size,
+                header.totalSize <= scan.readableBytes
+            else { break }  // the log's validation names what is wrong
+            headers.append(header)
+            scan.moveReaderIndex(forwardBy: header.totalSize)
+        }
+        for header in headers {
+            guard let codec = SkeinCompression.CompressionCodec(attributes: header.attributes) else {
+                return failure(.unsupportedCompressionType, "unknown compression codec \(header.attributes & 0x07)")
+            }
+            if codec == .zstd && version < 7 { return failure(.unsupportedCompressionType, "zstd needs Produce v7 or later") }
+            if header.isTransactional { return failure(.transactionalIdAuthorizationFailed, "transactional batches are not supported") }
+        }
+        if case .codec(let target) = broker.storedCodec(for: metadata) {
+            do {
+                if let recompressed = try broker.recompressor.recompress(records, to: target) { records = recompressed }
+            } catch {
+                return failure(.corruptMessage, "cannot recompress to \(target): \(error)")
+            }
+        }
+
+        let producer = headers.first.map { (id: $0.producerId, epoch: $0.producerEpoch) }
+        let state = broker.producers.state(for: log.topicPartition)
+        state.lock.lock()
+        defer { state.lock.unlock() }
+        // Idempotence: librdkafka and the Java client send one batch per partition per request.
+        if let producer, producer.id >= 0, let first = headers.first, let last = headers.last {
+            let lastSequence = last.baseSequence &+ last.lastOffsetDelta
+            switch state.check(producerId: producer.id, epoch: producer.epoch, firstSequence: first.baseSequence, lastSequence: lastSequence) {
+            case .append: break
+            case .duplicate(let firstOffset, let lastOffset):
+                broker.logger.debug("duplicate batch from producer \(producer.id) on \(log.topicPartition), offsets \(firstOffset)-\(lastOffset)")
+                return Outcome(
+                    response: .init(index: index, baseOffset: firstOffset, logStartOffset: log.logStartOffset),
+                    durableWait: (log, lastOffset + 1))
+            case .reject(let code):
+                return failure(code, "producer \(producer.id) epoch \(producer.epoch) sequence \(first.baseSequence): \(code)")
+            }
+        }
+        do {
+            let result = try records.withUnsafeMutableReadableBytes { try log.append($0) }
+            if let producer, producer.id >= 0, let first = headers.first, let last = headers.last {
+                state.record(
+                    producerId: producer.id, epoch: producer.epoch, firstSequence: first.baseSequence,
+                    lastSequence: last.baseSequence &+ last.lastOffsetDelta, firstOffset: result.firstOffset, lastOffset: result.lastOffset)
+            }
+            broker.purgatory.wake(log.topicPartition)
+            return Outcome(
+                response: .init(index: index, baseOffset: result.firstOffset, logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset),
+                durableWait: (log, result.lastOffset + 1))
+        } catch let error as LogError {
+            switch error {
+            case .invalidBatch(let reason): return failure(errorCode(for: reason), "\(reason)")
+            case .logClosed: return failure(.notLeaderOrFollower, "partition is being deleted")
+            default:
+                broker.logger.error("append to \(log.topicPartition) failed: \(error)")
+                return failure(.kafkaStorageError, "\(error)")
+            }
+        } catch {
+            return failure(.unknownServerError, "\(error)")
+        }
+    }
+
+    static func errorCode(for reason: InvalidBatch) -> ErrorCode {
+        switch reason {
+        case .tooLarge: .messageTooLarge
+        // Produce v3+ may carry only magic-2 batches; Kafka answers anything else with INVALID_RECORD.
+        case .invalidMagic, .invalidRecordCount, .controlBatchFromClient, .empty, .offsetsNotIncreasing: .invalidRecord
+        case .crcMismatch, .invalidLength, .truncated: .corruptMessage
+        }
+    }
+
+    static func errorResponse(_ request: ProduceRequest, _ code: ErrorCode) -> ProduceResponse {
+        ProduceResponse(
+            topics: request.topics.map { topic in
+                .init(name: topic.name, partitions: topic.partitions.map { .init(index: $0.index, errorCode: code, baseOffset: -1) })
+            })
+    }
+}
+
+/// Collects fsync completions of one acks=all request; the last one to arrive releases the response.
+final class DurabilityTracker: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending: Int
+    private var response: ProduceResponse
+
+    init(pending: Int, response: ProduceResponse) {
+        self.pending = pending
+        self.response = response
+    }
+
+    func finish(_ topicPartition: TopicPartition, failed: Bool) -> ProduceResponse? {
+        lock.withLock {
+            if failed {
+                for topicIndex in response.topics.indices where response.topics[topicIndex].name == topicPartition.topic {
+                    for partitionIndex in response.topics[topicIndex].partitions.indices
+                    where response.topics[topicIndex].partitions[partitionIndex].index == topicPartition.partition {
+                        response.topics[topicIndex].partitions[partitionIndex].errorCode = .kafkaStorageError
+                        response.topics[topicIndex].partitions[partitionIndex].baseOffset = -1
+                    }
+                }
+            }
+            pending -= 1
+            return pending == 0 ? response : nil
+        }
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}

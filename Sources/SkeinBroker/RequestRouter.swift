@@ -1,0 +1,105 @@
+import Logging
+import NIOCore
+import SkeinProtocol
+
+/// A decoded request's header and where it came from, with helpers to answer it.
+struct RequestContext: Sendable {
+    let header: RequestHeader
+    let connection: ConnectionInfo
+    let respond: Respond
+
+    var version: Int16 { header.apiVersion }
+
+    /// Encodes `response` with the header version its API and version call for, and sends it.
+    func reply<Response: KafkaResponseMessage>(_ response: Response) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 128)
+        do {
+            try ResponseFrame.encode(response, version: version, correlationId: header.correlationId, into: &buffer)
+            respond(.frame(buffer))
+        } catch {
+            respond(.closeConnection(reason: "cannot encode \(Response.apiKey) v\(version) response: \(error)"))
+        }
+    }
+}
+
+/// Reads the header of each frame, answers what cannot be served (unknown APIs, unsupported versions,
+/// malformed bodies) with Kafka's error codes, and hands the rest to the handler for its API.
+final class RequestRouter: Sendable {
+    let broker: Broker
+
+    /// The APIs this broker implements and advertises. Advertising an API makes clients use it, so an API
+    /// joins this list only with its handler (librdkafka, for one, sends telemetry if key 71 is listed).
+    static let implemented: [ApiKey] = [
+        .produce, .fetch, .listOffsets, .metadata, .findCoordinator, .apiVersions, .createTopics, .deleteTopics,
+        .initProducerId, .offsetForLeaderEpoch, .describeConfigs,
+    ]
+
+    init(broker: Broker) {
+        self.broker = broker
+    }
+
+    func route(_ payload: ByteBuffer, connection: ConnectionInfo, respond: @escaping Respond) {
+        var buffer = payload
+        let header: RequestHeader
+        do {
+            header = try RequestHeader.decode(from: &buffer)
+        } catch {
+            respond(.closeConnection(reason: "unreadable request header: \(error)"))
+            return
+        }
+        guard let api = header.api, Self.implemented.contains(api) else {
+            broker.logger.warning(
+                "unsupported API key \(header.apiKey) from \(connection.remote) (client \(header.clientId ?? "-")); answering UNSUPPORTED_VERSION"
+            )
+            respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+            return
+        }
+        guard api.isSupported(header.apiVersion) else {
+            if api == .apiVersions {
+                // The client retries with a version from this list (KIP-511).
+                let context = RequestContext(header: header, connection: connection, respond: respond)
+                ApiVersionsHandler.rejectVersion(context: context)
+            } else {
+                broker.logger.warning(
+                    "\(api) v\(header.apiVersion) from \(connection.remote) is outside \(api.supportedVersions); answering UNSUPPORTED_VERSION"
+                )
+                respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+            }
+            return
+        }
+        let request: KafkaRequest
+        do {
+            request = try KafkaRequest.decode(apiKey: api, version: header.apiVersion, from: &buffer)
+        } catch {
+            respond(.closeConnection(reason: "malformed \(api) v\(header.apiVersion) request: \(error)"))
+            return
+        }
+        let context = RequestContext(header: header, connection: connection, respond: respond)
+        switch request {
+        case .apiVersions(let request): ApiVersionsHandler.handle(request, context: context)
+        case .metadata(let request): MetadataHandler.handle(request, context: context, broker: broker)
+        case .produce(let request): ProduceHandler.handle(request, context: context, broker: broker)
+        case .fetch(let request): FetchHandler.handle(request, context: context, broker: broker)
+        case .listOffsets(let request): ListOffsetsHandler.handle(request, context: context, broker: broker)
+        case .createTopics(let request): CreateTopicsHandler.handle(request, context: context, broker: broker)
+        case .deleteTopics(let request): DeleteTopicsHandler.handle(request, context: context, broker: broker)
+        case .describeConfigs(let request): DescribeConfigsHandler.handle(request, context: context, broker: broker)
+        case .initProducerId(let request): InitProducerIdHandler.handle(request, context: context, broker: broker)
+        case .offsetForLeaderEpoch(let request):
+            OffsetForLeaderEpochHandler.handle(request, context: context, broker: broker)
+        case .findCoordinator(let request): FindCoordinatorHandler.handle(request, context: context, broker: broker)
+        default:
+            respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+        }
+    }
+
+    /// A response with only a correlation id and an error code: the most a broker can say to a request
+    /// whose response layout it does not know. Kafka clients log the code before giving up on the request.
+    static func bareErrorFrame(correlationId: Int32, _ error: ErrorCode) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 10)
+        buffer.writeInteger(Int32(6))
+        buffer.writeInteger(correlationId)
+        buffer.writeInteger(error.rawValue)
+        return buffer
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import SkeinLog
+
+/// What the broker knows about a topic beyond its partition logs.
+public struct TopicMetadata: Codable, Equatable, Sendable {
+    public var name: String
+    public var partitionCount: Int32
+    /// Topic-level overrides only; see `TopicConfig`.
+    public var configs: [String: String]
+    /// Metadata v10+ and Fetch v13+ name topics by id.
+    public var topicId: UUID
+    public var createdAtMs: Int64
+}
+
+/// Topic metadata, persisted as one JSON file in the data directory and rewritten atomically on every
+/// change. Topics change rarely, so one small file beats a log of changes.
+public final class TopicRegistry: @unchecked Sendable {
+    public static let fileName = "topics.json"
+    private let path: String
+    private let lock = NSLock()
+    private var topics: [String: TopicMetadata]
+
+    public init(dataDirectory: String) throws {
+        path = dataDirectory + "/" + Self.fileName
+        if let bytes = try DurableFile.read(path) {
+            let stored = try JSONDecoder().decode([TopicMetadata].self, from: Data(bytes))
+            topics = Dictionary(stored.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        } else {
+            topics = [:]
+        }
+    }
+
+    public func topic(_ name: String) -> TopicMetadata? {
+        lock.withLock { topics[name] }
+    }
+
+    public var allTopics: [TopicMetadata] {
+        lock.withLock { topics.values.sorted { $0.name < $1.name } }
+    }
+
+    /// Adds a topic; returns false if it already exists.
+    public func add(_ metadata: TopicMetadata) throws -> Bool {
+        try lock.withLock {
+            guard topics[metadata.name] == nil else { return false }
+            topics[metadata.name] = metadata
+            try save()
+            return true
+        }
+    }
+
+    @discardableResult
+    public func remove(_ name: String) throws -> TopicMetadata? {
+        try lock.withLock {
+            guard let removed = topics.removeValue(forKey: name) else { return nil }
+            try save()
+            return removed
+        }
+    }
+
+    /// Lock held.
+    private func save() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(topics.values.sorted { $0.name < $1.name })
+        try DurableFile.write(path, Array(data))
+    }
+}

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SkeinBroker
+
+/// `skeind`: the Skein broker. All logic lives in SkeinBroker; this file turns flags into a config,
+/// adopts systemd's listening socket when handed one, and shuts down cleanly on SIGTERM/SIGINT.
+@main
+struct Skeind: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skeind", abstract: "Kafka-wire-compatible log broker.",
+        discussion: "Broker settings use Kafka's names (server.properties), e.g. --set num.partitions=3.")
+
+    @Option(help: "Data directory (log.dirs). Default: $STATE_DIRECTORY under systemd, else ./skein-data.")
+    var dataDir: String?
+
+    @Option(help: "Address to listen on, host:port. Default: 127.0.0.1:9092.")
+    var listen: String?
+
+    @Option(name: .customLong("config"), help: "A server.properties-style file of name=value settings.")
+    var configFile: String?
+
+    @Option(name: .customLong("set"), help: "A broker setting, name=value; repeatable; wins over --config.")
+    var settings: [String] = []
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    mutating func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "skeind")
+        var brokerConfig = try makeConfig()
+        raiseOpenFileLimit(logger: logger)
+
+        let broker = try Broker(config: brokerConfig, logger: logger)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let inherited = SystemdSockets.listening(named: "kafka")
+        let server = try await KafkaServer.start(
+            broker: broker, group: group, host: brokerConfig.listenHost, port: brokerConfig.listenPort, boundSocket: inherited)
+        if let port = server.localAddress?.port {
+            broker.advertisedPort = port
+            brokerConfig.listenPort = port
+        }
+        logger.info(
+            "skeind listening on \(server.localAddress?.description ?? "?")\(inherited != nil ? " (socket from systemd)" : ""), data in \(brokerConfig.dataDirectory)"
+        )
+
+        let stop = ShutdownSignal()
+        await stop.wait()
+        logger.info("shutting down")
+        try? await server.close()
+        broker.shutdown()
+        try? await group.shutdownGracefully()
+    }
+
+    func makeConfig() throws -> BrokerConfig {
+        var config = BrokerConfig()
+        if let stateDirectory = ProcessInfo.processInfo.environment["STATE_DIRECTORY"], dataDir == nil {
+            config.dataDirectory = stateDirectory
+        }
+        do {
+            if let path = configFile {
+                try config.apply(propertiesText: String(contentsOfFile: path, encoding: .utf8))
+            }
+            for setting in settings {
+                guard let equals = setting.firstIndex(of: "=") else {
+                    throw ValidationError("--set expects name=value, got \(setting)")
+                }
+                try config.apply(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
+            }
+            if let dataDir { config.dataDirectory = dataDir }
+            if let listen { try config.apply("listeners", listen) }
+        } catch let error as BrokerConfig.InvalidSetting {
+            throw ValidationError(error.description)
+        }
+        return config
+    }
+
+    private func raiseOpenFileLimit(logger: Logger) {
+        // Every partition keeps its active segment open; the default soft limit of 1024 is too low.
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { logger.warning("could not raise the open file limit") }
+    }
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+final class ShutdownSignal: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var fired = false
+    private let lock = NSLock()
+
+    init() {
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in self?.fire() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func fire() {
+        let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+            fired = true
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume()
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyFired = lock.withLock {
+                if !fired { self.continuation = continuation }
+                return fired
+            }
+            if alreadyFired { continuation.resume() }
+        }
+    }
+}
+
+/// Sockets passed by systemd socket activation (sd_listen_fds(3)): descriptors from 3 on, named by
+/// LISTEN_FDNAMES, valid only if LISTEN_PID is this process.
+enum SystemdSockets {
+    static func listening(named name: String) -> CInt? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+            let count = environment["LISTEN_FDS"].flatMap(Int.init), count > 0
+        else { return nil }
+        let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let index = names.firstIndex(of: name) ?? 0
+        guard index < count else { return nil }
+        return CInt(3 + index)
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import NIOCore
+import SkeinProtocol
+import Testing
+
+@testable import SkeinBroker
+
+func batch(_ values: [String], producerId: Int64 = -1, epoch: Int16 = -1, sequence: Int32 = -1) throws -> ByteBuffer {
+    let records = values.enumerated().map { index, value in
+        Record(timestampDelta: Int64(index), offsetDelta: Int32(index), key: nil, value: ByteBuffer(string: value))
+    }
+    return try RecordBatch.encode(
+        records: records, baseTimestamp: 1_700_000_000_000, producerId: producerId, producerEpoch: epoch, baseSequence: sequence)
+}
+
+func produce(_ topic: String, _ records: ByteBuffer, acks: Int16 = 1, partition: Int32 = 0) -> ProduceRequest {
+    ProduceRequest(acks: acks, timeoutMs: 5000, topics: [.init(name: topic, partitions: [.init(index: partition, records: records)])])
+}
+
+func fetch(_ topic: String, offset: Int64, maxWaitMs: Int32 = 0) -> FetchRequest {
+    FetchRequest(
+        maxWaitMs: maxWaitMs, minBytes: 1,
+        topics: [.init(topic: topic, partitions: [.init(partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20)])])
+}
+
+extension ProduceResponse {
+    var first: ProduceResponse.Partition { topics[0].partitions[0] }
+}
+
+extension FetchResponse {
+    var first: FetchResponse.Partition { topics[0].partitions[0] }
+
+    var values: [String] {
+        guard case .bytes(let records) = first.records, let batches = try? RecordBatch.readAll(from: records) else { return [] }
+        return batches.flatMap { (try? $0.records()) ?? [] }.map { String(buffer: $0.value ?? ByteBuffer()) }
+    }
+}
+
+@Suite(.serialized) struct ServerTests {
+    @Test func apiVersionsListsOnlyWhatIsImplementedInEveryVersion() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            for version: Int16 in 0...4 {
+                let response = try connection.roundTrip(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: version)
+                #expect(response.errorCode == .noError)
+                #expect(Set(response.apiKeys.map(\.apiKey)) == Set(RequestRouter.implemented.map(\.rawValue)))
+                let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
+                #expect(produce.minVersion == 0 && produce.maxVersion == 9)
+            }
+        }
+    }
+
+    @Test func aTooNewApiVersionsGetsTheV0ErrorWithOurRanges() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            var frame = ByteBuffer()
+            frame.writeInteger(Int32(0))
+            frame.writeInteger(Int16(18))
+            frame.writeInteger(Int16(9))
+            frame.writeInteger(Int32(77))
+            frame.writeInteger(Int16(1))
+            frame.writeString("x")
+            frame.writeInteger(UInt8(0))  // header tagged fields
+            frame.writeBytes([0, 0, 0])  // a body we cannot know the layout of
+            frame.setInteger(Int32(frame.readableBytes - 4), at: 0)
+            connection.send(frame)
+            let payload = try #require(connection.receiveFrame())
+            let (header, response) = try ResponseFrame.decode(payload: payload, apiKey: .apiVersions, version: 0)
+            #expect(header.correlationId == 77)
+            guard case .apiVersions(let versions) = response else { Issue.record("not ApiVersions"); return }
+            #expect(versions.errorCode == .unsupportedVersion)
+            #expect(versions.apiKeys.contains { $0.apiKey == ApiKey.apiVersions.rawValue && $0.maxVersion == 4 })
+        }
+    }
+
+    @Test func unknownApiKeysGetAnErrorAndTheConnectionKeepsWorking() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            connection.send([0, 0, 0, 10, 0x27, 0x0F, 0, 0, 0, 0, 0, 5, 0xFF, 0xFF])  // key 9999, correlation 5
+            let payload = try #require(connection.receiveFrame())
+            #expect(Array(payload.readableBytesView) == [0, 0, 0, 5, 0, 35])
+            #expect(try connection.roundTrip(ApiVersionsRequest(), version: 3).errorCode == .noError)
+        }
+    }
+
+    @Test(arguments: [
+        ("oversized frame", [0x7F, 0xFF, 0xFF, 0xFF] as [UInt8]),
+        ("negative frame size", [0xFF, 0xFF, 0xFF, 0xFE]),
+        ("frame too short for a header", [0, 0, 0, 3, 1, 2, 3]),
+        ("garbage body of a known API", [0, 0, 0, 12, 0, 3, 0, 5, 0, 0, 0, 1, 0, 0, 0x7F, 0xFF]),
+    ])
+    func malformedFramesCloseOnlyTheirConnection(name: String, bytes: [UInt8]) async throws {
+        try await withBroker { broker in
+            let bystander = try broker.connect()
+            #expect(try bystander.roundTrip(ApiVersionsRequest(), version: 3).errorCode == .noError)
+            let bad = try broker.connect()
+            bad.send(bytes)
+            #expect(bad.isClosedByPeer(), "\(name)")
+            #expect(try bystander.roundTrip(MetadataRequest(topics: nil), version: 9).brokers.count == 1)
+        }
+    }
+
+    @Test func badBatchesGetKafkaErrorCodesAndStoreNothing() async throws {
+        try await withBroker(settings: ["message.max.bytes": "2000"]) { broker in
+            let connection = try broker.connect()
+            var corruptCRC = try batch(["a", "b"])
+            corruptCRC.setInteger(UInt8(0xEE), at: corruptCRC.writerIndex - 1)
+            var wrongMagic = try batch(["a"])
+            wrongMagic.setInteger(Int8(3), at: 16)
+            let oversized = try batch([String(repeating: "x", count: 3000)])
+            let cases: [(String, ProduceRequest, ErrorCode)] = [
+                ("bad CRC", produce("strict", corruptCRC), .corruptMessage),
+                ("wrong magic", produce("strict", wrongMagic), .invalidRecord),
+                ("oversized", produce("strict", oversized), .messageTooLarge),
+                ("invalid topic name", produce("bad topic!", try batch(["a"])), .invalidTopicException),
+                ("unknown partition", produce("strict", try batch(["a"]), partition: 7), .unknownTopicOrPartition),
+            ]
+            for (name, request, expected) in cases {
+                let response = try connection.roundTrip(request, version: 9)
+                #expect(response.first.errorCode == expected, "\(name)")
+            }
+            let good = try connection.roundTrip(produce("strict", try batch(["ok"])), version: 9)
+            #expect(good.first.errorCode == .noError)
+            #expect(good.first.baseOffset == 0)
+            #expect(try connection.roundTrip(fetch("strict", offset: 0), version: 12).values == ["ok"])
+        }
+    }
+
+    @Test func produceVersionsBeforeMessageFormatTwoAreRefused() async throws {
+        try await withBroker { broker in
+            let response = try broker.connect().roundTrip(produce("old", try batch(["a"])), version: 2)
+            #expect(response.first.errorCode == .unsupportedVersion)
+        }
+    }
+
+    @Test func idempotentRetriesAreAcknowledgedWithTheOriginalOffset() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            let identity = try connection.roundTrip(InitProducerIdRequest(transactionTimeoutMs: -1), version: 4)
+            #expect(identity.errorCode == .noError)
+            let pid = identity.producerId
+            _ = try connection.roundTrip(produce("idem", try batch(["warm-up"])), version: 9)
+            let first = try connection.roundTrip(produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
+            let retry = try connection.roundTrip(produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
+            #expect(first.first.errorCode == .noError)
+            #expect(retry.first.errorCode == .noError)
+            #expect(retry.first.baseOffset == first.first.baseOffset)
+            let gap = try connection.roundTrip(produce("idem", try batch(["c"], producerId: pid, epoch: 0, sequence: 5)), version: 9)
+            #expect(gap.first.errorCode == .outOfOrderSequenceNumber)
+            #expect(try connection.roundTrip(fetch("idem", offset: 0), version: 12).values == ["warm-up", "a", "b"])
+        }
+    }
+
+    @Test func aFetchAtTheEndWaitsAndReturnsAsSoonAsDataArrives() async throws {
+        try await withBroker { broker in
+            let setup = try broker.connect()
+            _ = try setup.roundTrip(produce("waiting", try batch(["first"])), version: 9)
+            let consumer = try broker.connect()
+            let waiting = Task.detached { try consumer.roundTrip(fetch("waiting", offset: 1, maxWaitMs: 30_000), version: 12) }
+            // Produce only once the fetch is parked, so the answer must come from the wake-up, not the first read.
+            #expect(eventually { broker.broker.purgatory.waitingCount == 1 })
+            _ = try setup.roundTrip(produce("waiting", try batch(["second"])), version: 9)
+            let response = try await waiting.value
+            #expect(response.values == ["second"])
+            #expect(response.first.highWatermark == 2)
+        }
+    }
+
+    @Test func fetchBeyondTheEndIsOffsetOutOfRange() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            _ = try connection.roundTrip(produce("range", try batch(["a"])), version: 9)
+            let response = try connection.roundTrip(fetch("range", offset: 5), version: 12)
+            #expect(response.first.errorCode == .offsetOutOfRange)
+            #expect(response.first.highWatermark == 1)
+            #expect(response.first.logStartOffset == 0)
+        }
+    }
+
+    @Test func acksZeroGetsNoResponseAndLaterResponsesStayInOrder() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            var frame = ByteBuffer()
+            try RequestFrame.encode(produce("quiet", try batch(["silent"]), acks: 0), version: 9, correlationId: 900, clientId: nil, into: &frame)
+            connection.send(frame)
+            // The next response on the connection belongs to the next request, not the acks=0 produce.
+            let metadata = try connection.roundTrip(MetadataRequest(topics: [.init(name: "quiet")]), version: 12)
+            #expect(metadata.topics.first?.errorCode == .noError)
+            #expect(eventually { (try? connection.roundTrip(fetch("quiet", offset: 0), version: 12).values) == ["silent"] })
+        }
+    }
+
+    @Test func topicsAndTheirRecordsSurviveARestart() async throws {
+        let first = try await TestBroker()
+        let directory = first.directory
+        let connection = try first.connect()
+        let created = try connection.roundTrip(
+            CreateTopicsRequest(topics: [.init(name: "kept", numPartitions: 3, replicationFactor: 1, configs: [.init(name: "retention.ms", value: "3600000")])]),
+            version: 7)
+        #expect(created.topics.first?.errorCode == .noError)
+        _ = try connection.roundTrip(produce("kept", try batch(["x", "y"]), acks: -1), version: 9)
+        try await first.server.close()
+        first.broker.shutdown()
+        try await first.group.shutdownGracefully()
+
+        var config = BrokerConfig()
+        config.dataDirectory = directory
+        let reopened = try Broker(config: config)
+        defer { reopened.shutdown(); try? FileManager.default.removeItem(atPath: directory) }
+        #expect(reopened.topics.topic("kept")?.partitionCount == 3)
+        #expect(reopened.topics.topic("kept")?.configs == ["retention.ms": "3600000"])
+        #expect(reopened.log("kept", 0)?.logEndOffset == 2)
+        #expect(reopened.logs.recoveryReport.cleanShutdown)
+    }
+}
+
+/// Runs `body` against a fresh broker and always stops it, pass or fail.
+func withBroker(settings: [String: String] = [:], _ body: (TestBroker) async throws -> Void) async throws {
+    let broker = try await TestBroker(settings: settings)
+    do {
+        try await body(broker)
+    } catch {
+        try await broker.stop()
+        throw error
+    }
+    try await broker.stop()
+}
+
+func eventually(within seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(5_000)
+    }
+    return condition()
+}
