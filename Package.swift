@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SkeinBroker", targets: ["SkeinBroker"]),
         .executable(name: "skeind", targets: ["skeind"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
+        .executable(name: "skein", targets: ["skein"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -32,7 +33,7 @@ let package = Package(
         .target(
             name: "SkeinProtocol",
             dependencies: [
-                "CCRC32C",
+                "CCRC32C", "SkeinCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -71,6 +72,19 @@ let package = Package(
             dependencies: ["SkeinLog", "SkeinTestSupport"],
             path: "Benchmarks/StorageBench"
         ),
+        // Load generator behind `skein bench`: pre-encoded Produce pipelines and Fetch loops over NIO.
+        .target(
+            name: "SkeinBench",
+            dependencies: [
+                "SkeinProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "skein",
+            dependencies: ["SkeinBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(
             name: "SkeinBrokerTests",
             dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
@@ -78,9 +92,13 @@ let package = Package(
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(
             name: "SkeinProtocolTests",
-            dependencies: ["SkeinProtocol", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
+        .testTarget(
+            name: "SkeinBenchTests",
+            dependencies: ["SkeinBench", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

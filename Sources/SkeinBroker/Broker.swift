@@ -42,14 +42,16 @@ public final class Broker: @unchecked Sendable {
         let report = logs.recoveryReport
         let state =
             report.partitions == 0
-            ? "empty" : report.cleanShutdown
+            ? "empty"
+            : report.cleanShutdown
                 ? "after a clean shutdown"
                 : "recovered after an unclean shutdown: \(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated"
         logger.info("opened \(directory): \(report.partitions) partitions, \(report.segments) segments, \(state)")
         try reconcileTopicsWithLogs()
         try producers.recover(logs: logs.allLogs)
         logs.startBackgroundTasks(
-            retentionCheckIntervalMs: config.retentionCheckIntervalMs, flushCheckIntervalMs: config.flushCheckIntervalMs,
+            retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+            flushCheckIntervalMs: config.flushCheckIntervalMs,
             checkpointIntervalMs: config.checkpointIntervalMs)
         // Producer state snapshots bound how much log a restart replays to rebuild it.
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "skein.producer-state"))
@@ -66,8 +68,10 @@ public final class Broker: @unchecked Sendable {
         let partitionsOnDisk = Dictionary(grouping: logs.topicPartitions, by: \.topic)
         for (topic, partitions) in partitionsOnDisk where topics.topic(topic) == nil {
             let count = (partitions.map(\.partition).max() ?? 0) + 1
-            logger.warning("partition directories of \(topic) have no topic metadata; registering it with \(count) partitions")
-            _ = try topics.add(TopicMetadata(name: topic, partitionCount: count, configs: [:], topicId: UUID(), createdAtMs: nowMs()))
+            logger.warning(
+                "partition directories of \(topic) have no topic metadata; registering it with \(count) partitions")
+            _ = try topics.add(
+                TopicMetadata(name: topic, partitionCount: count, configs: [:], topicId: UUID(), createdAtMs: nowMs()))
         }
         for topic in topics.allTopics {
             for partition in 0..<topic.partitionCount {
@@ -105,14 +109,17 @@ public final class Broker: @unchecked Sendable {
             throw .invalidName("topic name \"\(name)\" must be 1-249 characters of [a-zA-Z0-9._-] and not . or ..")
         }
         let partitions = requested == -1 ? config.numPartitions : requested
-        guard partitions > 0 && partitions <= 100_000 else { throw .invalidPartitions("number of partitions must be between 1 and 100000") }
+        guard partitions > 0 && partitions <= 100_000 else {
+            throw .invalidPartitions("number of partitions must be between 1 and 100000")
+        }
         guard replicationFactor == -1 || replicationFactor == 1 else {
             throw .invalidReplicationFactor("replication factor \(replicationFactor) exceeds the 1 available broker")
         }
         for (key, value) in configs {
             do { try TopicConfig.validate(key, value) } catch { throw .invalidConfig(error.description) }
         }
-        let metadata = TopicMetadata(name: name, partitionCount: partitions, configs: configs, topicId: UUID(), createdAtMs: nowMs())
+        let metadata = TopicMetadata(
+            name: name, partitionCount: partitions, configs: configs, topicId: UUID(), createdAtMs: nowMs())
         if validateOnly {
             guard topics.topic(name) == nil else { throw .alreadyExists }
             return metadata
@@ -130,7 +137,8 @@ public final class Broker: @unchecked Sendable {
             logger.error("creating topic \(name) failed: \(error)")
             throw .invalidConfig("storage error: \(error)")
         }
-        logger.info("created topic \(name) with \(partitions) partitions\(configs.isEmpty ? "" : ", configs \(configs)")")
+        logger.info(
+            "created topic \(name) with \(partitions) partitions\(configs.isEmpty ? "" : ", configs \(configs)")")
         return metadata
     }
 

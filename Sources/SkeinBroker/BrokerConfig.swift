@@ -36,7 +36,9 @@ public struct BrokerConfig: Sendable, Equatable {
     /// Applies one `name=value` setting by its Kafka name.
     public mutating func apply(_ name: String, _ value: String) throws(InvalidSetting) {
         func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws(InvalidSetting) -> T {
-            guard let parsed = T(value.trimmingSpaces) else { throw InvalidSetting(name: name, value: value, reason: "not an integer") }
+            guard let parsed = T(value.trimmingSpaces) else {
+                throw InvalidSetting(name: name, value: value, reason: "not an integer")
+            }
             return parsed
         }
         func boolean() throws(InvalidSetting) -> Bool {
@@ -64,7 +66,8 @@ public struct BrokerConfig: Sendable, Equatable {
         case "socket.request.max.bytes": maxRequestBytes = try integer()
         case "compression.type":
             guard TopicConfig.compressionTypes.contains(value.trimmingSpaces) else {
-                throw InvalidSetting(name: name, value: value, reason: "expected one of \(TopicConfig.compressionTypes)")
+                throw InvalidSetting(
+                    name: name, value: value, reason: "expected one of \(TopicConfig.compressionTypes)")
             }
             compressionType = value.trimmingSpaces
         case "log.retention.check.interval.ms": retentionCheckIntervalMs = try integer()
@@ -125,6 +128,8 @@ public struct BrokerConfig: Sendable, Equatable {
 
 extension StringProtocol {
     var trimmingSpaces: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+        String(
+            drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" })
+                .reversed())
     }
 }

@@ -32,6 +32,9 @@ final class FetchPurgatory: @unchecked Sendable {
         waiter.timeout = waiter.eventLoop.scheduleTask(in: .milliseconds(maxWaitMs)) { [self] in
             self.finish(waiter, force: true)
         }
+        // Data appended between the caller's first read and the registration above woke nobody; one more
+        // look closes that window instead of leaving the consumer to wait out max_wait_ms.
+        waiter.eventLoop.execute { self.finish(waiter, force: false) }
     }
 
     /// Called after an append: every waiter on the partition re-checks on its event loop.

@@ -192,7 +192,8 @@ public final class KafkaServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameBytes: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(KafkaConnectionHandler(router: router, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        KafkaConnectionHandler(router: router, logger: logger))
                 }
             }
         let channel: any Channel

@@ -45,7 +45,9 @@ final class PartitionProducerState: @unchecked Sendable {
         if epoch > entry.epoch {
             return firstSequence == 0 ? .append : .reject(.outOfOrderSequenceNumber)
         }
-        if let original = entry.batches.first(where: { $0.firstSequence == firstSequence && $0.lastSequence == lastSequence }) {
+        if let original = entry.batches.first(where: {
+            $0.firstSequence == firstSequence && $0.lastSequence == lastSequence
+        }) {
             return .duplicate(firstOffset: original.firstOffset, lastOffset: original.lastOffset)
         }
         guard let last = entry.batches.last else { return .append }
@@ -54,12 +56,20 @@ final class PartitionProducerState: @unchecked Sendable {
     }
 
     /// Lock held. Records a batch that is now in the log.
-    func record(producerId: Int64, epoch: Int16, firstSequence: Int32, lastSequence: Int32, firstOffset: Int64, lastOffset: Int64) {
+    func record(
+        producerId: Int64, epoch: Int16, firstSequence: Int32, lastSequence: Int32, firstOffset: Int64,
+        lastOffset: Int64
+    ) {
         guard producerId >= 0 else { return }
         var entry = producers[producerId] ?? Entry(epoch: epoch, batches: [])
         if epoch != entry.epoch { entry = Entry(epoch: epoch, batches: []) }
-        entry.batches.append(BatchMetadata(firstSequence: firstSequence, lastSequence: lastSequence, firstOffset: firstOffset, lastOffset: lastOffset))
-        if entry.batches.count > Self.retainedBatches { entry.batches.removeFirst(entry.batches.count - Self.retainedBatches) }
+        entry.batches.append(
+            BatchMetadata(
+                firstSequence: firstSequence, lastSequence: lastSequence, firstOffset: firstOffset,
+                lastOffset: lastOffset))
+        if entry.batches.count > Self.retainedBatches {
+            entry.batches.removeFirst(entry.batches.count - Self.retainedBatches)
+        }
         producers[producerId] = entry
         coveredUpTo = max(coveredUpTo, lastOffset + 1)
     }
@@ -144,14 +154,16 @@ final class ProducerStateManager: @unchecked Sendable {
     func recover(logs: [PartitionLog]) throws {
         var snapshots: [String: PartitionProducerState.Snapshot] = [:]
         if let bytes = try DurableFile.read(directory + "/producer-state.json") {
-            snapshots = (try? JSONDecoder().decode([String: PartitionProducerState.Snapshot].self, from: Data(bytes))) ?? [:]
+            snapshots =
+                (try? JSONDecoder().decode([String: PartitionProducerState.Snapshot].self, from: Data(bytes))) ?? [:]
         }
         for log in logs {
             let state = state(for: log.topicPartition)
             let snapshot = snapshots[log.topicPartition.description]
             if let snapshot, snapshot.coveredUpTo <= log.logEndOffset { state.restore(snapshot) }
             // Without a usable snapshot, the active segment holds the recent batches that matter.
-            let start = max(state.snapshot().coveredUpTo, snapshot == nil ? log.activeSegmentBaseOffset : 0, log.logStartOffset)
+            let start = max(
+                state.snapshot().coveredUpTo, snapshot == nil ? log.activeSegmentBaseOffset : 0, log.logStartOffset)
             try state.lock.withLock {
                 try log.forEachBatchHeader(from: start) { state.replay($0) }
             }

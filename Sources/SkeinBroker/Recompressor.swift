@@ -30,12 +30,15 @@ struct Recompressor: RecordDecompressor {
     }
 
     func decompress(codec: Int, _ compressed: UnsafeRawBufferPointer) throws -> [UInt8] {
-        guard let codec = SkeinCompression.CompressionCodec(rawValue: codec) else { throw Failure.unsupportedCodec(Int16(codec)) }
+        guard let codec = SkeinCompression.CompressionCodec(rawValue: codec) else {
+            throw Failure.unsupportedCodec(Int16(codec))
+        }
         return try SkeinCompression.decompress(compressed, codec: codec, maxOutputBytes: Self.maxDecompressedBytes)
     }
 
     /// Returns the batches of `records` re-encoded with `target`, or nil when every batch already uses it.
-    func recompress(_ records: ByteBuffer, to target: SkeinCompression.CompressionCodec) throws(Failure) -> ByteBuffer? {
+    func recompress(_ records: ByteBuffer, to target: SkeinCompression.CompressionCodec) throws(Failure) -> ByteBuffer?
+    {
         var remaining = records
         var output = ByteBuffer()
         var changed = false
@@ -54,7 +57,8 @@ struct Recompressor: RecordDecompressor {
                 continue
             }
             changed = true
-            let body = batch.getSlice(at: batch.readerIndex + RecordBatchHeader.size, length: header.totalSize - RecordBatchHeader.size)!
+            let body = batch.getSlice(
+                at: batch.readerIndex + RecordBatchHeader.size, length: header.totalSize - RecordBatchHeader.size)!
             let plain: [UInt8]
             let encoded: [UInt8]
             do {
@@ -70,7 +74,9 @@ struct Recompressor: RecordDecompressor {
             var payload = ByteBuffer()
             payload.writeBytes(encoded)
             var rebuilt: ByteBuffer
-            do { rebuilt = try RecordBatch.encode(header: rewritten, recordsPayload: payload) } catch { throw .corrupt("\(error)") }
+            do { rebuilt = try RecordBatch.encode(header: rewritten, recordsPayload: payload) } catch {
+                throw .corrupt("\(error)")
+            }
             output.writeBuffer(&rebuilt)
         }
         return changed ? output : nil

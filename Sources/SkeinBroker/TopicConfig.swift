@@ -50,7 +50,8 @@ public enum TopicConfig {
             guard value == "1" else { throw Invalid(name: name, value: value, reason: "this broker has one replica") }
         case "compression.type":
             guard compressionTypes.contains(value) else {
-                throw Invalid(name: name, value: value, reason: "expected one of \(compressionTypes.joined(separator: ", "))")
+                throw Invalid(
+                    name: name, value: value, reason: "expected one of \(compressionTypes.joined(separator: ", "))")
             }
         case "message.timestamp.type":
             guard LogConfig.TimestampType(rawValue: value) != nil else {
@@ -78,7 +79,8 @@ public enum TopicConfig {
             case "max.message.bytes": config.maxMessageBytes = Int(value) ?? config.maxMessageBytes
             case "index.interval.bytes": config.indexIntervalBytes = Int(value) ?? config.indexIntervalBytes
             case "segment.index.bytes": config.segmentIndexBytes = Int(value) ?? config.segmentIndexBytes
-            case "message.timestamp.type": config.timestampType = LogConfig.TimestampType(rawValue: value) ?? config.timestampType
+            case "message.timestamp.type":
+                config.timestampType = LogConfig.TimestampType(rawValue: value) ?? config.timestampType
             default: break
             }
         }
@@ -92,7 +94,8 @@ public enum TopicConfig {
         return names.map { name in
             if let value = overrides[name] { return Entry(name: name, value: value, source: .topic) }
             let value = brokerValues[name]!
-            return Entry(name: name, value: value, source: value == pristineValues[name] ? .defaultConfig : .staticBroker)
+            return Entry(
+                name: name, value: value, source: value == pristineValues[name] ? .defaultConfig : .staticBroker)
         }
     }
 

@@ -28,17 +28,26 @@ public final class LogManager: @unchecked Sendable {
     static let deletedDirectorySuffix = "-delete"
 
     /// Opens (creating if needed) `directory`, recovering every partition in it. `config` gives each existing
-    /// partition its settings; the broker keeps topic configs elsewhere.
+    /// partition its settings; the broker keeps topic configs elsewhere. Fails if another process holds the
+    /// directory for longer than `lockWaitMs`.
     public static func open(
         directory: String, clock: any LogClock = SystemClock(), decompressor: (any RecordDecompressor)? = nil,
-        config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
+        lockWaitMs: Int = 2_000, config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
     ) throws -> LogManager {
         try FileIO.makeDirectories(directory)
         let lockFD = try FileIO.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
-        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            close(lockFD)
-            throw LogError.io(
-                operation: "lock (is another broker using this directory?)", path: directory, errno: errno)
+        // A previous owner may still be exiting (a restart), and a child forked by this process holds the
+        // lock until it execs; so wait a little before concluding that another broker owns the directory.
+        var waited = 0
+        while flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            guard code == EWOULDBLOCK, waited < lockWaitMs else {
+                close(lockFD)
+                throw LogError.io(
+                    operation: "lock (is another broker using this directory?)", path: directory, errno: code)
+            }
+            usleep(20_000)
+            waited += 20
         }
         do {
             var report = RecoveryReport()

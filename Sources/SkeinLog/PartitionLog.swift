@@ -311,7 +311,8 @@ public final class PartitionLog: @unchecked Sendable {
             let first = segmentIndex(containing: max(offset, _logStartOffset))
             return try segments[first...].map { segment in
                 try loadIndexesReportingRepairs(segment)
-                let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(max(offset, segment.baseOffset)), by: \.relativeOffset)
+                let hint = segment.offsetIndex.lastEntry(
+                    atMost: segment.relative(max(offset, segment.baseOffset)), by: \.relativeOffset)
                 return (try segment.openFile(), Int64(hint?.position ?? 0), segment.size)
             }
         }

@@ -44,7 +44,8 @@ struct Skeind: AsyncParsableCommand {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let inherited = SystemdSockets.listening(named: "kafka")
         let server = try await KafkaServer.start(
-            broker: broker, group: group, host: brokerConfig.listenHost, port: brokerConfig.listenPort, boundSocket: inherited)
+            broker: broker, group: group, host: brokerConfig.listenHost, port: brokerConfig.listenPort,
+            boundSocket: inherited)
         if let port = server.localAddress?.port {
             broker.advertisedPort = port
             brokerConfig.listenPort = port
@@ -87,9 +88,12 @@ struct Skeind: AsyncParsableCommand {
     private func raiseOpenFileLimit(logger: Logger) {
         // Every partition keeps its active segment open; the default soft limit of 1024 is too low.
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max
+        else { return }
         limit.rlim_cur = limit.rlim_max
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { logger.warning("could not raise the open file limit") }
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the open file limit")
+        }
     }
 }
 
@@ -138,7 +142,8 @@ enum SystemdSockets {
         guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
             let count = environment["LISTEN_FDS"].flatMap(Int.init), count > 0
         else { return nil }
-        let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(
+            String.init)
         let index = names.firstIndex(of: name) ?? 0
         guard index < count else { return nil }
         return CInt(3 + index)

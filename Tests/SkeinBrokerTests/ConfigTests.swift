@@ -6,15 +6,16 @@ import Testing
 @Suite struct BrokerConfigTests {
     @Test func kafkaNamesSetTheirFields() throws {
         var config = BrokerConfig()
-        try config.apply(propertiesText: """
-            # comment
-            num.partitions=3
-            log.retention.hours = 2
-            log.segment.bytes=1048576
-            auto.create.topics.enable=false
-            listeners=PLAINTEXT://0.0.0.0:9093
-            log.message.timestamp.type=LogAppendTime
-            """)
+        try config.apply(
+            propertiesText: """
+                # comment
+                num.partitions=3
+                log.retention.hours = 2
+                log.segment.bytes=1048576
+                auto.create.topics.enable=false
+                listeners=PLAINTEXT://0.0.0.0:9093
+                log.message.timestamp.type=LogAppendTime
+                """)
         #expect(config.numPartitions == 3)
         #expect(config.logDefaults.retentionMs == 7_200_000)
         #expect(config.logDefaults.segmentBytes == 1_048_576)
@@ -55,7 +56,8 @@ import Testing
 
     @Test func overridesReachTheLogConfig() {
         let config = TopicConfig.logConfig(
-            overrides: ["retention.ms": "1000", "segment.bytes": "4096", "max.message.bytes": "2048"], defaults: LogConfig())
+            overrides: ["retention.ms": "1000", "segment.bytes": "4096", "max.message.bytes": "2048"],
+            defaults: LogConfig())
         #expect(config.retentionMs == 1000)
         #expect(config.segmentBytes == 4096)
         #expect(config.maxMessageBytes == 2048)

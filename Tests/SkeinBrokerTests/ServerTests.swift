@@ -10,17 +10,22 @@ func batch(_ values: [String], producerId: Int64 = -1, epoch: Int16 = -1, sequen
         Record(timestampDelta: Int64(index), offsetDelta: Int32(index), key: nil, value: ByteBuffer(string: value))
     }
     return try RecordBatch.encode(
-        records: records, baseTimestamp: 1_700_000_000_000, producerId: producerId, producerEpoch: epoch, baseSequence: sequence)
+        records: records, baseTimestamp: 1_700_000_000_000, producerId: producerId, producerEpoch: epoch,
+        baseSequence: sequence)
 }
 
 func produce(_ topic: String, _ records: ByteBuffer, acks: Int16 = 1, partition: Int32 = 0) -> ProduceRequest {
-    ProduceRequest(acks: acks, timeoutMs: 5000, topics: [.init(name: topic, partitions: [.init(index: partition, records: records)])])
+    ProduceRequest(
+        acks: acks, timeoutMs: 5000,
+        topics: [.init(name: topic, partitions: [.init(index: partition, records: records)])])
 }
 
 func fetch(_ topic: String, offset: Int64, maxWaitMs: Int32 = 0) -> FetchRequest {
     FetchRequest(
         maxWaitMs: maxWaitMs, minBytes: 1,
-        topics: [.init(topic: topic, partitions: [.init(partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20)])])
+        topics: [
+            .init(topic: topic, partitions: [.init(partition: 0, fetchOffset: offset, partitionMaxBytes: 1 << 20)])
+        ])
 }
 
 extension ProduceResponse {
@@ -31,7 +36,9 @@ extension FetchResponse {
     var first: FetchResponse.Partition { topics[0].partitions[0] }
 
     var values: [String] {
-        guard case .bytes(let records) = first.records, let batches = try? RecordBatch.readAll(from: records) else { return [] }
+        guard case .bytes(let records) = first.records, let batches = try? RecordBatch.readAll(from: records) else {
+            return []
+        }
         return batches.flatMap { (try? $0.records()) ?? [] }.map { String(buffer: $0.value ?? ByteBuffer()) }
     }
 }
@@ -41,7 +48,8 @@ extension FetchResponse {
         try await withBroker { broker in
             let connection = try broker.connect()
             for version: Int16 in 0...4 {
-                let response = try connection.roundTrip(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: version)
+                let response = try connection.roundTrip(
+                    ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1"), version: version)
                 #expect(response.errorCode == .noError)
                 #expect(Set(response.apiKeys.map(\.apiKey)) == Set(RequestRouter.implemented.map(\.rawValue)))
                 let produce = try #require(response.apiKeys.first { $0.apiKey == ApiKey.produce.rawValue })
@@ -140,12 +148,15 @@ extension FetchResponse {
             #expect(identity.errorCode == .noError)
             let pid = identity.producerId
             _ = try connection.roundTrip(produce("idem", try batch(["warm-up"])), version: 9)
-            let first = try connection.roundTrip(produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
-            let retry = try connection.roundTrip(produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
+            let first = try connection.roundTrip(
+                produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
+            let retry = try connection.roundTrip(
+                produce("idem", try batch(["a", "b"], producerId: pid, epoch: 0, sequence: 0), acks: -1), version: 9)
             #expect(first.first.errorCode == .noError)
             #expect(retry.first.errorCode == .noError)
             #expect(retry.first.baseOffset == first.first.baseOffset)
-            let gap = try connection.roundTrip(produce("idem", try batch(["c"], producerId: pid, epoch: 0, sequence: 5)), version: 9)
+            let gap = try connection.roundTrip(
+                produce("idem", try batch(["c"], producerId: pid, epoch: 0, sequence: 5)), version: 9)
             #expect(gap.first.errorCode == .outOfOrderSequenceNumber)
             #expect(try connection.roundTrip(fetch("idem", offset: 0), version: 12).values == ["warm-up", "a", "b"])
         }
@@ -156,7 +167,9 @@ extension FetchResponse {
             let setup = try broker.connect()
             _ = try setup.roundTrip(produce("waiting", try batch(["first"])), version: 9)
             let consumer = try broker.connect()
-            let waiting = Task.detached { try consumer.roundTrip(fetch("waiting", offset: 1, maxWaitMs: 30_000), version: 12) }
+            let waiting = Task.detached {
+                try consumer.roundTrip(fetch("waiting", offset: 1, maxWaitMs: 30_000), version: 12)
+            }
             // Produce only once the fetch is parked, so the answer must come from the wake-up, not the first read.
             #expect(eventually { broker.broker.purgatory.waitingCount == 1 })
             _ = try setup.roundTrip(produce("waiting", try batch(["second"])), version: 9)
@@ -181,12 +194,15 @@ extension FetchResponse {
         try await withBroker { broker in
             let connection = try broker.connect()
             var frame = ByteBuffer()
-            try RequestFrame.encode(produce("quiet", try batch(["silent"]), acks: 0), version: 9, correlationId: 900, clientId: nil, into: &frame)
+            try RequestFrame.encode(
+                produce("quiet", try batch(["silent"]), acks: 0), version: 9, correlationId: 900, clientId: nil,
+                into: &frame)
             connection.send(frame)
             // The next response on the connection belongs to the next request, not the acks=0 produce.
             let metadata = try connection.roundTrip(MetadataRequest(topics: [.init(name: "quiet")]), version: 12)
             #expect(metadata.topics.first?.errorCode == .noError)
-            #expect(eventually { (try? connection.roundTrip(fetch("quiet", offset: 0), version: 12).values) == ["silent"] })
+            #expect(
+                eventually { (try? connection.roundTrip(fetch("quiet", offset: 0), version: 12).values) == ["silent"] })
         }
     }
 
@@ -195,7 +211,11 @@ extension FetchResponse {
         let directory = first.directory
         let connection = try first.connect()
         let created = try connection.roundTrip(
-            CreateTopicsRequest(topics: [.init(name: "kept", numPartitions: 3, replicationFactor: 1, configs: [.init(name: "retention.ms", value: "3600000")])]),
+            CreateTopicsRequest(topics: [
+                .init(
+                    name: "kept", numPartitions: 3, replicationFactor: 1,
+                    configs: [.init(name: "retention.ms", value: "3600000")])
+            ]),
             version: 7)
         #expect(created.topics.first?.errorCode == .noError)
         _ = try connection.roundTrip(produce("kept", try batch(["x", "y"]), acks: -1), version: 9)

@@ -48,7 +48,9 @@ final class RawKafkaConnection: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -60,7 +62,9 @@ final class RawKafkaConnection: @unchecked Sendable {
     func send(_ bytes: [UInt8]) {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if n <= 0 { return }
             sent += n
         }
@@ -99,7 +103,8 @@ final class RawKafkaConnection: @unchecked Sendable {
     func roundTrip<Request: KafkaRequestMessage>(_ request: Request, version: Int16) throws -> Request.Response {
         correlationId += 1
         var frame = ByteBuffer()
-        try RequestFrame.encode(request, version: version, correlationId: correlationId, clientId: "skein-test", into: &frame)
+        try RequestFrame.encode(
+            request, version: version, correlationId: correlationId, clientId: "skein-test", into: &frame)
         send(frame)
         guard let payload = receiveFrame() else { throw POSIXError(.ECONNRESET) }
         let (header, response) = try ResponseFrame.decode(payload: payload, apiKey: Request.apiKey, version: version)

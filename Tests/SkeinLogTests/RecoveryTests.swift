@@ -244,7 +244,7 @@ import Testing
     @Test func aSecondManagerCannotOpenTheSameDirectory() throws {
         let directory = TemporaryDirectory()
         let first = try LogManager.open(directory: directory.path)
-        #expect(throws: LogError.self) { try LogManager.open(directory: directory.path) }
+        #expect(throws: LogError.self) { try LogManager.open(directory: directory.path, lockWaitMs: 0) }
         try first.shutdown()
         _ = try LogManager.open(directory: directory.path)
     }

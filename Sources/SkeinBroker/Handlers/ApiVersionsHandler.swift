@@ -7,7 +7,8 @@ enum ApiVersionsHandler {
     static var advertised: [ApiVersionsResponse.ApiVersion] {
         RequestRouter.implemented.map {
             ApiVersionsResponse.ApiVersion(
-                apiKey: $0.rawValue, minVersion: $0.supportedVersions.lowerBound, maxVersion: $0.supportedVersions.upperBound)
+                apiKey: $0.rawValue, minVersion: $0.supportedVersions.lowerBound,
+                maxVersion: $0.supportedVersions.upperBound)
         }
     }
 

@@ -7,10 +7,13 @@ enum CreateTopicsHandler {
         var seen = Set<String>()
         let results = request.topics.map { topic -> CreateTopicsResponse.Topic in
             guard seen.insert(topic.name).inserted else {
-                return .init(name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
+                return .init(
+                    name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
             }
             guard topic.assignments.isEmpty else {
-                return .init(name: topic.name, errorCode: .invalidReplicaAssignment, errorMessage: "manual replica assignment is not supported")
+                return .init(
+                    name: topic.name, errorCode: .invalidReplicaAssignment,
+                    errorMessage: "manual replica assignment is not supported")
             }
             var configs: [String: String] = [:]
             for config in topic.configs {
@@ -18,7 +21,8 @@ enum CreateTopicsHandler {
             }
             let outcome = Result { () throws(Broker.TopicCreationError) -> TopicMetadata in
                 try broker.createTopic(
-                    topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor, configs: configs,
+                    topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor,
+                    configs: configs,
                     validateOnly: request.validateOnly)
             }
             switch outcome {
@@ -27,7 +31,8 @@ enum CreateTopicsHandler {
                     CreateTopicsResponse.Config(name: $0.name, value: $0.value, configSource: $0.source.rawValue)
                 }
                 return .init(
-                    name: topic.name, topicId: KafkaUUID(created.topicId), numPartitions: created.partitionCount, replicationFactor: 1,
+                    name: topic.name, topicId: KafkaUUID(created.topicId), numPartitions: created.partitionCount,
+                    replicationFactor: 1,
                     configs: described)
             case .failure(let error):
                 let (code, message): (ErrorCode, String) =

@@ -20,7 +20,9 @@ enum DeleteTopicsHandler {
                 return .init(name: topic.name, topicId: KafkaUUID(topic.topicId))
             } catch {
                 broker.logger.error("deleting topic \(topic.name) failed: \(error)")
-                return .init(name: topic.name, topicId: KafkaUUID(topic.topicId), errorCode: .kafkaStorageError, errorMessage: "\(error)")
+                return .init(
+                    name: topic.name, topicId: KafkaUUID(topic.topicId), errorCode: .kafkaStorageError,
+                    errorMessage: "\(error)")
             }
         }
         context.reply(DeleteTopicsResponse(responses: results))

@@ -12,7 +12,8 @@ enum DescribeConfigsHandler {
             case topicResource:
                 guard let topic = broker.topics.topic(resource.resourceName) else {
                     return .init(
-                        errorCode: .unknownTopicOrPartition, errorMessage: "topic \(resource.resourceName) does not exist",
+                        errorCode: .unknownTopicOrPartition,
+                        errorMessage: "topic \(resource.resourceName) does not exist",
                         resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [])
                 }
                 entries = TopicConfig.describe(overrides: topic.configs, broker: broker.config)
@@ -32,7 +33,8 @@ enum DescribeConfigsHandler {
             let configs = entries.filter { wanted?.contains($0.name) ?? true }.map { entry in
                 DescribeConfigsResponse.Config(
                     name: entry.name, value: entry.value, configSource: entry.source.rawValue,
-                    synonyms: request.includeSynonyms ? [.init(name: entry.name, value: entry.value, source: entry.source.rawValue)] : [])
+                    synonyms: request.includeSynonyms
+                        ? [.init(name: entry.name, value: entry.value, source: entry.source.rawValue)] : [])
             }
             return .init(resourceType: resource.resourceType, resourceName: resource.resourceName, configs: configs)
         }

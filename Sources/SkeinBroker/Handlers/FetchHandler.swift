@@ -18,7 +18,9 @@ enum FetchHandler {
         // requests, which is all librdkafka and the Java client need. A request naming a session we never
         // created is told so, and the client starts over without one.
         if context.version >= 7 && (request.sessionId != 0 || request.sessionEpoch > 0) {
-            send(Prepared(response: FetchResponse(errorCode: .fetchSessionIdNotFound, sessionId: 0), slices: []), context: context)
+            send(
+                Prepared(response: FetchResponse(errorCode: .fetchSessionIdNotFound, sessionId: 0), slices: []),
+                context: context)
             return
         }
         let first = read(request, version: context.version, broker: broker)
@@ -27,7 +29,9 @@ enum FetchHandler {
             send(first, context: context)
             return
         }
-        let partitions = request.topics.flatMap { topic in topic.partitions.map { TopicPartition(topic.topic, $0.partition) } }
+        let partitions = request.topics.flatMap { topic in
+            topic.partitions.map { TopicPartition(topic.topic, $0.partition) }
+        }
         let waiter = FetchPurgatory.Waiter(eventLoop: context.connection.eventLoop, partitions: partitions) { force in
             let again = read(request, version: context.version, broker: broker)
             guard force || again.hasError || again.recordBytes >= Int(request.minBytes) else { return false }
@@ -53,7 +57,8 @@ enum FetchHandler {
                 if let log = broker.log(topic.topic, requested.partition) {
                     let budget = min(Int(max(0, requested.partitionMaxBytes)), remaining)
                     do {
-                        let result = try log.read(from: requested.fetchOffset, maxBytes: budget, minOneBatch: firstWithData)
+                        let result = try log.read(
+                            from: requested.fetchOffset, maxBytes: budget, minOneBatch: firstWithData)
                         answer.highWatermark = result.highWatermark
                         // No transactions, so everything below the high watermark is stable.
                         answer.lastStableOffset = result.highWatermark

@@ -8,7 +8,8 @@ enum FindCoordinatorHandler {
         let port = Int32(broker.advertisedPort)
         let coordinators = request.coordinatorKeys.map { key in
             if request.keyType == FindCoordinatorRequest.groupKeyType {
-                return FindCoordinatorResponse.Coordinator(key: key, nodeId: broker.config.nodeId, host: host, port: port)
+                return FindCoordinatorResponse.Coordinator(
+                    key: key, nodeId: broker.config.nodeId, host: host, port: port)
             }
             // Transactions are not implemented, so there is no transaction coordinator to name.
             return FindCoordinatorResponse.Coordinator(

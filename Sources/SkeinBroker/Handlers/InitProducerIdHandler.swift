@@ -11,9 +11,11 @@ enum InitProducerIdHandler {
         }
         do {
             if request.producerId >= 0 && request.producerEpoch >= 0 && request.producerEpoch < Int16.max - 1 {
-                context.reply(InitProducerIdResponse(producerId: request.producerId, producerEpoch: request.producerEpoch + 1))
+                context.reply(
+                    InitProducerIdResponse(producerId: request.producerId, producerEpoch: request.producerEpoch + 1))
             } else {
-                context.reply(InitProducerIdResponse(producerId: try broker.producers.allocateProducerId(), producerEpoch: 0))
+                context.reply(
+                    InitProducerIdResponse(producerId: try broker.producers.allocateProducerId(), producerEpoch: 0))
             }
         } catch {
             broker.logger.error("allocating a producer id failed: \(error)")

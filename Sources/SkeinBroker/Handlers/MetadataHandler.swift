@@ -11,7 +11,8 @@ enum MetadataHandler {
         if let requested = request.topics {
             topics = requested.map { entry in
                 guard let name = entry.name else {
-                    return MetadataResponse.Topic(errorCode: .unknownTopicId, name: nil, topicId: entry.topicId, partitions: [])
+                    return MetadataResponse.Topic(
+                        errorCode: .unknownTopicId, name: nil, topicId: entry.topicId, partitions: [])
                 }
                 guard TopicPartition.isValidTopicName(name) else {
                     return MetadataResponse.Topic(errorCode: .invalidTopicException, name: name, partitions: [])
@@ -28,7 +29,9 @@ enum MetadataHandler {
         }
         context.reply(
             MetadataResponse(
-                brokers: [.init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))],
+                brokers: [
+                    .init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
+                ],
                 clusterId: config.clusterId, controllerId: config.nodeId, topics: topics))
     }
 
@@ -36,7 +39,8 @@ enum MetadataHandler {
         MetadataResponse.Topic(
             name: topic.name, topicId: KafkaUUID(topic.topicId),
             partitions: (0..<topic.partitionCount).map {
-                MetadataResponse.Partition(partitionIndex: $0, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId])
+                MetadataResponse.Partition(
+                    partitionIndex: $0, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId], isrNodes: [nodeId])
             })
     }
 }
@@ -44,8 +48,12 @@ enum MetadataHandler {
 extension KafkaUUID {
     init(_ uuid: UUID) {
         let bytes = uuid.uuid
-        let most = [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5, bytes.6, bytes.7].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let least = [bytes.8, bytes.9, bytes.10, bytes.11, bytes.12, bytes.13, bytes.14, bytes.15].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let most = [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5, bytes.6, bytes.7].reduce(UInt64(0)) {
+            $0 << 8 | UInt64($1)
+        }
+        let least = [bytes.8, bytes.9, bytes.10, bytes.11, bytes.12, bytes.13, bytes.14, bytes.15].reduce(UInt64(0)) {
+            $0 << 8 | UInt64($1)
+        }
         self.init(mostSignificantBits: most, leastSignificantBits: least)
     }
 }

@@ -31,7 +31,9 @@ enum ProduceHandler {
             var partitions: [ProduceResponse.Partition] = []
             let metadata = broker.topicCreatingIfAllowed(topic.name)
             for partition in topic.partitions {
-                let outcome = appendPartition(topic: topic.name, metadata: metadata, partition: partition, version: context.version, broker: broker)
+                let outcome = appendPartition(
+                    topic: topic.name, metadata: metadata, partition: partition, version: context.version,
+                    broker: broker)
                 partitions.append(outcome.response)
                 if acks == -1, let wait = outcome.durableWait { durableWaits.append(wait) }
             }
@@ -49,7 +51,8 @@ enum ProduceHandler {
     /// Answers once every partition written is fsynced. A partition whose fsync fails turns into
     /// KAFKA_STORAGE_ERROR: the data may be in the log, but it was not made durable as acks=all promised.
     private static func replyWhenDurable(
-        _ response: ProduceResponse, waits: [(log: PartitionLog, offset: Int64)], context: RequestContext, broker: Broker
+        _ response: ProduceResponse, waits: [(log: PartitionLog, offset: Int64)], context: RequestContext,
+        broker: Broker
     ) {
         guard !waits.isEmpty else {
             context.reply(response)
@@ -81,7 +84,9 @@ enum ProduceHandler {
             if let message { broker.logger.warning("produce to \(topic)-\(index) refused: \(message)") }
             return Outcome(response: .init(index: index, errorCode: code, baseOffset: -1, errorMessage: message))
         }
-        guard TopicPartition.isValidTopicName(topic) else { return failure(.invalidTopicException, "invalid topic name \"\(topic)\"") }
+        guard TopicPartition.isValidTopicName(topic) else {
+            return failure(.invalidTopicException, "invalid topic name \"\(topic)\"")
+        }
         guard let metadata, let log = broker.log(topic, index) else { return failure(.unknownTopicOrPartition) }
         guard var records = partition.records, records.readableBytes > 0 else {
             return failure(.invalidRecord, "empty record set")
@@ -100,8 +105,12 @@ enum ProduceHandler {
             guard let codec = SkeinCompression.CompressionCodec(attributes: header.attributes) else {
                 return failure(.unsupportedCompressionType, "unknown compression codec \(header.attributes & 0x07)")
             }
-            if codec == .zstd && version < 7 { return failure(.unsupportedCompressionType, "zstd needs Produce v7 or later") }
-            if header.isTransactional { return failure(.transactionalIdAuthorizationFailed, "transactional batches are not supported") }
+            if codec == .zstd && version < 7 {
+                return failure(.unsupportedCompressionType, "zstd needs Produce v7 or later")
+            }
+            if header.isTransactional {
+                return failure(.transactionalIdAuthorizationFailed, "transactional batches are not supported")
+            }
         }
         if case .codec(let target) = broker.storedCodec(for: metadata) {
             do {
@@ -118,15 +127,21 @@ enum ProduceHandler {
         // Idempotence: librdkafka and the Java client send one batch per partition per request.
         if let producer, producer.id >= 0, let first = headers.first, let last = headers.last {
             let lastSequence = last.baseSequence &+ last.lastOffsetDelta
-            switch state.check(producerId: producer.id, epoch: producer.epoch, firstSequence: first.baseSequence, lastSequence: lastSequence) {
+            switch state.check(
+                producerId: producer.id, epoch: producer.epoch, firstSequence: first.baseSequence,
+                lastSequence: lastSequence)
+            {
             case .append: break
             case .duplicate(let firstOffset, let lastOffset):
-                broker.logger.debug("duplicate batch from producer \(producer.id) on \(log.topicPartition), offsets \(firstOffset)-\(lastOffset)")
+                broker.logger.debug(
+                    "duplicate batch from producer \(producer.id) on \(log.topicPartition), offsets \(firstOffset)-\(lastOffset)"
+                )
                 return Outcome(
                     response: .init(index: index, baseOffset: firstOffset, logStartOffset: log.logStartOffset),
                     durableWait: (log, lastOffset + 1))
             case .reject(let code):
-                return failure(code, "producer \(producer.id) epoch \(producer.epoch) sequence \(first.baseSequence): \(code)")
+                return failure(
+                    code, "producer \(producer.id) epoch \(producer.epoch) sequence \(first.baseSequence): \(code)")
             }
         }
         do {
@@ -134,11 +149,14 @@ enum ProduceHandler {
             if let producer, producer.id >= 0, let first = headers.first, let last = headers.last {
                 state.record(
                     producerId: producer.id, epoch: producer.epoch, firstSequence: first.baseSequence,
-                    lastSequence: last.baseSequence &+ last.lastOffsetDelta, firstOffset: result.firstOffset, lastOffset: result.lastOffset)
+                    lastSequence: last.baseSequence &+ last.lastOffsetDelta, firstOffset: result.firstOffset,
+                    lastOffset: result.lastOffset)
             }
             broker.purgatory.wake(log.topicPartition)
             return Outcome(
-                response: .init(index: index, baseOffset: result.firstOffset, logAppendTimeMs: result.logAppendTime, logStartOffset: result.logStartOffset),
+                response: .init(
+                    index: index, baseOffset: result.firstOffset, logAppendTimeMs: result.logAppendTime,
+                    logStartOffset: result.logStartOffset),
                 durableWait: (log, result.lastOffset + 1))
         } catch let error as LogError {
             switch error {
@@ -165,7 +183,9 @@ enum ProduceHandler {
     static func errorResponse(_ request: ProduceRequest, _ code: ErrorCode) -> ProduceResponse {
         ProduceResponse(
             topics: request.topics.map { topic in
-                .init(name: topic.name, partitions: topic.partitions.map { .init(index: $0.index, errorCode: code, baseOffset: -1) })
+                .init(
+                    name: topic.name,
+                    partitions: topic.partitions.map { .init(index: $0.index, errorCode: code, baseOffset: -1) })
             })
     }
 }
@@ -184,7 +204,8 @@ final class DurabilityTracker: @unchecked Sendable {
     func finish(_ topicPartition: TopicPartition, failed: Bool) -> ProduceResponse? {
         lock.withLock {
             if failed {
-                for topicIndex in response.topics.indices where response.topics[topicIndex].name == topicPartition.topic {
+                for topicIndex in response.topics.indices where response.topics[topicIndex].name == topicPartition.topic
+                {
                     for partitionIndex in response.topics[topicIndex].partitions.indices
                     where response.topics[topicIndex].partitions[partitionIndex].index == topicPartition.partition {
                         response.topics[topicIndex].partitions[partitionIndex].errorCode = .kafkaStorageError

@@ -1,15 +1,8 @@
 import CCRC32C
 import NIOCore
-
-/// The compression codec in bits 0–2 of a batch's attributes. Compression itself lives outside
-/// this module; the codec only reads and writes the bits.
-public enum CompressionCodec: Int16, Sendable, CaseIterable {
-    case none = 0
-    case gzip = 1
-    case snappy = 2
-    case lz4 = 3
-    case zstd = 4
-}
+// The codec enum (bits 0-2 of a batch's attributes) is shared with the compression module; this
+// module only reads and writes the bits and never compresses.
+import SkeinCompression
 
 public enum TimestampType: Sendable, Equatable {
     case createTime
@@ -79,7 +72,7 @@ public struct RecordBatchHeader: Equatable, Sendable {
     public var lastOffset: Int64 { baseOffset + Int64(lastOffsetDelta) }
 
     /// nil for codec bits 5–7, which no Kafka version defines.
-    public var compression: CompressionCodec? { CompressionCodec(rawValue: attributes & Self.compressionMask) }
+    public var compression: CompressionCodec? { CompressionCodec(attributes: attributes) }
     public var timestampType: TimestampType {
         attributes & Self.logAppendTimeFlag != 0 ? .logAppendTime : .createTime
     }
@@ -220,7 +213,7 @@ public struct RecordBatch: Equatable, Sendable {
         timestampType: TimestampType = .createTime, isTransactional: Bool = false, producerId: Int64 = -1,
         producerEpoch: Int16 = -1, baseSequence: Int32 = -1
     ) throws(ProtocolError) -> ByteBuffer {
-        var attributes = CompressionCodec.none.rawValue
+        var attributes = Int16(CompressionCodec.none.rawValue)
         if timestampType == .logAppendTime { attributes |= RecordBatchHeader.logAppendTimeFlag }
         if isTransactional { attributes |= RecordBatchHeader.transactionalFlag }
         let header = RecordBatchHeader(
