@@ -10,11 +10,13 @@ public final class Broker: @unchecked Sendable {
     public let logs: LogManager
     public let topics: TopicRegistry
     let producers: ProducerStateManager
+    let groups: GroupCoordinator
     let purgatory = FetchPurgatory()
     let recompressor: Recompressor
     public let logger: Logger
     private let topicLock = NSLock()
     private var snapshotTimer: (any DispatchSourceTimer)?
+    private var groupTimeoutTimer: (any DispatchSourceTimer)?
     private let portLock = NSLock()
     private var boundPort: Int?
 
@@ -39,6 +41,9 @@ public final class Broker: @unchecked Sendable {
         }
         self.topics = registry
         self.producers = try ProducerStateManager(directory: directory)
+        // Offsets live in their own hidden log directory: not a topic, never listed by Metadata.
+        let offsetStore = try OffsetStore(directory: directory + "/.groups", clock: SystemClock(), logger: logger)
+        self.groups = GroupCoordinator(config: config.groups, clock: SystemClock(), offsets: offsetStore)
         let report = logs.recoveryReport
         let state =
             report.partitions == 0
@@ -60,6 +65,12 @@ public final class Broker: @unchecked Sendable {
         timer.setEventHandler { [weak self] in self?.checkpointProducerState() }
         timer.resume()
         snapshotTimer = timer
+        // Group timeouts are checked often so a dead member is noticed soon after its session ends.
+        let groupTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "skein.groups"))
+        groupTimer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
+        groupTimer.setEventHandler { [weak self] in self?.groups.tick() }
+        groupTimer.resume()
+        groupTimeoutTimer = groupTimer
     }
 
     /// Every registered partition gets a log, and every partition directory a topic: either side can be
@@ -165,6 +176,7 @@ public final class Broker: @unchecked Sendable {
                 producers.remove(topicPartition)
                 purgatory.wake(topicPartition)
             }
+            groups.offsets.deleteTopic(name)
             logger.info("deleted topic \(name)")
         }
     }
@@ -173,12 +185,37 @@ public final class Broker: @unchecked Sendable {
         logs.log(for: TopicPartition(topic, partition))
     }
 
+    // MARK: Consumer lag
+
+    public struct PartitionLag: Equatable, Sendable {
+        public var topicPartition: TopicPartition
+        public var committedOffset: Int64
+        public var logEndOffset: Int64
+        /// Records the group has yet to consume: high watermark minus committed offset, never negative.
+        public var lag: Int64
+    }
+
+    /// Lag of every partition `groupId` has committed offsets for (exported as kafka_consumergroup_lag).
+    public func consumerLag(groupId: String) -> [PartitionLag] {
+        groups.offsets.committed(groupId: groupId).compactMap { topicPartition, committed in
+            guard let log = logs.log(for: topicPartition) else { return nil }
+            let end = log.highWatermark
+            return PartitionLag(
+                topicPartition: topicPartition, committedOffset: committed.offset, logEndOffset: end,
+                lag: max(0, end - max(committed.offset, log.logStartOffset)))
+        }.sorted { $0.topicPartition < $1.topicPartition }
+    }
+
+    public var groupIds: [String] { groups.list().map(\.groupId) }
+
     // MARK: Lifecycle
 
     /// Flushes everything, saves producer state and marks the shutdown clean.
     public func shutdown() {
         snapshotTimer?.cancel()
+        groupTimeoutTimer?.cancel()
         do {
+            try groups.offsets.shutdown()
             try producers.writeSnapshot()
             try logs.shutdown()
             logger.info("storage closed cleanly")

@@ -23,6 +23,7 @@ public struct BrokerConfig: Sendable, Equatable {
     /// Defaults for every topic's log; topics override them with topic-level configs.
     public var logDefaults = LogConfig()
     public var deleteTopicEnable = true
+    public var groups = GroupConfig()
 
     public init() {}
 
@@ -84,6 +85,11 @@ public struct BrokerConfig: Sendable, Equatable {
         case "log.flush.interval.ms": logDefaults.flushMs = try integer()
         case "log.index.interval.bytes": logDefaults.indexIntervalBytes = try integer()
         case "log.index.size.max.bytes": logDefaults.segmentIndexBytes = try integer()
+        case "group.initial.rebalance.delay.ms": groups.initialRebalanceDelayMs = try integer()
+        case "group.min.session.timeout.ms": groups.minSessionTimeoutMs = try integer()
+        case "group.max.session.timeout.ms": groups.maxSessionTimeoutMs = try integer()
+        case "offsets.retention.minutes": groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
+        case "offset.metadata.max.bytes": groups.maxMetadataBytes = try integer()
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

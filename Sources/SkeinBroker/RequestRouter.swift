@@ -31,7 +31,8 @@ final class RequestRouter: Sendable {
     /// joins this list only with its handler (librdkafka, for one, sends telemetry if key 71 is listed).
     static let implemented: [ApiKey] = [
         .produce, .fetch, .listOffsets, .metadata, .findCoordinator, .apiVersions, .createTopics, .deleteTopics,
-        .initProducerId, .offsetForLeaderEpoch, .describeConfigs,
+        .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
+        .offsetCommit, .offsetFetch, .describeGroups, .listGroups,
     ]
 
     init(broker: Broker) {
@@ -88,8 +89,14 @@ final class RequestRouter: Sendable {
         case .offsetForLeaderEpoch(let request):
             OffsetForLeaderEpochHandler.handle(request, context: context, broker: broker)
         case .findCoordinator(let request): FindCoordinatorHandler.handle(request, context: context, broker: broker)
-        default:
-            respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+        case .joinGroup(let request): JoinGroupHandler.handle(request, context: context, broker: broker)
+        case .syncGroup(let request): SyncGroupHandler.handle(request, context: context, broker: broker)
+        case .heartbeat(let request): HeartbeatHandler.handle(request, context: context, broker: broker)
+        case .leaveGroup(let request): LeaveGroupHandler.handle(request, context: context, broker: broker)
+        case .offsetCommit(let request): OffsetCommitHandler.handle(request, context: context, broker: broker)
+        case .offsetFetch(let request): OffsetFetchHandler.handle(request, context: context, broker: broker)
+        case .describeGroups(let request): DescribeGroupsHandler.handle(request, context: context, broker: broker)
+        case .listGroups(let request): ListGroupsHandler.handle(request, context: context, broker: broker)
         }
     }
 

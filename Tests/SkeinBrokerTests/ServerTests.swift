@@ -206,6 +206,40 @@ extension FetchResponse {
         }
     }
 
+    @Test func committedOffsetsComeBackWithMetadataAndGiveTheLag() async throws {
+        try await withBroker { broker in
+            let connection = try broker.connect()
+            _ = try connection.roundTrip(produce("lagging", try batch(["a", "b", "c", "d", "e"])), version: 9)
+            let commit = OffsetCommitRequest(
+                groupId: "readers",
+                topics: [
+                    .init(
+                        name: "lagging",
+                        partitions: [.init(partitionIndex: 0, committedOffset: 2, committedMetadata: "checkpoint")])
+                ])
+            let committed = try connection.roundTrip(commit, version: 8)
+            #expect(committed.topics.first?.partitions.first?.errorCode == .noError)
+            let unknown = try connection.roundTrip(
+                OffsetCommitRequest(
+                    groupId: "readers",
+                    topics: [.init(name: "missing", partitions: [.init(partitionIndex: 0, committedOffset: 1)])]),
+                version: 8)
+            #expect(unknown.topics.first?.partitions.first?.errorCode == .unknownTopicOrPartition)
+            let fetched = try connection.roundTrip(
+                OffsetFetchRequest(groups: [
+                    .init(groupId: "readers", topics: [.init(name: "lagging", partitionIndexes: [0, 1])])
+                ]), version: 8)
+            let partitions = try #require(fetched.groups.first?.topics.first?.partitions)
+            #expect(partitions.first?.committedOffset == 2)
+            #expect(partitions.first?.metadata == "checkpoint")
+            #expect(partitions.last?.committedOffset == -1)
+            #expect(broker.broker.consumerLag(groupId: "readers").map(\.lag) == [3])
+            let listed = try connection.roundTrip(ListGroupsRequest(), version: 4)
+            #expect(listed.groups.map(\.groupId) == ["readers"])
+            #expect(listed.groups.first?.groupState == "Empty")
+        }
+    }
+
     @Test func topicsAndTheirRecordsSurviveARestart() async throws {
         let first = try await TestBroker()
         let directory = first.directory

@@ -1,0 +1,14 @@
+import SkeinProtocol
+
+/// DescribeGroups: state, protocol and members; an unknown group is reported Dead, as Kafka does.
+enum DescribeGroupsHandler {
+    static func handle(_ request: DescribeGroupsRequest, context: RequestContext, broker: Broker) {
+        let groups = request.groups.map { groupId in
+            let summary = broker.groups.describe(groupId)
+            return DescribeGroupsResponse.Group(
+                groupId: groupId, groupState: summary.state.rawValue, protocolType: summary.protocolType,
+                protocolData: summary.protocolName, members: summary.members)
+        }
+        context.reply(DescribeGroupsResponse(groups: groups))
+    }
+}

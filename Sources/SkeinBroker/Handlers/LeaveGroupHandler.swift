@@ -1,0 +1,8 @@
+import SkeinProtocol
+
+/// LeaveGroup: a member (or, v3+, several static members) leaves at once instead of timing out.
+enum LeaveGroupHandler {
+    static func handle(_ request: LeaveGroupRequest, context: RequestContext, broker: Broker) {
+        context.reply(broker.groups.leave(request))
+    }
+}

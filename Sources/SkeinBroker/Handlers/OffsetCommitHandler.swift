@@ -1,0 +1,62 @@
+import SkeinLog
+import SkeinProtocol
+
+/// OffsetCommit: checked against the group's generation, then made durable before the answer.
+enum OffsetCommitHandler {
+    static func handle(_ request: OffsetCommitRequest, context: RequestContext, broker: Broker) {
+        func answer(_ code: (OffsetCommitRequest.Topic, OffsetCommitRequest.Partition) -> ErrorCode)
+            -> OffsetCommitResponse
+        {
+            OffsetCommitResponse(
+                topics: request.topics.map { topic in
+                    .init(
+                        name: topic.name,
+                        partitions: topic.partitions.map {
+                            .init(partitionIndex: $0.partitionIndex, errorCode: code(topic, $0))
+                        })
+                })
+        }
+        let check = broker.groups.checkCommit(
+            groupId: request.groupId, generation: request.generationIdOrMemberEpoch, memberId: request.memberId,
+            instanceId: request.groupInstanceId)
+        if case .rejected(let code) = check {
+            context.reply(answer { _, _ in code })
+            return
+        }
+        let now = broker.groups.clock.milliseconds()
+        var accepted: [TopicPartition: OffsetStore.Committed] = [:]
+        var errors: [TopicPartition: ErrorCode] = [:]
+        for topic in request.topics {
+            for partition in topic.partitions {
+                let topicPartition = TopicPartition(topic.name, partition.partitionIndex)
+                if broker.log(topic.name, partition.partitionIndex) == nil {
+                    errors[topicPartition] = .unknownTopicOrPartition
+                } else if (partition.committedMetadata?.utf8.count ?? 0) > broker.groups.config.maxMetadataBytes {
+                    errors[topicPartition] = .offsetMetadataTooLarge
+                } else {
+                    accepted[topicPartition] = OffsetStore.Committed(
+                        offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
+                        metadata: partition.committedMetadata, commitTimestampMs: now)
+                }
+            }
+        }
+        // Both possible answers are built now, so the storage callback only picks one.
+        func response(storeError: ErrorCode?) -> OffsetCommitResponse {
+            answer { topic, partition in
+                errors[TopicPartition(topic.name, partition.partitionIndex)] ?? storeError ?? .noError
+            }
+        }
+        let stored = response(storeError: nil)
+        let failed = response(storeError: .kafkaStorageError)
+        guard !accepted.isEmpty else {
+            context.reply(stored)
+            return
+        }
+        broker.groups.offsets.commit(groupId: request.groupId, offsets: accepted) { result in
+            if case .failure(let error) = result {
+                broker.logger.error("storing offsets of group \(request.groupId) failed: \(error)")
+            }
+            context.reply(result.isFailure ? failed : stored)
+        }
+    }
+}
