@@ -49,26 +49,12 @@ uint32_t skein_crc32c_portable(uint32_t crc, const void *data, size_t length) {
 #if defined(__x86_64__)
 #include <cpuid.h>
 
+/* Raw register update (no pre/post inversion) with one dependency chain. */
 __attribute__((target("sse4.2")))
-static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
-    const uint8_t *p = data;
-    uint64_t c = ~crc;
+static uint64_t crc32c_raw_sse42(uint64_t c, const uint8_t *p, size_t length) {
     while (length && ((uintptr_t)p & 7)) {
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         length--;
-    }
-    while (length >= 32) {
-        uint64_t w0, w1, w2, w3;
-        memcpy(&w0, p, 8);
-        memcpy(&w1, p + 8, 8);
-        memcpy(&w2, p + 16, 8);
-        memcpy(&w3, p + 24, 8);
-        c = __builtin_ia32_crc32di(c, w0);
-        c = __builtin_ia32_crc32di(c, w1);
-        c = __builtin_ia32_crc32di(c, w2);
-        c = __builtin_ia32_crc32di(c, w3);
-        p += 32;
-        length -= 32;
     }
     while (length >= 8) {
         uint64_t w;
@@ -80,7 +66,64 @@ static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
     while (length--) {
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
     }
-    return ~(uint32_t)c;
+    return c;
+}
+
+/*
+ * The crc32 instruction has a latency of three cycles but a throughput of one per cycle, so large inputs
+ * run three independent lanes and merge them. Merging uses linearity: the register after lane A then
+ * lane B equals shift(A's register) XOR (B's register started from zero), where shift advances a register
+ * over LANE zero bytes. shift is linear too, so four byte-indexed tables built once compute it.
+ */
+#define LANE 4096
+static uint32_t lane_shift[4][256];
+static pthread_once_t lane_shift_once = PTHREAD_ONCE_INIT;
+
+static void build_lane_shift(void) {
+    static const uint8_t zeros[LANE];
+    uint32_t single_bit[32];
+    for (int bit = 0; bit < 32; bit++) {
+        single_bit[bit] = (uint32_t)crc32c_raw_sse42((uint64_t)1 << bit, zeros, LANE);
+    }
+    for (int byte = 0; byte < 4; byte++) {
+        for (int value = 0; value < 256; value++) {
+            uint32_t shifted = 0;
+            for (int bit = 0; bit < 8; bit++) {
+                if (value & (1 << bit)) shifted ^= single_bit[byte * 8 + bit];
+            }
+            lane_shift[byte][value] = shifted;
+        }
+    }
+}
+
+static inline uint32_t shift_over_lane(uint32_t c) {
+    return lane_shift[0][c & 0xFF] ^ lane_shift[1][(c >> 8) & 0xFF] ^ lane_shift[2][(c >> 16) & 0xFF] ^
+           lane_shift[3][c >> 24];
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const void *data, size_t length) {
+    const uint8_t *p = data;
+    uint64_t c = ~crc;
+    if (length >= 3 * LANE) {
+        pthread_once(&lane_shift_once, build_lane_shift);
+        while (length >= 3 * LANE) {
+            uint64_t a = c, b = 0, d = 0;
+            for (size_t i = 0; i < LANE; i += 8) {
+                uint64_t wa, wb, wd;
+                memcpy(&wa, p + i, 8);
+                memcpy(&wb, p + LANE + i, 8);
+                memcpy(&wd, p + 2 * LANE + i, 8);
+                a = __builtin_ia32_crc32di(a, wa);
+                b = __builtin_ia32_crc32di(b, wb);
+                d = __builtin_ia32_crc32di(d, wd);
+            }
+            c = shift_over_lane(shift_over_lane((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)d;
+            p += 3 * LANE;
+            length -= 3 * LANE;
+        }
+    }
+    return ~(uint32_t)crc32c_raw_sse42(c, p, length);
 }
 
 static int detect_sse42(void) {

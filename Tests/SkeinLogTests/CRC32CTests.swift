@@ -24,6 +24,21 @@ import Testing
         }
     }
 
+    @Test func threeLaneHardwarePathAgreesOnLargeInputs() {
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<(200 * 1024)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { raw in
+            for start in [0, 1, 5] {
+                for length in [12287, 12288, 12289, 24576 + 7, 100_000, 200 * 1024 - 5] {
+                    let pointer = raw.baseAddress! + start
+                    #expect(skein_crc32c(0, pointer, length) == skein_crc32c_portable(0, pointer, length), "length \(length)")
+                }
+            }
+        }
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        #expect(skein_crc32c(0, zeros, zeros.count) == skein_crc32c_portable(0, zeros, zeros.count))
+    }
+
     @Test func continuesAcrossChunks() {
         let data = Array("The quick brown fox jumps over the lazy dog".utf8)
         let whole = skein_crc32c(0, data, data.count)
