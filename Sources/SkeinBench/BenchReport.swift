@@ -78,7 +78,8 @@ public struct BenchReport: Codable, Sendable {
             "skein bench \(mode): \(topic) on \(bootstrap), \(partitions) partition\(partitions == 1 ? "" : "s"), "
                 + "\(connections) connection\(connections == 1 ? "" : "s"), \(api) v\(apiVersion)")
         if !settings.isEmpty {
-            lines.append("  " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            lines.append(
+                "  " + settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
         lines.append("")
         lines.append(row("elapsed", format(elapsedSeconds, 2) + " s"))
@@ -88,9 +89,11 @@ public struct BenchReport: Codable, Sendable {
         lines.append("")
         lines.append("latency (ms, to \(latencyMeasuredTo), \(grouped(Int(latencyMs.count))) samples)")
         lines.append(
-            [("p50", latencyMs.p50), ("p90", latencyMs.p90), ("p99", latencyMs.p99), ("p99.9", latencyMs.p999),
-             ("max", latencyMs.max), ("mean", latencyMs.mean)]
-                .map { "  \($0.0) " + format($0.1, 3) }.joined())
+            [
+                ("p50", latencyMs.p50), ("p90", latencyMs.p90), ("p99", latencyMs.p99), ("p99.9", latencyMs.p999),
+                ("max", latencyMs.max), ("mean", latencyMs.mean),
+            ]
+            .map { "  \($0.0) " + format($0.1, 3) }.joined())
         lines.append("")
         if errors.isEmpty {
             lines.append("errors: none")

@@ -100,14 +100,16 @@ public enum ConsumeBenchmark {
         ) { index, result in
             FetchLoadHandler(
                 plan: FetchLoadPlan(
-                    topic: topic, cursors: stride(from: index, to: cursors.count, by: connectionCount).map { cursors[$0] },
+                    topic: topic,
+                    cursors: stride(from: index, to: cursors.count, by: connectionCount).map { cursors[$0] },
                     connectionIndex: index, apiVersion: fetchVersion, maxBytes: maxBytes, maxWaitMs: maxWaitMs,
                     verifyCRC: verifyCRC, budget: budget),
                 result: result)
         }
         notice(
             "fetching \(config.topic) (\(cursors.count) partitions, "
-                + (config.follow ? "following new data" : "\(backlog) records to the end") + ") over \(connectionCount) connections"
+                + (config.follow ? "following new data" : "\(backlog) records to the end")
+                + ") over \(connectionCount) connections"
                 + (duration.map { " for at most \($0.seconds) s" } ?? ""))
         let (stats, startedAt) = await LoadConnections.run(connections, duration: duration)
 

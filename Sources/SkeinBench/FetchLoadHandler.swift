@@ -94,7 +94,8 @@ final class FetchLoadHandler: ChannelInboundHandler {
         stats.requests += 1
         lastProgress = .now()
         do {
-            let (header, response) = try ResponseFrame.decode(payload: payload, apiKey: .fetch, version: plan.apiVersion)
+            let (header, response) = try ResponseFrame.decode(
+                payload: payload, apiKey: .fetch, version: plan.apiVersion)
             guard header.correlationId == request.correlationId, case .fetch(let fetch) = response else {
                 finish(failure: "response \(header.correlationId) arrived where \(request.correlationId) was due")
                 return
@@ -133,7 +134,8 @@ final class FetchLoadHandler: ChannelInboundHandler {
         var cursor = cursors[cursorIndex]
         guard let partition = response.topics.first?.partitions.first(where: { $0.partitionIndex == cursor.partition })
         else {
-            stats.failures.append("connection \(plan.connectionIndex): Fetch response without partition \(cursor.partition)")
+            stats.failures.append(
+                "connection \(plan.connectionIndex): Fetch response without partition \(cursor.partition)")
             return false
         }
         if partition.errorCode != .noError {
@@ -158,7 +160,8 @@ final class FetchLoadHandler: ChannelInboundHandler {
             }
         } catch {
             stats.failures.append(
-                "connection \(plan.connectionIndex): \(plan.topic)-\(cursor.partition) near offset \(cursor.nextOffset): \(error)")
+                "connection \(plan.connectionIndex): \(plan.topic)-\(cursor.partition) near offset \(cursor.nextOffset): \(error)"
+            )
             cursors[cursorIndex] = cursor
             return false
         }
@@ -203,7 +206,9 @@ final class FetchLoadHandler: ChannelInboundHandler {
                 .init(
                     topic: plan.topic,
                     partitions: [
-                        .init(partition: cursor.partition, fetchOffset: cursor.nextOffset, partitionMaxBytes: plan.maxBytes)
+                        .init(
+                            partition: cursor.partition, fetchOffset: cursor.nextOffset,
+                            partitionMaxBytes: plan.maxBytes)
                     ])
             ])
         let correlationId = nextCorrelationId
@@ -218,13 +223,17 @@ final class FetchLoadHandler: ChannelInboundHandler {
             return
         }
         outstanding.append(
-            Outstanding(correlationId: correlationId, cursorIndex: cursorIndex, sentAt: NIODeadline.now().uptimeNanoseconds))
+            Outstanding(
+                correlationId: correlationId, cursorIndex: cursorIndex, sentAt: NIODeadline.now().uptimeNanoseconds))
         context.write(wrapOutboundOut(frame), promise: nil)
     }
 
     private func checkForStall() {
         guard !finished, !outstanding.isEmpty, NIODeadline.now() - lastProgress > stallTimeout else { return }
-        finish(failure: "no answer for \(stallTimeout.nanoseconds / 1_000_000_000) s with \(outstanding.count) requests outstanding")
+        finish(
+            failure:
+                "no answer for \(stallTimeout.nanoseconds / 1_000_000_000) s with \(outstanding.count) requests outstanding"
+        )
     }
 
     private func finish(failure: String?) {

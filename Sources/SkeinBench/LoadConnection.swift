@@ -112,7 +112,8 @@ enum LoadConnections {
         var watchdogs: [Scheduled<Void>] = []
         for (channel, _) in connections {
             if let deadline {
-                watchdogs.append(channel.eventLoop.scheduleTask(deadline: deadline + grace) { channel.close(promise: nil) })
+                watchdogs.append(
+                    channel.eventLoop.scheduleTask(deadline: deadline + grace) { channel.close(promise: nil) })
             }
             channel.pipeline.fireUserInboundEventTriggered(StartLoad(deadline: deadline))
         }

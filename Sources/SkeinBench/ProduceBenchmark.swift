@@ -64,11 +64,15 @@ public enum ProduceBenchmark {
             await setup.close()
             throw BenchError("Metadata for \(config.topic): \(code) (\(code.rawValue))")
         } else if let wanted = config.partitions, wanted != layout.partitions.count {
-            notice("topic \(config.topic) exists with \(layout.partitions.count) partitions; --partitions \(wanted) ignored")
+            notice(
+                "topic \(config.topic) exists with \(layout.partitions.count) partitions; --partitions \(wanted) ignored"
+            )
         }
         await setup.close()
         if layout.brokerCount > 1 {
-            notice("warning: \(layout.brokerCount) brokers; all requests go to \(config.bootstrap), leaders elsewhere will refuse")
+            notice(
+                "warning: \(layout.brokerCount) brokers; all requests go to \(config.bootstrap), leaders elsewhere will refuse"
+            )
         }
         guard !layout.partitions.isEmpty else { throw BenchError("topic \(config.topic) has no partitions") }
 
@@ -89,7 +93,8 @@ public enum ProduceBenchmark {
         }
         notice(
             "producing to \(config.topic) over \(config.connections) connections"
-                + (duration.map { " for \($0.seconds) s" } ?? "") + (requestLimit.map { ", \($0) requests at most" } ?? ""))
+                + (duration.map { " for \($0.seconds) s" } ?? "")
+                + (requestLimit.map { ", \($0) requests at most" } ?? ""))
         let (stats, startedAt) = await LoadConnections.run(connections, duration: duration)
 
         var settings = [
@@ -128,4 +133,3 @@ public enum ProduceBenchmark {
             timeoutMs: config.timeoutMs, version: version, clientId: SetupClient.clientId)
     }
 }
-

@@ -199,7 +199,10 @@ final class ProduceLoadHandler: ChannelInboundHandler {
 
     private func checkForStall() {
         guard !finished, !outstanding.isEmpty, NIODeadline.now() - lastProgress > stallTimeout else { return }
-        finish(failure: "no answer for \(stallTimeout.nanoseconds / 1_000_000_000) s with \(outstanding.count) requests outstanding")
+        finish(
+            failure:
+                "no answer for \(stallTimeout.nanoseconds / 1_000_000_000) s with \(outstanding.count) requests outstanding"
+        )
     }
 
     private func finish(failure: String?) {

@@ -36,7 +36,8 @@ final class SetupClient: Sendable {
     /// Sends `request` and returns the decoded response body.
     func send<Request: KafkaRequestMessage>(_ request: Request, version: Int16) async throws -> KafkaResponse {
         let payload = try await exchange(request, version: version)
-        let (header, response) = try ResponseFrame.decode(payload: payload.body, apiKey: Request.apiKey, version: version)
+        let (header, response) = try ResponseFrame.decode(
+            payload: payload.body, apiKey: Request.apiKey, version: version)
         guard header.correlationId == payload.correlationId else {
             throw BenchError("response correlation ID \(header.correlationId), expected \(payload.correlationId)")
         }
@@ -162,7 +163,9 @@ public func parseHostPort(_ text: String, defaultPort: Int = 9092) throws -> (ho
     case 1 where !text.isEmpty:
         return (text, defaultPort)
     case 2 where !parts[0].isEmpty:
-        guard let port = Int(parts[1]), (1...65535).contains(port) else { throw BenchError("invalid port in '\(text)'") }
+        guard let port = Int(parts[1]), (1...65535).contains(port) else {
+            throw BenchError("invalid port in '\(text)'")
+        }
         return (String(parts[0]), port)
     default:
         throw BenchError("invalid address '\(text)': use host:port")

@@ -54,7 +54,8 @@ extension SetupClient {
     {
         let version = try versions.version(of: .listOffsets, minimum: 1)
         let request = ListOffsetsRequest(
-            topics: [.init(name: topic, partitions: partitions.map { .init(partitionIndex: $0, timestamp: timestamp) })])
+            topics: [.init(name: topic, partitions: partitions.map { .init(partitionIndex: $0, timestamp: timestamp) })]
+        )
         guard case .listOffsets(let response) = try await send(request, version: version) else {
             throw BenchError("ListOffsets answered with the wrong response type")
         }

@@ -77,6 +77,23 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let payload = unwrapInboundIn(data)
+        if heldBehind != nil {
+            held.append(payload)
+            return
+        }
+        dispatch(payload, context: context)
+    }
+
+    /// Requests that wait on other clients (JoinGroup, SyncGroup) hold the rest of their connection's
+    /// requests until they are answered, as Kafka's one-request-at-a-time connections do. A client that
+    /// pipelines a heartbeat or a second JoinGroup behind its JoinGroup thus sees them processed after it,
+    /// in the state the join left, not racing it.
+    private static let holdingApis: Set<Int16> = [ApiKey.joinGroup.rawValue, ApiKey.syncGroup.rawValue]
+    private var heldBehind: Int?
+    private var held: [ByteBuffer] = []
+    private var drainingHeld = false
+
+    private func dispatch(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         let sequence = nextSequence
         nextSequence += 1
         let loop = context.eventLoop
@@ -89,7 +106,12 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 loop.execute { bound.value.0.complete(sequence, result, context: bound.value.1) }
             }
         }
-        if nextSequence - nextToSend >= Self.maxInFlight && !readingPaused {
+        if let apiKey = payload.getInteger(at: payload.readerIndex, as: Int16.self), Self.holdingApis.contains(apiKey),
+            nextToSend <= sequence
+        {
+            heldBehind = sequence
+        }
+        if (nextSequence - nextToSend >= Self.maxInFlight || held.count >= Self.maxInFlight) && !readingPaused {
             readingPaused = true
             context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
         }
@@ -116,7 +138,16 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             }
         }
         if wrote { context.flush() }
-        if readingPaused && nextSequence - nextToSend < Self.maxInFlight / 2 {
+        if let holder = heldBehind, nextToSend > holder, !drainingHeld {
+            // Held requests may be answered inline, re-entering here; the flag keeps one drain loop.
+            heldBehind = nil
+            drainingHeld = true
+            while heldBehind == nil, !held.isEmpty, !closing {
+                dispatch(held.removeFirst(), context: context)
+            }
+            drainingHeld = false
+        }
+        if readingPaused && nextSequence - nextToSend < Self.maxInFlight / 2 && held.count < Self.maxInFlight / 2 {
             readingPaused = false
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
             context.read()

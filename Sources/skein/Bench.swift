@@ -5,7 +5,7 @@ import SkeinBench
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load generator: pre-encoded batches, throughput and latency percentiles.",
-        subcommands: [BenchProduce.self, BenchConsume.self])
+        subcommands: [BenchProduce.self, BenchConsume.self, BenchGroup.self])
 }
 
 /// Flags both benchmarks share.
@@ -60,7 +60,9 @@ struct BenchProduce: AsyncParsableCommand {
     @Option(help: "Partitions when the topic must be created (default: the broker's default).")
     var partitions: Int?
 
-    @Option(help: "Value bytes per record, e.g. 100 or 1KiB. (default: 100)", transform: { try BenchArguments.byteCount($0) })
+    @Option(
+        help: "Value bytes per record, e.g. 100 or 1KiB. (default: 100)",
+        transform: { try BenchArguments.byteCount($0) })
     var recordSize = 100
 
     @Option(help: "Records per batch (one batch per request).")
@@ -89,7 +91,9 @@ struct BenchProduce: AsyncParsableCommand {
         guard compression == "none" else {
             throw ValidationError("--compression: only 'none' is supported by the load generator")
         }
-        guard batchRecords > 0, inFlight > 0 else { throw ValidationError("--batch-records and --in-flight must be positive") }
+        guard batchRecords > 0, inFlight > 0 else {
+            throw ValidationError("--batch-records and --in-flight must be positive")
+        }
         if let partitions, partitions <= 0 { throw ValidationError("--partitions must be positive") }
     }
 
@@ -118,7 +122,8 @@ struct BenchConsume: AsyncParsableCommand {
     @Option(help: "beginning, end, or an offset.")
     var from = "beginning"
 
-    @Option(help: "Fetch size cap per request, e.g. 1MiB. (default: 1MiB)", transform: { try BenchArguments.byteCount($0) })
+    @Option(
+        help: "Fetch size cap per request, e.g. 1MiB. (default: 1MiB)", transform: { try BenchArguments.byteCount($0) })
     var maxBytes = 1024 * 1024
 
     @Flag(help: "Keep fetching new data after reaching the end (needs --duration or --records).")

@@ -49,7 +49,9 @@ import Testing
     @Test func bucketsCoverEveryValueInOrder() {
         var previous = -1
         for shift in 0..<64 {
-            for value in [UInt64(1) << UInt64(shift), (UInt64(1) << UInt64(shift)) &- 1, UInt64.max >> UInt64(63 - shift)] {
+            for value in [
+                UInt64(1) << UInt64(shift), (UInt64(1) << UInt64(shift)) &- 1, UInt64.max >> UInt64(63 - shift),
+            ] {
                 let index = LatencyHistogram.bucketIndex(of: value)
                 #expect(index >= 0 && index < LatencyHistogram.bucketCount)
                 #expect(LatencyHistogram.lowestValue(inBucket: index) <= value)
@@ -62,7 +64,9 @@ import Testing
             #expect(Int(clamping: lowest) > previous || lowest > UInt64(Int.max))
             previous = Int(clamping: lowest)
             if index + 1 < LatencyHistogram.bucketCount {
-                #expect(LatencyHistogram.highestValue(inBucket: index) + 1 == LatencyHistogram.lowestValue(inBucket: index + 1))
+                #expect(
+                    LatencyHistogram.highestValue(inBucket: index) + 1
+                        == LatencyHistogram.lowestValue(inBucket: index + 1))
             }
         }
         #expect(LatencyHistogram.bucketIndex(of: .max) == LatencyHistogram.bucketCount - 1)

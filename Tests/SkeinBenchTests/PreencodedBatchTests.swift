@@ -32,7 +32,8 @@ import Testing
 
     @Test func oddSizesAndEmptyValues() throws {
         for recordSize in [0, 1, 7, 9, 1023] {
-            let templates = try BatchTemplates(recordSize: recordSize, recordsPerBatch: 3, variants: 1, baseTimestamp: 0)
+            let templates = try BatchTemplates(
+                recordSize: recordSize, recordsPerBatch: 3, variants: 1, baseTimestamp: 0)
             let batch = try #require(try RecordBatch.readAll(from: templates.batches[0]).first)
             try batch.verifyCRC()
             #expect(try batch.records().map { $0.value?.readableBytes } == [recordSize, recordSize, recordSize])

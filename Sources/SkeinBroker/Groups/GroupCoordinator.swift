@@ -124,8 +124,12 @@ final class GroupCoordinator: @unchecked Sendable {
             }
 
             if let previous = member.awaitingJoin {
-                // A client retrying its JoinGroup: the older request will never be read.
-                effects.append { previous(JoinGroupResponse(errorCode: .unknownMemberId, memberId: member.memberId)) }
+                // The same member joining twice at once (over two connections: one connection holds its
+                // requests while a join is pending). The older request is superseded; it must still be
+                // answered, since responses on its connection go out in order.
+                effects.append {
+                    previous(JoinGroupResponse(errorCode: .rebalanceInProgress, memberId: member.memberId))
+                }
             }
             member.awaitingJoin = respond
             member.lastHeartbeatMs = now
