@@ -31,7 +31,9 @@ import Testing
             for start in [0, 1, 5] {
                 for length in [12287, 12288, 12289, 24576 + 7, 100_000, 200 * 1024 - 5] {
                     let pointer = raw.baseAddress! + start
-                    #expect(skein_crc32c(0, pointer, length) == skein_crc32c_portable(0, pointer, length), "length \(length)")
+                    #expect(
+                        skein_crc32c(0, pointer, length) == skein_crc32c_portable(0, pointer, length),
+                        "length \(length)")
                 }
             }
         }

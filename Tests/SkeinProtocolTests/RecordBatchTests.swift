@@ -1,6 +1,6 @@
 import NIOCore
-import SkeinProtocol
 import SkeinCompression
+import SkeinProtocol
 import Testing
 
 @Suite("RecordBatch v2")
@@ -126,7 +126,8 @@ struct RecordBatchTests {
 
     @Test func compressedBatchesRefuseRecordDecoding() throws {
         let payload = try Record.encodeAll(Self.records)
-        var header = RecordBatchHeader(attributes: Int16(CompressionCodec.zstd.rawValue), lastOffsetDelta: 2, recordsCount: 3)
+        var header = RecordBatchHeader(
+            attributes: Int16(CompressionCodec.zstd.rawValue), lastOffsetDelta: 2, recordsCount: 3)
         header.baseTimestamp = 5
         let bytes = try RecordBatch.encode(header: header, recordsPayload: payload)
         var reader = bytes
