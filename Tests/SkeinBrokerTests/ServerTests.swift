@@ -240,6 +240,41 @@ extension FetchResponse {
         }
     }
 
+    @Test func requestsPipelinedBehindAPendingJoinGroupWaitForIt() async throws {
+        try await withBroker(settings: ["group.initial.rebalance.delay.ms": "0"]) { broker in
+            func join(_ memberId: String) -> JoinGroupRequest {
+                JoinGroupRequest(
+                    groupId: "held", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 20_000, memberId: memberId,
+                    protocolType: "consumer", protocols: [.init(name: "range", metadata: ByteBuffer())])
+            }
+            let first = try broker.connect()
+            let firstId = try first.roundTrip(join(""), version: 7).memberId
+            let generation = try first.roundTrip(join(firstId), version: 7).generationId
+            _ = try first.roundTrip(
+                SyncGroupRequest(
+                    groupId: "held", generationId: generation, memberId: firstId,
+                    assignments: [.init(memberId: firstId, assignment: ByteBuffer())]),
+                version: 5)
+
+            // The second member's join waits for the first to rejoin; a Metadata request pipelined behind it
+            // (it would auto-create its topic) must not run before the join is answered, as in Kafka.
+            let second = try broker.connect()
+            let secondId = try second.roundTrip(join(""), version: 7).memberId
+            var frames = try second.frame(join(secondId), version: 7)
+            var metadata = try second.frame(MetadataRequest(topics: [.init(name: "created-after-join")]), version: 12)
+            frames.writeBuffer(&metadata)
+            second.send(frames)
+            #expect(eventually { broker.broker.groups.describe("held").state == .preparingRebalance })
+            #expect(eventually { broker.broker.groups.describe("held").members.count == 2 })
+            #expect(broker.broker.topics.topic("created-after-join") == nil)
+
+            #expect(try first.roundTrip(join(firstId), version: 7).generationId == generation + 1)
+            #expect(try second.receive(JoinGroupRequest.self, version: 7).generationId == generation + 1)
+            #expect(try second.receive(MetadataRequest.self, version: 12).topics.first?.errorCode == .noError)
+            #expect(broker.broker.topics.topic("created-after-join") != nil)
+        }
+    }
+
     @Test func topicsAndTheirRecordsSurviveARestart() async throws {
         let first = try await TestBroker()
         let directory = first.directory

@@ -99,6 +99,23 @@ final class RawKafkaConnection: @unchecked Sendable {
         return recv(socket, &byte, 1, 0) == 0
     }
 
+    /// Encodes a request frame without sending it, so tests can pipeline several in one write.
+    func frame<Request: KafkaRequestMessage>(_ request: Request, version: Int16) throws -> ByteBuffer {
+        correlationId += 1
+        var frame = ByteBuffer()
+        try RequestFrame.encode(
+            request, version: version, correlationId: correlationId, clientId: "skein-test", into: &frame)
+        return frame
+    }
+
+    /// Reads the next response, which the caller knows is for `Request` at `version`.
+    func receive<Request: KafkaRequestMessage>(_: Request.Type, version: Int16) throws -> Request.Response {
+        guard let payload = receiveFrame() else { throw POSIXError(.ECONNRESET) }
+        let (_, response) = try ResponseFrame.decode(payload: payload, apiKey: Request.apiKey, version: version)
+        guard let typed = response.message as? Request.Response else { throw POSIXError(.EPROTO) }
+        return typed
+    }
+
     /// Sends `request` and decodes the response to it.
     func roundTrip<Request: KafkaRequestMessage>(_ request: Request, version: Int16) throws -> Request.Response {
         correlationId += 1
