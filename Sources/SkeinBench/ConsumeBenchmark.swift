@@ -40,14 +40,8 @@ public enum ConsumeBenchmark {
             throw BenchError("--follow needs --duration or --records")
         }
         let (host, port) = try parseHostPort(config.bootstrap)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(config.connections, System.coreCount))
-        do {
-            let report = try await run(config, host: host, port: port, group: group, notice: notice)
-            try await group.shutdownGracefully()
-            return report
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        return try await withBenchEventLoopGroup(connections: config.connections) { group in
+            try await run(config, host: host, port: port, group: group, notice: notice)
         }
     }
 

@@ -50,14 +50,8 @@ public enum GroupBenchmark {
         }
         let (host, port) = try parseHostPort(config.bootstrap)
         let largest = max(config.memberCounts.max() ?? 1, config.committers, 1)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(largest, System.coreCount))
-        do {
-            let report = try await run(config, host: host, port: port, group: group, notice: notice)
-            try await group.shutdownGracefully()
-            return report
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        return try await withBenchEventLoopGroup(connections: largest) { group in
+            try await run(config, host: host, port: port, group: group, notice: notice)
         }
     }
 

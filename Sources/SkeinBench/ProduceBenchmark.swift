@@ -37,14 +37,8 @@ public enum ProduceBenchmark {
             throw BenchError("--connections, --in-flight and --batch-records must be positive")
         }
         let (host, port) = try parseHostPort(config.bootstrap)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: min(config.connections, System.coreCount))
-        do {
-            let report = try await run(config, host: host, port: port, group: group, notice: notice)
-            try await group.shutdownGracefully()
-            return report
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        return try await withBenchEventLoopGroup(connections: config.connections) { group in
+            try await run(config, host: host, port: port, group: group, notice: notice)
         }
     }
 
