@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SkeinProtocol", targets: ["SkeinProtocol"]),
         .library(name: "SkeinCompression", targets: ["SkeinCompression"]),
         .library(name: "SkeinBroker", targets: ["SkeinBroker"]),
+        .library(name: "SkeinClient", targets: ["SkeinClient"]),
         .executable(name: "skeind", targets: ["skeind"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
         .executable(name: "skein", targets: ["skein"]),
@@ -72,11 +73,21 @@ let package = Package(
             dependencies: ["SkeinLog", "SkeinTestSupport"],
             path: "Benchmarks/StorageBench"
         ),
+        // Async Kafka client (producer, consumer, metadata) for any Kafka-compatible broker.
+        .target(
+            name: "SkeinClient",
+            dependencies: [
+                "SkeinProtocol", "SkeinCompression",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Load generator behind `skein bench`: pre-encoded Produce pipelines and Fetch loops over NIO.
         .target(
             name: "SkeinBench",
             dependencies: [
-                "SkeinProtocol",
+                "SkeinProtocol", "SkeinClient",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -95,6 +106,10 @@ let package = Package(
             dependencies: ["SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
+        .testTarget(
+            name: "SkeinClientTests",
+            dependencies: ["SkeinClient", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "SkeinBenchTests",
             dependencies: ["SkeinBench", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SkeinClient
 import SkeinProtocol
 
 public struct GroupBenchConfig: Sendable {

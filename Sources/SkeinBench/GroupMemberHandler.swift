@@ -1,4 +1,5 @@
 import NIOCore
+import SkeinClient
 import SkeinProtocol
 import Synchronization
 

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SkeinClient
 import Synchronization
 
 /// What one load connection measured; merged across connections into the report.

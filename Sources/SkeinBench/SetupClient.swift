@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SkeinClient
 import SkeinProtocol
 import Synchronization
 

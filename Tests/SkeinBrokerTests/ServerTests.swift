@@ -167,13 +167,11 @@ extension FetchResponse {
             let setup = try broker.connect()
             _ = try setup.roundTrip(produce("waiting", try batch(["first"])), version: 9)
             let consumer = try broker.connect()
-            let waiting = Task.detached {
-                try consumer.roundTrip(fetch("waiting", offset: 1, maxWaitMs: 30_000), version: 12)
-            }
+            consumer.send(try consumer.frame(fetch("waiting", offset: 1, maxWaitMs: 30_000), version: 12))
             // Produce only once the fetch is parked, so the answer must come from the wake-up, not the first read.
             #expect(eventually { broker.broker.purgatory.waitingCount == 1 })
             _ = try setup.roundTrip(produce("waiting", try batch(["second"])), version: 9)
-            let response = try await waiting.value
+            let response = try consumer.receive(FetchRequest.self, version: 12)
             #expect(response.values == ["second"])
             #expect(response.first.highWatermark == 2)
         }

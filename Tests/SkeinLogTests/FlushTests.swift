@@ -5,7 +5,7 @@ import Testing
 @testable import SkeinLog
 
 @Suite struct FlushTests {
-    @Test func waitersArrivingDuringAnFsyncShareTheNextOne() async throws {
+    @Test func waitersArrivingDuringAnFsyncShareTheNextOne() throws {
         let directory = TemporaryDirectory()
         let manager = try LogManager.open(directory: directory.path)
         let log = try manager.createLog(TopicPartition("grouped", 0), config: smallConfig())
@@ -19,16 +19,24 @@ import Testing
                 releaseFirstRound.wait()
             }
         }
+        // The callback API registers each waiter before it returns, so no scheduling is involved.
+        let done = DispatchGroup()
+        let failures = Atomic<Int>(0)
+        func waitFor(_ offset: Int64) {
+            done.enter()
+            log.flush(upTo: offset) { result in
+                if case .failure = result { failures.add(1, ordering: .relaxed) }
+                done.leave()
+            }
+        }
         try log.append(batch: smallBatch("first"))
-        let first = Task { try await log.flush(upTo: 1) }
-        firstRoundEntered.wait()
-        var appended: [Int64] = []
-        for index in 0..<16 { appended.append(try log.append(batch: smallBatch("w\(index)")).lastOffset + 1) }
-        let waiters = appended.map { offset in Task { try await log.flush(upTo: offset) } }
-        #expect(eventually { log.pendingFlushWaiters == 17 })
+        waitFor(1)
+        #expect(firstRoundEntered.wait(timeout: .now() + 30) == .success)
+        for index in 0..<16 { waitFor(try log.append(batch: smallBatch("w\(index)")).lastOffset + 1) }
+        #expect(log.pendingFlushWaiters == 17)
         releaseFirstRound.signal()
-        try await first.value
-        for waiter in waiters { try await waiter.value }
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        #expect(failures.load(ordering: .relaxed) == 0)
         #expect(log.flushCount == 2)
         #expect(log.recoveryPoint == 17)
     }

@@ -1,0 +1,460 @@
+import Foundation
+import Logging
+import NIOCore
+import SkeinCompression
+import SkeinProtocol
+
+/// An asynchronous Kafka producer.
+///
+/// Records wait per partition until `batchSize` bytes or `linger` time has gathered, then travel as
+/// one RecordBatch. Each partition has its own sender keeping up to `maxInFlightPerPartition`
+/// batches in flight on the leader's connection; because a connection delivers requests in order
+/// and answers are processed in order, and (with idempotence) the broker rejects sequence gaps,
+/// records of one partition are stored in the order `send` was called even across retries.
+public actor Producer {
+    public let configuration: ProducerConfiguration
+    private let metadata: ClusterMetadata
+    private let ownsMetadata: Bool
+    private let logger: Logger
+
+    private var accumulators: [TopicPartition: Accumulator] = [:]
+    private var senders: [TopicPartition: PartitionSender] = [:]
+    private var roundRobin: [String: Int] = [:]
+    private var producerIdentity: Task<ProducerIdentity, any Error>?
+    private var unfinishedRecords = 0
+    private var flushWaiters: [CheckedContinuation<Void, Never>] = []
+    private var isClosed = false
+    /// Counters since creation, for monitoring and for tests that need to see batching and retries.
+    public private(set) var statistics = ProducerStatistics()
+
+    public init(
+        bootstrapServers: [String], configuration: ProducerConfiguration = ProducerConfiguration(),
+        logger: Logger = Logger(label: "skein-producer")
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.metadata = try ClusterMetadata(
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger)
+        self.ownsMetadata = true
+        self.logger = logger
+    }
+
+    /// Shares `metadata` (and its connections) with other clients of the same cluster.
+    public init(
+        metadata: ClusterMetadata, configuration: ProducerConfiguration = ProducerConfiguration(),
+        logger: Logger = Logger(label: "skein-producer")
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.metadata = metadata
+        self.ownsMetadata = false
+        self.logger = logger
+    }
+
+    /// Produces one record and returns where it was stored, once the broker has acknowledged it
+    /// as `acks` requires. Concurrent calls are batched together.
+    public func send(_ record: ProducerRecord) async throws -> RecordMetadata {
+        guard !isClosed else { throw KafkaClientError.closed }
+        let partition = try await choosePartition(for: record)
+        let topicPartition = TopicPartition(topic: record.topic, partition: partition)
+        let timestamp = record.timestamp ?? Self.nowMilliseconds()
+        return try await withCheckedThrowingContinuation { continuation in
+            let pending = PendingRecord(
+                key: record.key, value: record.value, headers: record.headers, timestamp: timestamp,
+                completion: continuation)
+            add(pending, to: topicPartition)
+        }
+    }
+
+    public func send(
+        topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = []
+    ) async throws -> RecordMetadata {
+        try await send(ProducerRecord(topic: topic, partition: partition, key: key, value: value, headers: headers))
+    }
+
+    /// Sends every waiting batch now and returns when every record sent before the call has its
+    /// outcome.
+    public func flush() async {
+        for topicPartition in accumulators.keys { drain(topicPartition) }
+        guard unfinishedRecords > 0 else { return }
+        await withCheckedContinuation { flushWaiters.append($0) }
+    }
+
+    /// Flushes, then refuses further sends and closes connections this producer opened.
+    public func close() async {
+        await flush()
+        isClosed = true
+        if ownsMetadata { await metadata.close() }
+    }
+
+    // MARK: Partitioning and accumulation
+
+    private func choosePartition(for record: ProducerRecord) async throws -> Int32 {
+        let count = try await metadata.partitionCount(of: record.topic)
+        if let partition = record.partition {
+            guard partition >= 0, Int(partition) < count else {
+                throw KafkaClientError.unknownTopicOrPartition(topic: record.topic, partition: partition)
+            }
+            return partition
+        }
+        if let key = record.key {
+            return Murmur2Partitioner.partition(forKey: key, partitionCount: count)
+        }
+        let next = roundRobin[record.topic, default: 0]
+        roundRobin[record.topic] = next &+ 1
+        return Int32(next % count)
+    }
+
+    private func add(_ record: PendingRecord, to topicPartition: TopicPartition) {
+        unfinishedRecords += 1
+        var accumulator = accumulators[topicPartition] ?? Accumulator()
+        accumulator.records.append(record)
+        accumulator.estimatedBytes += record.estimatedSize
+        let isFirst = accumulator.records.count == 1
+        if isFirst { accumulator.generation &+= 1 }
+        let generation = accumulator.generation
+        accumulators[topicPartition] = accumulator
+        if accumulator.estimatedBytes >= configuration.batchSize {
+            drain(topicPartition)
+        } else if isFirst {
+            let linger = configuration.linger
+            Task {
+                try? await Task.sleep(for: linger)
+                self.lingerExpired(topicPartition, generation: generation)
+            }
+        }
+    }
+
+    /// Only drains the batch the timer was started for; a batch that filled up and left early
+    /// must not cut its successor's linger short.
+    private func lingerExpired(_ topicPartition: TopicPartition, generation: UInt64) {
+        guard accumulators[topicPartition]?.generation == generation else { return }
+        drain(topicPartition)
+    }
+
+    private func drain(_ topicPartition: TopicPartition) {
+        guard var accumulator = accumulators[topicPartition], !accumulator.records.isEmpty else { return }
+        let batch = ProducerBatch(topicPartition: topicPartition, records: accumulator.records)
+        accumulator.records.removeAll()
+        accumulator.estimatedBytes = 0
+        accumulator.generation &+= 1
+        accumulators[topicPartition] = accumulator
+        var sender = senders[topicPartition] ?? PartitionSender()
+        sender.queue.append(batch)
+        let start = !sender.isRunning
+        sender.isRunning = true
+        senders[topicPartition] = sender
+        if start {
+            Task { await self.runSender(for: topicPartition) }
+        }
+    }
+
+    // MARK: Sending
+
+    /// Sends the partition's queued batches a window at a time until none are left.
+    private func runSender(for topicPartition: TopicPartition) async {
+        var failedAttempts = 0
+        while let queue = senders[topicPartition]?.queue, !queue.isEmpty {
+            let window = Array(queue.prefix(configuration.maxInFlightPerPartition))
+            let outcomes = await sendWindow(window, to: topicPartition)
+            var anyRetry = false
+            var invalidate = false
+            for (batch, outcome) in outcomes {
+                switch outcome {
+                case .success(let baseOffset):
+                    finish(batch, with: .success(baseOffset))
+                case .failure(let error) where error.isRetriable && batch.attempts < configuration.retries:
+                    anyRetry = true
+                    statistics.retries += 1
+                    invalidate = invalidate || error.invalidatesMetadata
+                    incrementAttempts(of: batch.id, in: topicPartition)
+                    logger.debug("retrying batch for \(topicPartition): \(error)")
+                case .failure(let error):
+                    finish(batch, with: .failure(error))
+                    if configuration.enableIdempotence { renumber(after: batch, in: topicPartition) }
+                }
+            }
+            if invalidate { await metadata.invalidate(topic: topicPartition.topic) }
+            if anyRetry {
+                failedAttempts += 1
+                try? await Task.sleep(for: backoff(afterFailures: failedAttempts))
+            } else {
+                failedAttempts = 0
+            }
+        }
+        senders[topicPartition]?.isRunning = false
+    }
+
+    private func backoff(afterFailures failures: Int) -> Duration {
+        var delay = configuration.retryBackoff
+        for _ in 1..<max(failures, 1) where delay < configuration.retryBackoffMax { delay *= 2 }
+        return min(delay, configuration.retryBackoffMax)
+    }
+
+    private func incrementAttempts(of batchId: UInt64, in topicPartition: TopicPartition) {
+        guard let index = senders[topicPartition]?.queue.firstIndex(where: { $0.id == batchId }) else { return }
+        senders[topicPartition]!.queue[index].attempts += 1
+    }
+
+    /// A batch that failed for good leaves a hole in the sequence numbers the broker expects;
+    /// the batches behind it (which the broker rejected as out of order) take over its numbers.
+    private func renumber(after failed: ProducerBatch, in topicPartition: TopicPartition) {
+        guard let baseSequence = failed.baseSequence, var sender = senders[topicPartition] else { return }
+        var next = baseSequence
+        for index in sender.queue.indices {
+            guard let sequence = sender.queue[index].baseSequence, sequence > baseSequence else { continue }
+            sender.queue[index].baseSequence = next
+            next = next &+ Int32(sender.queue[index].records.count)
+        }
+        sender.nextSequence = next
+        senders[topicPartition] = sender
+    }
+
+    private func finish(_ batch: ProducerBatch, with outcome: Result<Int64, KafkaClientError>) {
+        senders[batch.topicPartition]?.queue.removeAll { $0.id == batch.id }
+        switch outcome {
+        case .success:
+            statistics.batchesDelivered += 1
+            statistics.recordsDelivered += batch.records.count
+        case .failure:
+            statistics.recordsFailed += batch.records.count
+        }
+        for (index, record) in batch.records.enumerated() {
+            switch outcome {
+            case .success(let baseOffset):
+                let offset = baseOffset >= 0 ? baseOffset + Int64(index) : -1
+                record.completion.resume(
+                    returning: RecordMetadata(topicPartition: batch.topicPartition, offset: offset))
+            case .failure(let error):
+                record.completion.resume(throwing: error)
+            }
+        }
+        unfinishedRecords -= batch.records.count
+        if unfinishedRecords == 0 {
+            let waiters = flushWaiters
+            flushWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Writes every batch of `window` back to back on the leader's connection, then collects the
+    /// answers in order.
+    private func sendWindow(_ window: [ProducerBatch], to topicPartition: TopicPartition) async
+        -> [(ProducerBatch, Result<Int64, KafkaClientError>)]
+    {
+        let results = await sendWindowReturningOutcomes(window, to: topicPartition)
+        // The queue holds the batches as sent, with the sequence numbers they were given.
+        let sent = window.map { batch in senders[topicPartition]?.queue.first { $0.id == batch.id } ?? batch }
+        return Array(zip(sent, results))
+    }
+
+    private func sendWindowReturningOutcomes(_ window: [ProducerBatch], to topicPartition: TopicPartition) async
+        -> [Result<Int64, KafkaClientError>]
+    {
+        let failAll = { (error: any Error) in
+            Array(repeating: Result<Int64, KafkaClientError>.failure(Self.clientError(error)), count: window.count)
+        }
+        let identity: ProducerIdentity
+        let connection: KafkaConnection
+        let version: Int16
+        do {
+            identity = try await self.identity()
+            connection = try await metadata.leaderConnection(for: topicPartition)
+            version = try connection.versions.version(of: .produce, minimum: 3)
+        } catch {
+            return failAll(error)
+        }
+        var batches = window
+        if configuration.enableIdempotence { assignSequences(&batches, in: topicPartition) }
+        if configuration.acks == .none {
+            var results: [Result<Int64, KafkaClientError>] = []
+            for batch in batches {
+                do {
+                    let request = try produceRequest(for: batch, identity: identity)
+                    try await connection.sendWithoutResponse(request, version: version)
+                    results.append(.success(-1))
+                } catch {
+                    results.append(.failure(Self.clientError(error)))
+                }
+            }
+            return results
+        }
+        var answers: [Result<EventLoopFuture<ProduceResponse>, KafkaClientError>] = []
+        for batch in batches {
+            do {
+                let request = try produceRequest(for: batch, identity: identity)
+                answers.append(.success(try connection.enqueue(request, version: version)))
+            } catch {
+                answers.append(.failure(Self.clientError(error)))
+            }
+        }
+        var results: [Result<Int64, KafkaClientError>] = []
+        for answer in answers {
+            switch answer {
+            case .failure(let error):
+                results.append(.failure(error))
+            case .success(let future):
+                do {
+                    results.append(Self.outcome(of: try await future.get(), for: topicPartition))
+                } catch {
+                    results.append(.failure(Self.clientError(error)))
+                }
+            }
+        }
+        return results
+    }
+
+    private static func outcome(of response: ProduceResponse, for topicPartition: TopicPartition)
+        -> Result<Int64, KafkaClientError>
+    {
+        guard
+            let partition = response.topics.first(where: { $0.name == topicPartition.topic })?
+                .partitions.first(where: { $0.index == topicPartition.partition })
+        else {
+            return .failure(.unexpectedResponse("Produce response without \(topicPartition)"))
+        }
+        switch partition.errorCode {
+        case .noError:
+            return .success(partition.baseOffset)
+        case .duplicateSequenceNumber:
+            // Already stored by an earlier attempt whose answer was lost.
+            return .success(partition.baseOffset)
+        default:
+            let context = "produce to \(topicPartition)" + (partition.errorMessage.map { ": \($0)" } ?? "")
+            return .failure(.broker(partition.errorCode, context: context))
+        }
+    }
+
+    private static func clientError(_ error: any Error) -> KafkaClientError {
+        if let error = error as? KafkaClientError { return error }
+        return .connectionClosed("\(error)")
+    }
+
+    /// Sequence numbers are fixed the first time a batch is sent and kept across retries, which
+    /// is what lets the broker recognise a retry of a batch it already stored.
+    private func assignSequences(_ batches: inout [ProducerBatch], in topicPartition: TopicPartition) {
+        guard var sender = senders[topicPartition] else { return }
+        for index in batches.indices where batches[index].baseSequence == nil {
+            batches[index].baseSequence = sender.nextSequence
+            sender.nextSequence = sender.nextSequence &+ Int32(batches[index].records.count)
+            if let queueIndex = sender.queue.firstIndex(where: { $0.id == batches[index].id }) {
+                sender.queue[queueIndex].baseSequence = batches[index].baseSequence
+            }
+        }
+        senders[topicPartition] = sender
+    }
+
+    private func produceRequest(for batch: ProducerBatch, identity: ProducerIdentity) throws -> ProduceRequest {
+        let bytes = try encodeBatch(batch, identity: identity)
+        return ProduceRequest(
+            acks: configuration.acks.rawValue, timeoutMs: configuration.brokerTimeoutMs,
+            topics: [
+                .init(
+                    name: batch.topicPartition.topic,
+                    partitions: [.init(index: batch.topicPartition.partition, records: bytes)])
+            ])
+    }
+
+    private func encodeBatch(_ batch: ProducerBatch, identity: ProducerIdentity) throws -> ByteBuffer {
+        let baseTimestamp = batch.records.map(\.timestamp).min() ?? 0
+        let records = batch.records.enumerated().map { index, pending in
+            Record(
+                timestampDelta: pending.timestamp - baseTimestamp, offsetDelta: Int32(index),
+                key: pending.key.map { ByteBuffer(bytes: $0) }, value: pending.value.map { ByteBuffer(bytes: $0) },
+                headers: pending.headers.map {
+                    Record.Header(key: $0.key, value: $0.value.map { ByteBuffer(bytes: $0) })
+                })
+        }
+        var payload = try Record.encodeAll(records)
+        let codec = configuration.compression
+        if codec != .none {
+            let compressed = try compress(
+                Array(payload.readableBytesView), codec: codec, level: configuration.compressionLevel)
+            payload = ByteBuffer(bytes: compressed)
+        }
+        let header = RecordBatchHeader(
+            attributes: Int16(codec.rawValue), lastOffsetDelta: Int32(records.count - 1),
+            baseTimestamp: baseTimestamp, maxTimestamp: batch.records.map(\.timestamp).max() ?? baseTimestamp,
+            producerId: identity.producerId, producerEpoch: identity.producerEpoch,
+            baseSequence: batch.baseSequence ?? -1, recordsCount: Int32(records.count))
+        return try RecordBatch.encode(header: header, recordsPayload: payload)
+    }
+
+    /// The producer id and epoch from InitProducerId, fetched once; without idempotence the
+    /// "no producer" values.
+    private func identity() async throws -> ProducerIdentity {
+        guard configuration.enableIdempotence else { return ProducerIdentity(producerId: -1, producerEpoch: -1) }
+        if let producerIdentity, let identity = try? await producerIdentity.value { return identity }
+        let metadata = self.metadata
+        let task = Task {
+            let connection = try await metadata.anyConnection()
+            let response = try await connection.send(InitProducerIdRequest(transactionTimeoutMs: 60_000))
+            guard response.errorCode == .noError else {
+                throw KafkaClientError.broker(response.errorCode, context: "InitProducerId")
+            }
+            return ProducerIdentity(producerId: response.producerId, producerEpoch: response.producerEpoch)
+        }
+        producerIdentity = task
+        return try await task.value
+    }
+
+    static func nowMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}
+
+public struct ProducerStatistics: Sendable, Equatable {
+    /// Batches (one RecordBatch each) the broker accepted, or that were written with acks=0.
+    public var batchesDelivered = 0
+    public var recordsDelivered = 0
+    public var recordsFailed = 0
+    /// Batch attempts that failed with a retriable error and were sent again.
+    public var retries = 0
+}
+
+struct ProducerIdentity: Sendable {
+    var producerId: Int64
+    var producerEpoch: Int16
+}
+
+struct PendingRecord {
+    var key: [UInt8]?
+    var value: [UInt8]?
+    var headers: [RecordHeader]
+    var timestamp: Int64
+    var completion: CheckedContinuation<RecordMetadata, any Error>
+
+    /// Close to the encoded size; only decides when a batch is full.
+    var estimatedSize: Int {
+        16 + (key?.count ?? 0) + (value?.count ?? 0)
+            + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+    }
+}
+
+struct Accumulator {
+    var records: [PendingRecord] = []
+    var estimatedBytes = 0
+    /// Changes whenever the accumulator is drained, so a stale linger timer can tell.
+    var generation: UInt64 = 0
+}
+
+struct ProducerBatch {
+    private static let counter = BatchCounter()
+    let id: UInt64
+    let topicPartition: TopicPartition
+    let records: [PendingRecord]
+    var baseSequence: Int32?
+    var attempts = 0
+
+    init(topicPartition: TopicPartition, records: [PendingRecord]) {
+        self.id = Self.counter.next()
+        self.topicPartition = topicPartition
+        self.records = records
+    }
+}
+
+struct PartitionSender {
+    var queue: [ProducerBatch] = []
+    var isRunning = false
+    var nextSequence: Int32 = 0
+}

@@ -1,0 +1,175 @@
+import SkeinClient
+import Testing
+
+/// Partitions confluent-kafka 2.16.1 (librdkafka 2.16.0, partitioner "murmur2_random", the Java
+/// client's default for keyed records) chose for these keys, read back from the delivery reports
+/// of messages produced to skeind topics with these partition counts.
+let librdkafkaMurmur2Assignments: [(key: String, partitionCount: Int, partition: Int32)] = [
+    ("", 1, 0),
+    ("0", 1, 0),
+    ("1", 1, 0),
+    ("12345", 1, 0),
+    ("a", 1, 0),
+    ("abc", 1, 0),
+    ("abcd", 1, 0),
+    ("abcde", 1, 0),
+    ("abcdefg", 1, 0),
+    ("abcdefgh", 1, 0),
+    ("b", 1, 0),
+    ("hello", 1, 0),
+    ("kafka", 1, 0),
+    ("key", 1, 0),
+    ("order:1001", 1, 0),
+    ("the quick brown fox jumps over the lazy dog", 1, 0),
+    ("user-42", 1, 0),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 1, 0),
+    ("ümlaut", 1, 0),
+    ("日本語", 1, 0),
+    ("", 2, 1),
+    ("0", 2, 0),
+    ("1", 2, 1),
+    ("12345", 2, 0),
+    ("a", 2, 0),
+    ("abc", 2, 1),
+    ("abcd", 2, 0),
+    ("abcde", 2, 1),
+    ("abcdefg", 2, 1),
+    ("abcdefgh", 2, 1),
+    ("b", 2, 0),
+    ("hello", 2, 1),
+    ("kafka", 2, 0),
+    ("key", 2, 1),
+    ("order:1001", 2, 0),
+    ("the quick brown fox jumps over the lazy dog", 2, 0),
+    ("user-42", 2, 0),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 2, 1),
+    ("ümlaut", 2, 1),
+    ("日本語", 2, 0),
+    ("", 3, 0),
+    ("0", 3, 2),
+    ("1", 3, 0),
+    ("12345", 3, 2),
+    ("a", 3, 1),
+    ("abc", 3, 0),
+    ("abcd", 3, 2),
+    ("abcde", 3, 1),
+    ("abcdefg", 3, 1),
+    ("abcdefgh", 3, 0),
+    ("b", 3, 2),
+    ("hello", 3, 0),
+    ("kafka", 3, 1),
+    ("key", 3, 1),
+    ("order:1001", 3, 1),
+    ("the quick brown fox jumps over the lazy dog", 3, 1),
+    ("user-42", 3, 1),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 3, 0),
+    ("ümlaut", 3, 2),
+    ("日本語", 3, 1),
+    ("", 4, 1),
+    ("0", 4, 0),
+    ("1", 4, 3),
+    ("12345", 4, 0),
+    ("a", 4, 0),
+    ("abc", 4, 3),
+    ("abcd", 4, 0),
+    ("abcde", 4, 1),
+    ("abcdefg", 4, 1),
+    ("abcdefgh", 4, 1),
+    ("b", 4, 0),
+    ("hello", 4, 1),
+    ("kafka", 4, 0),
+    ("key", 4, 1),
+    ("order:1001", 4, 2),
+    ("the quick brown fox jumps over the lazy dog", 4, 0),
+    ("user-42", 4, 0),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 4, 1),
+    ("ümlaut", 4, 3),
+    ("日本語", 4, 2),
+    ("", 7, 2),
+    ("0", 7, 3),
+    ("1", 7, 2),
+    ("12345", 7, 3),
+    ("a", 7, 5),
+    ("abc", 7, 4),
+    ("abcd", 7, 5),
+    ("abcde", 7, 4),
+    ("abcdefg", 7, 4),
+    ("abcdefgh", 7, 0),
+    ("b", 7, 6),
+    ("hello", 7, 4),
+    ("kafka", 7, 3),
+    ("key", 7, 4),
+    ("order:1001", 7, 1),
+    ("the quick brown fox jumps over the lazy dog", 7, 3),
+    ("user-42", 7, 1),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 7, 5),
+    ("ümlaut", 7, 2),
+    ("日本語", 7, 6),
+    ("", 16, 9),
+    ("0", 16, 4),
+    ("1", 16, 15),
+    ("12345", 16, 12),
+    ("a", 16, 12),
+    ("abc", 16, 11),
+    ("abcd", 16, 4),
+    ("abcde", 16, 13),
+    ("abcdefg", 16, 9),
+    ("abcdefgh", 16, 13),
+    ("b", 16, 4),
+    ("hello", 16, 13),
+    ("kafka", 16, 4),
+    ("key", 16, 9),
+    ("order:1001", 16, 14),
+    ("the quick brown fox jumps over the lazy dog", 16, 8),
+    ("user-42", 16, 12),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 16, 1),
+    ("ümlaut", 16, 11),
+    ("日本語", 16, 10),
+    ("", 100, 81),
+    ("0", 100, 96),
+    ("1", 100, 59),
+    ("12345", 100, 44),
+    ("a", 100, 24),
+    ("abc", 100, 7),
+    ("abcd", 100, 0),
+    ("abcde", 100, 41),
+    ("abcdefg", 100, 73),
+    ("abcdefgh", 100, 85),
+    ("b", 100, 96),
+    ("hello", 100, 29),
+    ("kafka", 100, 80),
+    ("key", 100, 81),
+    ("order:1001", 100, 66),
+    ("the quick brown fox jumps over the lazy dog", 100, 68),
+    ("user-42", 100, 60),
+    ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 100, 49),
+    ("ümlaut", 100, 95),
+    ("日本語", 100, 70),
+]
+
+@Suite struct Murmur2PartitionerTests {
+    @Test func matchesLibrdkafkaAndJavaForEveryVector() {
+        for vector in librdkafkaMurmur2Assignments {
+            let partition = Murmur2Partitioner.partition(
+                forKey: Array(vector.key.utf8), partitionCount: vector.partitionCount)
+            #expect(
+                partition == vector.partition,
+                "key '\(vector.key)' over \(vector.partitionCount) partitions")
+        }
+        #expect(librdkafkaMurmur2Assignments.count == 140)
+    }
+
+    /// Known values of Kafka's `Utils.murmur2` (signed Java ints), from its unit tests' inputs.
+    @Test func hashOfKnownInputs() {
+        #expect(Int32(bitPattern: Murmur2Partitioner.murmur2(Array("21".utf8))) == -973_932_308)
+        #expect(Int32(bitPattern: Murmur2Partitioner.murmur2(Array("foobar".utf8))) == -790_332_482)
+        #expect(Int32(bitPattern: Murmur2Partitioner.murmur2(Array("a-little-bit-long-string".utf8))) == -985_981_536)
+        #expect(
+            Int32(bitPattern: Murmur2Partitioner.murmur2(Array("a-little-bit-longer-string".utf8))) == -1_486_304_829)
+        #expect(
+            Int32(
+                bitPattern: Murmur2Partitioner.murmur2(Array("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8".utf8)))
+                == -58_897_971)
+        #expect(Int32(bitPattern: Murmur2Partitioner.murmur2(Array("abc".utf8))) == 479_470_107)
+    }
+}
