@@ -79,6 +79,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         let payload = unwrapInboundIn(data)
         if heldBehind != nil {
             held.append(payload)
+            if held.count >= Self.maxInFlight && !readingPaused {
+                readingPaused = true
+                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            }
             return
         }
         dispatch(payload, context: context)
@@ -118,6 +122,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     }
 
     private func complete(_ sequence: Int, _ result: HandlerResult, context: ChannelHandlerContext) {
+        // After a close was decided, late answers of requests still in flight have nowhere to go.
+        guard !closing else { return }
         finished[sequence] = result
         var wrote = false
         while let next = finished.removeValue(forKey: nextToSend) {

@@ -199,8 +199,8 @@ extension FetchResponse {
             // The next response on the connection belongs to the next request, not the acks=0 produce.
             let metadata = try connection.roundTrip(MetadataRequest(topics: [.init(name: "quiet")]), version: 12)
             #expect(metadata.topics.first?.errorCode == .noError)
-            #expect(
-                eventually { (try? connection.roundTrip(fetch("quiet", offset: 0), version: 12).values) == ["silent"] })
+            // The acks=0 produce ran before the Metadata request on the same connection, so it is already in.
+            #expect(try connection.roundTrip(fetch("quiet", offset: 0), version: 12).values == ["silent"])
         }
     }
 

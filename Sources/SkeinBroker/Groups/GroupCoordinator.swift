@@ -253,6 +253,11 @@ final class GroupCoordinator: @unchecked Sendable {
             member.lastHeartbeatMs = now
             switch group.state {
             case .completingRebalance:
+                if let previous = member.awaitingSync {
+                    // A second SyncGroup from the same member (another connection): the first must still be
+                    // answered, or its connection, which holds requests behind it, stalls.
+                    effects.append { previous(SyncGroupResponse(errorCode: .rebalanceInProgress)) }
+                }
                 member.awaitingSync = respond
                 guard member.memberId == group.leaderId else { return }
                 let assignments = Dictionary(
@@ -388,9 +393,13 @@ final class GroupCoordinator: @unchecked Sendable {
                     expiredOffsets.append(group.groupId)
                 }
             }
-            for groupId in expiredOffsets { groups[groupId] = nil }
+            // Offsets go in the same critical section, so a commit cannot recreate the group in between
+            // and lose its fresh offsets to this deletion.
+            for groupId in expiredOffsets {
+                groups[groupId] = nil
+                offsets.deleteGroup(groupId)
+            }
         }
-        for groupId in expiredOffsets { offsets.deleteGroup(groupId) }
     }
 
     // MARK: Offsets

@@ -65,7 +65,6 @@ final class OffsetStore: @unchecked Sendable {
             do {
                 var batch = try encodeBatch(offsets.map { (groupId, $0.key, Optional($0.value)) })
                 let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
-                for (topicPartition, committed) in offsets { table[groupId, default: [:]][topicPartition] = committed }
                 bytesSinceSnapshot += Int64(batch.readableBytes)
                 return .success(result.lastOffset + 1)
             } catch let error as LogError {
@@ -77,7 +76,18 @@ final class OffsetStore: @unchecked Sendable {
         switch appended {
         case .failure(let error): done(.failure(error))
         case .success(let end):
-            log.flush(upTo: end, done: done)
+            // Readers see the offsets only once they are durable: a failed fsync must not leave an
+            // OffsetFetch answer that a restart would take back.
+            log.flush(upTo: end) { [self] result in
+                if case .success = result {
+                    lock.withLock {
+                        for (topicPartition, committed) in offsets {
+                            table[groupId, default: [:]][topicPartition] = committed
+                        }
+                    }
+                }
+                done(result)
+            }
             if lock.withLock({ bytesSinceSnapshot >= Self.snapshotEveryBytes }) { snapshotAndTrim() }
         }
     }
