@@ -13,6 +13,9 @@ final class FetchPurgatory: @unchecked Sendable {
         let partitions: [TopicPartition]
         fileprivate var done = false
         fileprivate var timeout: Scheduled<Void>?
+        /// Set (under the purgatory's lock) while a re-check is queued, so a burst of appends costs one
+        /// re-read per waiter, not one per append.
+        fileprivate var recheckQueued = false
 
         init(eventLoop: any EventLoop, partitions: [TopicPartition], attempt: @escaping (_ force: Bool) -> Bool) {
             self.eventLoop = eventLoop
@@ -39,9 +42,20 @@ final class FetchPurgatory: @unchecked Sendable {
 
     /// Called after an append: every waiter on the partition re-checks on its event loop.
     func wake(_ partition: TopicPartition) {
-        let waiting: [Waiter] = lock.withLock { watchers[partition].map { Array($0.values) } ?? [] }
+        let waiting: [Waiter] = lock.withLock {
+            guard let watching = watchers[partition] else { return [] }
+            return watching.values.filter { waiter in
+                guard !waiter.recheckQueued else { return false }
+                waiter.recheckQueued = true
+                return true
+            }
+        }
         for waiter in waiting {
-            waiter.eventLoop.execute { self.finish(waiter, force: false) }
+            waiter.eventLoop.execute {
+                // Cleared before the re-read, so an append during it queues another look.
+                self.lock.withLock { waiter.recheckQueued = false }
+                self.finish(waiter, force: false)
+            }
         }
     }
 
