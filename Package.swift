@@ -92,9 +92,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The `skein` commands (produce, consume, logs, topics, groups, cluster) as a library, so tests
+        // can check their parsing and formatting without a process.
+        .target(
+            name: "SkeinTool",
+            dependencies: [
+                "SkeinClient", "SkeinProtocol", "SkeinCompression",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "skein",
-            dependencies: ["SkeinBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SkeinBench", "SkeinTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "SkeinBrokerTests",
@@ -110,6 +120,7 @@ let package = Package(
             name: "SkeinClientTests",
             dependencies: ["SkeinClient", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(name: "SkeinToolTests", dependencies: ["SkeinTool", "SkeinClient"]),
         .testTarget(
             name: "SkeinBenchTests",
             dependencies: ["SkeinBench", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]

@@ -32,6 +32,20 @@ public struct TopicInfo: Sendable, Equatable {
     public var partitionCount: Int { partitions.count }
 }
 
+/// What `ClusterMetadata.snapshot()` reports.
+public struct ClusterSnapshot: Sendable {
+    public struct BrokerAddress: Sendable, Equatable {
+        public var nodeId: Int32
+        public var host: String
+        public var port: Int
+    }
+
+    public var clusterId: String?
+    public var controllerId: Int32
+    public var brokers: [BrokerAddress]
+    public var topics: [TopicInfo]
+}
+
 /// The client's view of the cluster: brokers, topics and partition leaders, plus one connection per
 /// broker shared by everything that talks to it. Requests for a partition must go to its leader,
 /// so producers and consumers ask here for the leader's connection and call `invalidate` when a
@@ -47,13 +61,20 @@ public actor ClusterMetadata {
     private var bootstrapConnection: KafkaConnection?
     private var refreshInProgress: Task<Void, any Error>?
     private var isClosed = false
+    private var clusterId: String?
+    private var controllerId: Int32 = -1
+    /// Whether asking for an unknown topic creates it (`allow.auto.create.topics`). Producers want
+    /// this; readers and admin tools must not create a topic by mistyping its name.
+    public let allowAutoTopicCreation: Bool
 
     /// - Parameter bootstrapServers: "host:port" entries; any one reachable broker is enough.
     public init(
         bootstrapServers: [String], clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        allowAutoTopicCreation: Bool = true,
         logger: Logger = Logger(label: "skein-client")
     ) throws {
+        self.allowAutoTopicCreation = allowAutoTopicCreation
         guard !bootstrapServers.isEmpty else { throw KafkaClientError.invalidConfiguration("no bootstrap servers") }
         self.bootstrapServers = try bootstrapServers.map(Self.parseHostPort)
         self.clientId = clientId
@@ -96,7 +117,8 @@ public actor ClusterMetadata {
     private func performRefresh(_ topicNames: [String]?) async throws {
         let connection = try await anyConnection()
         let request = MetadataRequest(
-            topics: topicNames.map { $0.map { MetadataRequest.Topic(name: $0) } }, allowAutoTopicCreation: true)
+            topics: topicNames.map { $0.map { MetadataRequest.Topic(name: $0) } },
+            allowAutoTopicCreation: allowAutoTopicCreation)
         let response: MetadataResponse
         do {
             response = try await connection.send(request)
@@ -104,10 +126,17 @@ public actor ClusterMetadata {
             if bootstrapConnection === connection { bootstrapConnection = nil }
             throw error
         }
-        apply(response)
+        apply(response, listsEveryTopic: topicNames == nil)
     }
 
-    private func apply(_ response: MetadataResponse) {
+    /// - Parameter listsEveryTopic: the response answers "all topics", so topics it leaves out were deleted.
+    private func apply(_ response: MetadataResponse, listsEveryTopic: Bool) {
+        clusterId = response.clusterId
+        controllerId = response.controllerId
+        if listsEveryTopic {
+            let listed = Set(response.topics.compactMap(\.name))
+            topics = topics.filter { listed.contains($0.key) }
+        }
         for broker in response.brokers {
             let address = (broker.host, Int(broker.port))
             if let known = brokers[broker.nodeId], known != address {
@@ -216,6 +245,17 @@ public actor ClusterMetadata {
             }
         }
         throw KafkaClientError.bootstrapFailed(failures.joined(separator: "; "))
+    }
+
+    /// Everything the last full refresh said: brokers, topics, cluster id and controller, for tools
+    /// that show the cluster rather than route requests.
+    public func snapshot(refreshing: Bool = true) async throws -> ClusterSnapshot {
+        if refreshing { try await refresh() }
+        return ClusterSnapshot(
+            clusterId: clusterId, controllerId: controllerId,
+            brokers: brokers.map { ClusterSnapshot.BrokerAddress(nodeId: $0.key, host: $0.value.host, port: $0.value.port) }
+                .sorted { $0.nodeId < $1.nodeId },
+            topics: topics.values.sorted { $0.name < $1.name })
     }
 
     /// Forgets what is known about `topic` so the next lookup asks the cluster again.

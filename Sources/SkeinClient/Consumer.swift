@@ -55,6 +55,8 @@ public actor Consumer {
     private let logger: Logger
     /// The next offset to fetch, per assigned partition.
     private var positions: [TopicPartition: Int64] = [:]
+    /// The log end offsets the last Fetch reported, so a reader can tell it has caught up.
+    public private(set) var highWatermarks: [TopicPartition: Int64] = [:]
     private var isClosed = false
 
     public init(
@@ -97,6 +99,11 @@ public actor Consumer {
 
     public func position(of partition: TopicPartition) -> Int64? { positions[partition] }
 
+    /// Stops reading `partition` (it keeps no position).
+    public func unassign(_ partition: TopicPartition) {
+        positions[partition] = nil
+    }
+
     public func seek(_ partition: TopicPartition, to spec: OffsetSpec) async throws {
         positions[partition] = try await resolve([partition], spec)[partition]
     }
@@ -107,50 +114,7 @@ public actor Consumer {
     }
 
     private func resolve(_ partitions: [TopicPartition], _ spec: OffsetSpec) async throws -> [TopicPartition: Int64] {
-        let timestamp: Int64
-        switch spec {
-        case .offset(let offset):
-            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, offset) })
-        case .beginning: timestamp = -2
-        case .end: timestamp = -1
-        case .timestamp(let milliseconds): timestamp = milliseconds
-        }
-        // One partition per request: librdkafka 2.0.2's mock broker misreads ListOffsets v4+ requests
-        // with several partitions (every partition after the first comes back as garbage), and
-        // pipelining keeps the extra requests nearly free.
-        var answers: [(TopicPartition, EventLoopFuture<ListOffsetsResponse>)] = []
-        for partition in partitions {
-            let connection = try await metadata.leaderConnection(for: partition)
-            let version = try connection.versions.version(of: .listOffsets, minimum: 1)
-            let request = ListOffsetsRequest(topics: [
-                .init(
-                    name: partition.topic,
-                    partitions: [.init(partitionIndex: partition.partition, timestamp: timestamp)])
-            ])
-            answers.append((partition, try connection.enqueue(request, version: version)))
-        }
-        var result: [TopicPartition: Int64] = [:]
-        for (requested, answer) in answers {
-            let response = try await answer.get()
-            guard
-                let partition = response.topics.first(where: { $0.name == requested.topic })?.partitions
-                    .first(where: { $0.partitionIndex == requested.partition })
-            else { continue }
-            guard partition.errorCode == .noError else {
-                if partition.errorCode.isRetriable { await metadata.invalidate(topic: requested.topic) }
-                throw KafkaClientError.broker(partition.errorCode, context: "ListOffsets for \(requested)")
-            }
-            result[requested] = partition.offset
-        }
-        // A timestamp after the last record finds nothing (-1); Kafka clients then read from the end.
-        if case .timestamp = spec, result.values.contains(-1) {
-            let ends = try await resolve(partitions.filter { result[$0] == -1 }, .end)
-            result.merge(ends) { _, end in end }
-        }
-        for partition in partitions where result[partition] == nil {
-            throw KafkaClientError.unexpectedResponse("ListOffsets did not answer for \(partition)")
-        }
-        return result
+        try await metadata.listOffsets(partitions, spec)
     }
 
     private func groupByLeader(_ partitions: [TopicPartition]) async throws -> [Int32: [TopicPartition]] {
@@ -238,6 +202,7 @@ public actor Consumer {
             for partition in topic.partitions {
                 let key = TopicPartition(topic: topic.topic, partition: partition.partitionIndex)
                 guard var position = positions[key] else { continue }
+                if partition.errorCode == .noError { highWatermarks[key] = partition.highWatermark }
                 switch partition.errorCode {
                 case .noError:
                     break

@@ -72,6 +72,11 @@ public actor GroupConsumer {
         await consumer.position(of: partition)
     }
 
+    /// The log end offset the last Fetch reported for `partition`.
+    public func highWatermark(of partition: TopicPartition) async -> Int64? {
+        await consumer.highWatermarks[partition]
+    }
+
     /// Commits the positions (next offsets to read) of every assigned partition.
     public func commit() async throws {
         guard generationId >= 0, !assignment.isEmpty else { return }

@@ -179,6 +179,11 @@ public struct NegotiatedVersions: Sendable {
     }
 
     public func supports(_ api: ApiKey) -> Bool { brokerRanges[api.rawValue] != nil }
+
+    /// Every API key the broker advertised with its version range, by key.
+    public var advertised: [(apiKey: Int16, versions: ClosedRange<Int16>)] {
+        brokerRanges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
 }
 
 struct OutboundRequest: Sendable {

@@ -19,7 +19,16 @@ public actor Producer {
 
     private var accumulators: [TopicPartition: Accumulator] = [:]
     private var senders: [TopicPartition: PartitionSender] = [:]
-    private var roundRobin: [String: Int] = [:]
+    /// The partition keyless records of each topic go to until its batch leaves (KIP-480's sticky
+    /// partitioner): whole batches instead of one record per partition per batch.
+    private var stickyPartitions: [String: Int32] = [:]
+    private var randomness = SystemRandomNumberGenerator()
+    /// Bytes of records accepted but not yet acknowledged; `enqueue` waits while it is over
+    /// `bufferMemory`.
+    private var bufferedBytes = 0
+    private var bufferWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The first error of a record sent with `enqueue` (which has no caller to throw to).
+    public private(set) var firstEnqueueError: KafkaClientError?
     private var producerIdentity: Task<ProducerIdentity, any Error>?
     private var unfinishedRecords = 0
     private var flushWaiters: [CheckedContinuation<Void, Never>] = []
@@ -61,8 +70,27 @@ public actor Producer {
         return try await withCheckedThrowingContinuation { continuation in
             let pending = PendingRecord(
                 key: record.key, value: record.value, headers: record.headers, timestamp: timestamp,
-                completion: continuation)
+                completion: .caller(continuation))
             add(pending, to: topicPartition)
+        }
+    }
+
+    /// Accepts `records` without waiting for their acknowledgement, for bulk loads where a
+    /// round trip per record would dominate. Waits only while more than `bufferMemory` bytes are
+    /// unacknowledged (Kafka's `buffer.memory` back-pressure). Outcomes go to `statistics` and
+    /// `firstEnqueueError`; `flush()` waits for all of them.
+    public func enqueue(_ records: [ProducerRecord]) async throws {
+        guard !isClosed else { throw KafkaClientError.closed }
+        let now = Self.nowMilliseconds()
+        for record in records {
+            let partition = try await choosePartition(for: record)
+            let pending = PendingRecord(
+                key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
+                completion: .none)
+            add(pending, to: TopicPartition(topic: record.topic, partition: partition))
+        }
+        while bufferedBytes > configuration.bufferMemory {
+            await withCheckedContinuation { bufferWaiters.append($0) }
         }
     }
 
@@ -70,6 +98,13 @@ public actor Producer {
         topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?, headers: [RecordHeader] = []
     ) async throws -> RecordMetadata {
         try await send(ProducerRecord(topic: topic, partition: partition, key: key, value: value, headers: headers))
+    }
+
+    /// Connects and looks the topic up (creating it where the broker auto-creates topics), so a
+    /// tool can report an unreachable broker or a missing topic before it starts reading input.
+    public func checkTopic(_ topic: String, timeout: Duration = .seconds(5)) async throws {
+        _ = try await metadata.anyConnection()
+        _ = try await metadata.topic(topic, timeout: timeout)
     }
 
     /// Sends every waiting batch now and returns when every record sent before the call has its
@@ -100,13 +135,15 @@ public actor Producer {
         if let key = record.key {
             return Murmur2Partitioner.partition(forKey: key, partitionCount: count)
         }
-        let next = roundRobin[record.topic, default: 0]
-        roundRobin[record.topic] = next &+ 1
-        return Int32(next % count)
+        if let sticky = stickyPartitions[record.topic], Int(sticky) < count { return sticky }
+        let chosen = Int32.random(in: 0..<Int32(count), using: &randomness)
+        stickyPartitions[record.topic] = chosen
+        return chosen
     }
 
     private func add(_ record: PendingRecord, to topicPartition: TopicPartition) {
         unfinishedRecords += 1
+        bufferedBytes += record.estimatedSize
         var accumulator = accumulators[topicPartition] ?? Accumulator()
         accumulator.records.append(record)
         accumulator.estimatedBytes += record.estimatedSize
@@ -139,6 +176,10 @@ public actor Producer {
         accumulator.estimatedBytes = 0
         accumulator.generation &+= 1
         accumulators[topicPartition] = accumulator
+        // The batch is full or lingered long enough: keyless records move on to another partition.
+        if stickyPartitions[topicPartition.topic] == topicPartition.partition {
+            stickyPartitions[topicPartition.topic] = nil
+        }
         var sender = senders[topicPartition] ?? PartitionSender()
         sender.queue.append(batch)
         let start = !sender.isRunning
@@ -219,15 +260,28 @@ public actor Producer {
         case .failure:
             statistics.recordsFailed += batch.records.count
         }
+        if case .failure(let error) = outcome, firstEnqueueError == nil,
+            batch.records.contains(where: { if case .none = $0.completion { true } else { false } })
+        {
+            firstEnqueueError = error
+        }
+        var releasedBytes = 0
         for (index, record) in batch.records.enumerated() {
+            releasedBytes += record.estimatedSize
+            guard case .caller(let continuation) = record.completion else { continue }
             switch outcome {
             case .success(let baseOffset):
                 let offset = baseOffset >= 0 ? baseOffset + Int64(index) : -1
-                record.completion.resume(
-                    returning: RecordMetadata(topicPartition: batch.topicPartition, offset: offset))
+                continuation.resume(returning: RecordMetadata(topicPartition: batch.topicPartition, offset: offset))
             case .failure(let error):
-                record.completion.resume(throwing: error)
+                continuation.resume(throwing: error)
             }
+        }
+        bufferedBytes -= releasedBytes
+        if bufferedBytes <= configuration.bufferMemory, !bufferWaiters.isEmpty {
+            let waiters = bufferWaiters
+            bufferWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
         }
         unfinishedRecords -= batch.records.count
         if unfinishedRecords == 0 {
@@ -422,7 +476,13 @@ struct PendingRecord {
     var value: [UInt8]?
     var headers: [RecordHeader]
     var timestamp: Int64
-    var completion: CheckedContinuation<RecordMetadata, any Error>
+    var completion: Completion
+
+    /// Who hears of the outcome: the caller of `send`, or nobody in particular (`enqueue`).
+    enum Completion {
+        case caller(CheckedContinuation<RecordMetadata, any Error>)
+        case none
+    }
 
     /// Close to the encoded size; only decides when a batch is full.
     var estimatedSize: Int {

@@ -33,6 +33,8 @@ public struct ProducerConfiguration: Sendable {
     /// The broker-side wait for acks (`request.timeout.ms` as sent in Produce).
     public var brokerTimeoutMs: Int32 = 30_000
     public var clientId: String = "skein-producer"
+    /// Unacknowledged bytes at which `enqueue` waits (`buffer.memory`).
+    public var bufferMemory: Int = 32 * 1024 * 1024
 
     public init() {}
 
@@ -80,7 +82,8 @@ public struct RecordHeader: Sendable, Equatable {
 /// A record to produce.
 public struct ProducerRecord: Sendable {
     public var topic: String
-    /// nil lets the producer choose: by murmur2 of the key when there is one, else round robin.
+    /// nil lets the producer choose: by murmur2 of the key when there is one, else a partition
+    /// that keyless records share until its batch is sent (sticky).
     public var partition: Int32?
     public var key: [UInt8]?
     public var value: [UInt8]?
