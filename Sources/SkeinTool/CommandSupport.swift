@@ -128,3 +128,12 @@ extension ExpressibleByArgument where Self: RawRepresentable, RawValue == String
 
 extension RecordFormat: ExpressibleByArgument {}
 extension LogRenderer.Style: ExpressibleByArgument {}
+
+/// Runs a parser in `validate()`, where ArgumentParser reports only ValidationError as a usage error.
+func validating<T>(_ body: () throws(ToolError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw ValidationError(error.message)
+    }
+}

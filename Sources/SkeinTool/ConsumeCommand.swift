@@ -23,7 +23,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
     @OptionGroup public var connection: ConnectionOptions
     @Option(name: [.short, .long], help: "Topic to read.")
     public var topic: String
-    @Option(name: [.short, .long], help: "Start: an offset N, -N (N records before the end), beginning or end.")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Start: an offset N, -N (N records before the end), beginning or end.")
     public var offset: String?
     @Option(help: "Start at the first record at or after this time (10m, 2h, 2026-11-22T10:00:00Z, …).")
     public var since: String?
@@ -61,9 +61,9 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
                     "with --group, --offset is where partitions without a committed offset start: beginning or end")
             }
         }
-        if let offset { _ = try StartPosition.parse(offset) }
-        if let since { _ = try TimeExpression.parse(since) }
-        if let until { _ = try TimeExpression.parse(until) }
+        if let offset { _ = try validating { () throws(ToolError) in try StartPosition.parse(offset) } }
+        if let since { _ = try validating { () throws(ToolError) in try TimeExpression.parse(since) } }
+        if let until { _ = try validating { () throws(ToolError) in try TimeExpression.parse(until) } }
     }
 
     public func run() async throws {
@@ -111,6 +111,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
             if let until = request.until { records.removeAll { $0.timestamp > until } }
             return print(records)
         }
+        sink.flush()
         if stats { Self.report(summary, printed: printed) }
     }
 

@@ -60,10 +60,10 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
             throw ValidationError(
                 "unknown severity '\(severity)': use emerg, alert, crit, err, warning, notice, info, debug or 0-7")
         }
-        if let grep { try LogFilter.validate(regex: grep) }
-        for item in field { _ = try keyValue(item, what: "--field") }
-        if let since { _ = try TimeExpression.parse(since) }
-        if let until { _ = try TimeExpression.parse(until) }
+        if let grep { try validating { () throws(ToolError) in try LogFilter.validate(regex: grep) } }
+        for item in field { _ = try validating { () throws(ToolError) in try keyValue(item, what: "--field") } }
+        if let since { _ = try validating { () throws(ToolError) in try TimeExpression.parse(since) } }
+        if let until { _ = try validating { () throws(ToolError) in try TimeExpression.parse(until) } }
         if follow, until != nil { throw ValidationError("--follow and --until cannot be combined") }
         guard ["auto", "always", "never"].contains(color) else {
             throw ValidationError("--color must be auto, always or never")
@@ -121,6 +121,7 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
             progress.update(records: scanned, bytes: sink.bytesWritten)
             return true
         }
+        sink.flush()
         if stats { ConsumeCommand.report(summary, printed: printed) }
     }
 }

@@ -24,7 +24,7 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
     public var topic: String
     @Option(name: [.short, .long], help: "Read lines from this file instead of stdin.")
     public var file: String?
-    @Option(name: [.short, .customLong("key-separator")], help: "Split each line at the first SEP into key and value.")
+    @Option(name: [.customShort("K"), .customLong("key-separator")], help: "Split each line at the first SEP into key and value.")
     public var keySeparator: String?
     @Option(
         name: .customShort("H"), parsing: .unconditionalSingleValue,
@@ -155,12 +155,15 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
     }
 }
 
-/// Splits a file descriptor's bytes into delimited records, reading 1 MiB at a time.
+/// Splits a file descriptor's bytes into delimited records, reading up to 1 MiB at a time into one
+/// buffer allocated up front (a record longer than the buffer grows it).
 struct LineReader {
     let descriptor: Int32
     let delimiter: UInt8
-    private var buffer: [UInt8] = []
-    private var position = 0
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    /// Unconsumed bytes are buffer[start..<end].
+    private var start = 0
+    private var end = 0
     private var atEnd = false
 
     init(descriptor: Int32, delimiter: UInt8) {
@@ -169,35 +172,45 @@ struct LineReader {
     }
 
     mutating func next() throws -> [UInt8]? {
+        var searchFrom = start
         while true {
-            if let index = buffer[position...].firstIndex(of: delimiter) {
-                let line = Array(buffer[position..<index])
-                position = index + 1
+            let found = buffer.withUnsafeBytes { raw -> Int? in
+                guard searchFrom < end,
+                    let hit = memchr(raw.baseAddress! + searchFrom, Int32(delimiter), end - searchFrom)
+                else { return nil }
+                return raw.baseAddress!.distance(to: UnsafeRawPointer(hit))
+            }
+            if let found {
+                let line = Array(buffer[start..<found])
+                start = found + 1
                 return line
             }
             if atEnd {
-                guard position < buffer.count else { return nil }
-                let line = Array(buffer[position...])
-                position = buffer.count
+                guard start < end else { return nil }
+                let line = Array(buffer[start..<end])
+                start = end
                 return line
             }
-            buffer.removeFirst(position)
-            position = 0
-            let chunk = 1 << 20
-            let start = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: chunk))
+            // Move the partial record to the front, grow if it fills the buffer, then read more.
+            let pending = end - start
+            if start > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    _ = memmove(raw.baseAddress!, raw.baseAddress! + start, pending)
+                }
+                start = 0
+                end = pending
+            }
+            if end == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }
+            searchFrom = end
             let count = buffer.withUnsafeMutableBytes { raw in
-                read(descriptor, raw.baseAddress! + start, chunk)
+                read(descriptor, raw.baseAddress! + end, raw.count - end)
             }
             if count < 0 {
-                if errno == EINTR {
-                    buffer.removeLast(chunk)
-                    continue
-                }
+                if errno == EINTR { continue }
                 throw ToolError.failed("reading input: \(String(cString: strerror(errno)))")
             }
-            buffer.removeLast(chunk - count)
             if count == 0 { atEnd = true }
+            end += count
         }
     }
 }

@@ -51,7 +51,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
         func validate() throws {
             guard partitions > 0 else { throw ValidationError("--partitions must be positive") }
-            for item in config { _ = try keyValue(item, what: "--config") }
+            for item in config { _ = try validating { () throws(ToolError) in try keyValue(item, what: "--config") } }
         }
 
         func run() async throws {
