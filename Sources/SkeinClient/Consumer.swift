@@ -43,6 +43,18 @@ public struct ConsumerRecord: Sendable, Equatable {
     public var headers: [RecordHeader]
 
     public var partition: Int32 { topicPartition.partition }
+
+    public init(
+        topicPartition: TopicPartition, offset: Int64, timestamp: Int64, key: [UInt8]?, value: [UInt8]?,
+        headers: [RecordHeader]
+    ) {
+        self.topicPartition = topicPartition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
 }
 
 /// A consumer of explicitly assigned partitions: it reads from positions it is told (or resolves

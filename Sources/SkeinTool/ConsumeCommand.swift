@@ -23,7 +23,9 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
     @OptionGroup public var connection: ConnectionOptions
     @Option(name: [.short, .long], help: "Topic to read.")
     public var topic: String
-    @Option(name: [.short, .long], parsing: .unconditional, help: "Start: an offset N, -N (N records before the end), beginning or end.")
+    @Option(
+        name: [.short, .long], parsing: .unconditional,
+        help: "Start: an offset N, -N (N records before the end), beginning or end.")
     public var offset: String?
     @Option(help: "Start at the first record at or after this time (10m, 2h, 2026-11-22T10:00:00Z, …).")
     public var since: String?

@@ -119,7 +119,8 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
         @Option(help: "To this offset.") var toOffset: Int64?
         @Option(help: "To the first record at or after this time (10m, 2026-11-22T10:00:00Z, …).") var toDatetime:
             String?
-        @Option(parsing: .unconditional, help: "By this many records from the committed offset (negative to re-read).") var shiftBy: Int64?
+        @Option(parsing: .unconditional, help: "By this many records from the committed offset (negative to re-read).")
+        var shiftBy: Int64?
         @Flag(help: "Apply the plan; without it nothing changes.") var execute = false
 
         func validate() throws {

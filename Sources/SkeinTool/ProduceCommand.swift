@@ -24,7 +24,9 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
     public var topic: String
     @Option(name: [.short, .long], help: "Read lines from this file instead of stdin.")
     public var file: String?
-    @Option(name: [.customShort("K"), .customLong("key-separator")], help: "Split each line at the first SEP into key and value.")
+    @Option(
+        name: [.customShort("K"), .customLong("key-separator")],
+        help: "Split each line at the first SEP into key and value.")
     public var keySeparator: String?
     @Option(
         name: .customShort("H"), parsing: .unconditionalSingleValue,
