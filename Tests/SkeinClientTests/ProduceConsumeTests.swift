@@ -131,6 +131,44 @@ func partitionCountOf(_ topic: String, bootstrap: [String]) async throws -> Int 
         await producer.close()
     }
 
+    /// Keyless records fill one partition's batch before moving on (sticky), and `enqueue` with a small
+    /// buffer still delivers everything in order per partition.
+    @Test func enqueueWithBackPressureAndStickyPartitions() async throws {
+        let broker = try await ServerProcess.skeind(settings: ["num.partitions": "4"])
+        defer { broker.stop() }
+        var configuration = ProducerConfiguration()
+        configuration.batchSize = 4_096
+        configuration.bufferMemory = 16_384
+        let producer = try Producer(bootstrapServers: [broker.bootstrap], configuration: configuration)
+        let count = 3_000
+        for start in stride(from: 0, to: count, by: 250) {
+            try await producer.enqueue(
+                (start..<(start + 250)).map { ProducerRecord(topic: "sticky", value: Array("v\($0)".utf8)) })
+        }
+        await producer.flush()
+        let statistics = await producer.statistics
+        #expect(statistics.recordsDelivered == count)
+        #expect(statistics.recordsFailed == 0)
+        // ~4 KiB batches of ~20-byte records: far fewer batches than records, and several partitions used.
+        #expect(statistics.batchesDelivered < count / 20)
+        await producer.close()
+
+        let consumer = try Consumer(bootstrapServers: [broker.bootstrap])
+        try await consumer.assign(topic: "sticky", from: .beginning)
+        var received: [ConsumerRecord] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.count < count, ContinuousClock.now < deadline { received += try await consumer.poll() }
+        await consumer.close()
+        #expect(received.count == count)
+        #expect(Set(received.map(\.partition)).count > 1)
+        for partition in Set(received.map(\.partition)) {
+            let values = received.filter { $0.partition == partition }.map {
+                Int(String(decoding: $0.value!.dropFirst(), as: UTF8.self))!
+            }
+            #expect(values == values.sorted(), "partition \(partition) keeps enqueue order")
+        }
+    }
+
     @Test func seekAndFollow() async throws {
         let broker = try await ServerProcess.skeind()
         defer { broker.stop() }
