@@ -26,7 +26,8 @@ command -v kcat >/dev/null || { echo "kcat is not installed (scripts/setup)" >&2
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin/skeind" --data-dir "$work/data" --listen "127.0.0.1:$port" --http-listen off --log-level warning >"$work/skeind.log" 2>&1 &
+http=(); "$bin/skeind" --help 2>&1 | grep -q -- --http-listen && http=(--http-listen off)
+"$bin/skeind" --data-dir "$work/data" --listen "127.0.0.1:$port" "${http[@]}" --log-level warning >"$work/skeind.log" 2>&1 &
 broker=$!
 trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done

@@ -82,8 +82,16 @@ public actor Producer {
     public func enqueue(_ records: [ProducerRecord]) async throws {
         guard !isClosed else { throw KafkaClientError.closed }
         let now = Self.nowMilliseconds()
+        var partitionCounts: [String: Int] = [:]
         for record in records {
-            let partition = try await choosePartition(for: record)
+            let count: Int
+            if let known = partitionCounts[record.topic] {
+                count = known
+            } else {
+                count = try await metadata.partitionCount(of: record.topic)
+                partitionCounts[record.topic] = count
+            }
+            let partition = try choosePartition(for: record, partitionCount: count)
             let pending = PendingRecord(
                 key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
                 completion: .none)
@@ -125,7 +133,10 @@ public actor Producer {
     // MARK: Partitioning and accumulation
 
     private func choosePartition(for record: ProducerRecord) async throws -> Int32 {
-        let count = try await metadata.partitionCount(of: record.topic)
+        try choosePartition(for: record, partitionCount: try await metadata.partitionCount(of: record.topic))
+    }
+
+    private func choosePartition(for record: ProducerRecord, partitionCount count: Int) throws -> Int32 {
         if let partition = record.partition {
             guard partition >= 0, Int(partition) < count else {
                 throw KafkaClientError.unknownTopicOrPartition(topic: record.topic, partition: partition)
@@ -144,14 +155,11 @@ public actor Producer {
     private func add(_ record: PendingRecord, to topicPartition: TopicPartition) {
         unfinishedRecords += 1
         bufferedBytes += record.estimatedSize
-        var accumulator = accumulators[topicPartition] ?? Accumulator()
-        accumulator.records.append(record)
-        accumulator.estimatedBytes += record.estimatedSize
-        let isFirst = accumulator.records.count == 1
-        if isFirst { accumulator.generation &+= 1 }
-        let generation = accumulator.generation
-        accumulators[topicPartition] = accumulator
-        if accumulator.estimatedBytes >= configuration.batchSize {
+        // Appending through the subscript keeps the records array uniquely referenced, so a batch of n
+        // records costs n appends rather than n copies of a growing array.
+        let (isFirst, generation, isFull) = Self.append(
+            record, to: &accumulators[topicPartition, default: Accumulator()], batchSize: configuration.batchSize)
+        if isFull {
             drain(topicPartition)
         } else if isFirst {
             let linger = configuration.linger
@@ -162,6 +170,16 @@ public actor Producer {
         }
     }
 
+    private static func append(_ record: PendingRecord, to accumulator: inout Accumulator, batchSize: Int)
+        -> (isFirst: Bool, generation: UInt64, isFull: Bool)
+    {
+        accumulator.records.append(record)
+        accumulator.estimatedBytes += record.estimatedSize
+        let isFirst = accumulator.records.count == 1
+        if isFirst { accumulator.generation &+= 1 }
+        return (isFirst, accumulator.generation, accumulator.estimatedBytes >= batchSize)
+    }
+
     /// Only drains the batch the timer was started for; a batch that filled up and left early
     /// must not cut its successor's linger short.
     private func lingerExpired(_ topicPartition: TopicPartition, generation: UInt64) {
@@ -170,12 +188,8 @@ public actor Producer {
     }
 
     private func drain(_ topicPartition: TopicPartition) {
-        guard var accumulator = accumulators[topicPartition], !accumulator.records.isEmpty else { return }
-        let batch = ProducerBatch(topicPartition: topicPartition, records: accumulator.records)
-        accumulator.records.removeAll()
-        accumulator.estimatedBytes = 0
-        accumulator.generation &+= 1
-        accumulators[topicPartition] = accumulator
+        guard let records = accumulators[topicPartition]?.takeRecords(), !records.isEmpty else { return }
+        let batch = ProducerBatch(topicPartition: topicPartition, records: records)
         // The batch is full or lingered long enough: keyless records move on to another partition.
         if stickyPartitions[topicPartition.topic] == topicPartition.partition {
             stickyPartitions[topicPartition.topic] = nil
@@ -410,27 +424,31 @@ public actor Producer {
     }
 
     private func encodeBatch(_ batch: ProducerBatch, identity: ProducerIdentity) throws -> ByteBuffer {
-        let baseTimestamp = batch.records.map(\.timestamp).min() ?? 0
-        let records = batch.records.enumerated().map { index, pending in
-            Record(
-                timestampDelta: pending.timestamp - baseTimestamp, offsetDelta: Int32(index),
-                key: pending.key.map { ByteBuffer(bytes: $0) }, value: pending.value.map { ByteBuffer(bytes: $0) },
-                headers: pending.headers.map {
-                    Record.Header(key: $0.key, value: $0.value.map { ByteBuffer(bytes: $0) })
-                })
+        var baseTimestamp = Int64.max
+        var maxTimestamp = Int64.min
+        var capacity = 0
+        for record in batch.records {
+            baseTimestamp = min(baseTimestamp, record.timestamp)
+            maxTimestamp = max(maxTimestamp, record.timestamp)
+            capacity += record.estimatedSize
         }
-        var payload = try Record.encodeAll(records)
+        var writer = RecordPayloadWriter(reservingCapacity: capacity)
+        for (index, pending) in batch.records.enumerated() {
+            writer.append(
+                timestampDelta: pending.timestamp - baseTimestamp, offsetDelta: Int32(index), key: pending.key,
+                value: pending.value, headers: pending.headers.map { (Array($0.key.utf8), $0.value) })
+        }
+        var payload = ByteBuffer(bytes: writer.bytes)
         let codec = configuration.compression
         if codec != .none {
-            let compressed = try compress(
-                Array(payload.readableBytesView), codec: codec, level: configuration.compressionLevel)
+            let compressed = try compress(writer.bytes, codec: codec, level: configuration.compressionLevel)
             payload = ByteBuffer(bytes: compressed)
         }
         let header = RecordBatchHeader(
-            attributes: Int16(codec.rawValue), lastOffsetDelta: Int32(records.count - 1),
-            baseTimestamp: baseTimestamp, maxTimestamp: batch.records.map(\.timestamp).max() ?? baseTimestamp,
+            attributes: Int16(codec.rawValue), lastOffsetDelta: Int32(writer.count - 1),
+            baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
             producerId: identity.producerId, producerEpoch: identity.producerEpoch,
-            baseSequence: batch.baseSequence ?? -1, recordsCount: Int32(records.count))
+            baseSequence: batch.baseSequence ?? -1, recordsCount: Int32(writer.count))
         return try RecordBatch.encode(header: header, recordsPayload: payload)
     }
 
@@ -496,6 +514,16 @@ struct Accumulator {
     var estimatedBytes = 0
     /// Changes whenever the accumulator is drained, so a stale linger timer can tell.
     var generation: UInt64 = 0
+
+    /// Empties the accumulator, starting a new generation.
+    mutating func takeRecords() -> [PendingRecord] {
+        defer {
+            records = []
+            estimatedBytes = 0
+            generation &+= 1
+        }
+        return records
+    }
 }
 
 struct ProducerBatch {

@@ -99,6 +99,9 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
         let progress = ProgressLine(label: "produced")
         var reader = LineReader(descriptor: descriptor, delimiter: unescape(delimiter)[0])
         let separator = keySeparator.map { Array($0.utf8) }
+        // Property-wrapper reads are not free; the loop below runs once per record.
+        let topic = self.topic
+        let partition = self.partition
         var pending: [ProducerRecord] = []
         pending.reserveCapacity(2048)
         var total = 0

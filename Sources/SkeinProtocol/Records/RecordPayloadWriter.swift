@@ -1,0 +1,71 @@
+/// Builds an uncompressed RecordBatch payload (records back to back) in a byte array.
+///
+/// Producers encode every record they send, so this path avoids the per-field generic ByteBuffer
+/// calls of `Record.encode` (which cost a producer of small records two thirds of its CPU) and
+/// writes the same bytes with plain array appends.
+public struct RecordPayloadWriter: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    public private(set) var count = 0
+
+    public init(reservingCapacity capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Appends one record (attributes 0). `timestampDelta` and `offsetDelta` are relative to the batch.
+    public mutating func append(
+        timestampDelta: Int64, offsetDelta: Int32, key: [UInt8]?, value: [UInt8]?,
+        headers: [(key: [UInt8], value: [UInt8]?)] = []
+    ) {
+        var size = 1 + Self.varLongSize(timestampDelta) + Self.varLongSize(Int64(offsetDelta))
+        size += Self.nullableSize(key) + Self.nullableSize(value) + Self.varLongSize(Int64(headers.count))
+        for header in headers {
+            size += Self.varLongSize(Int64(header.key.count)) + header.key.count + Self.nullableSize(header.value)
+        }
+        appendVarLong(Int64(size))
+        bytes.append(0)
+        appendVarLong(timestampDelta)
+        appendVarLong(Int64(offsetDelta))
+        appendNullable(key)
+        appendNullable(value)
+        appendVarLong(Int64(headers.count))
+        for header in headers {
+            appendVarLong(Int64(header.key.count))
+            bytes.append(contentsOf: header.key)
+            appendNullable(header.value)
+        }
+        count += 1
+    }
+
+    private mutating func appendNullable(_ field: [UInt8]?) {
+        guard let field else {
+            appendVarLong(-1)
+            return
+        }
+        appendVarLong(Int64(field.count))
+        bytes.append(contentsOf: field)
+    }
+
+    private mutating func appendVarLong(_ value: Int64) {
+        var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        while zigzag >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: zigzag) | 0x80)
+            zigzag >>= 7
+        }
+        bytes.append(UInt8(zigzag))
+    }
+
+    private static func nullableSize(_ field: [UInt8]?) -> Int {
+        guard let field else { return 1 }
+        return varLongSize(Int64(field.count)) + field.count
+    }
+
+    static func varLongSize(_ value: Int64) -> Int {
+        var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        var size = 1
+        while zigzag >= 0x80 {
+            zigzag >>= 7
+            size += 1
+        }
+        return size
+    }
+}
