@@ -258,17 +258,16 @@ public actor Consumer {
                 Array(payload.readableBytesView), codec: codec, maxOutputBytes: configuration.maxDecompressedBatchBytes)
             payload = ByteBuffer(bytes: decompressed)
         }
-        let records = try Record.decodeAll(from: payload, count: Int(header.recordsCount))
+        let records = try payload.withUnsafeReadableBytes { bytes throws(ProtocolError) in
+            try RecordPayloadReader.decode(bytes, count: Int(header.recordsCount))
+        }
+        let useLogAppendTime = header.timestampType == .logAppendTime
         return records.map { record in
             ConsumerRecord(
                 topicPartition: partition, offset: header.baseOffset + Int64(record.offsetDelta),
-                timestamp: header.timestampType == .logAppendTime
-                    ? header.maxTimestamp : header.baseTimestamp + record.timestampDelta,
-                key: record.key.map { Array($0.readableBytesView) },
-                value: record.value.map { Array($0.readableBytesView) },
-                headers: record.headers.map {
-                    RecordHeader(key: $0.key, value: $0.value.map { Array($0.readableBytesView) })
-                })
+                timestamp: useLogAppendTime ? header.maxTimestamp : header.baseTimestamp + record.timestampDelta,
+                key: record.key, value: record.value,
+                headers: record.headers.map { RecordHeader(key: $0.key, value: $0.value) })
         }
     }
 

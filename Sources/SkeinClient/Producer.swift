@@ -154,7 +154,7 @@ public actor Producer {
 
     private func add(_ record: PendingRecord, to topicPartition: TopicPartition) {
         unfinishedRecords += 1
-        bufferedBytes += record.estimatedSize
+        bufferedBytes += record.size
         // Appending through the subscript keeps the records array uniquely referenced, so a batch of n
         // records costs n appends rather than n copies of a growing array.
         let (isFirst, generation, isFull) = Self.append(
@@ -174,7 +174,8 @@ public actor Producer {
         -> (isFirst: Bool, generation: UInt64, isFull: Bool)
     {
         accumulator.records.append(record)
-        accumulator.estimatedBytes += record.estimatedSize
+        accumulator.estimatedBytes += record.size
+        if case .caller = record.completion { accumulator.callerCount += 1 }
         let isFirst = accumulator.records.count == 1
         if isFirst { accumulator.generation &+= 1 }
         return (isFirst, accumulator.generation, accumulator.estimatedBytes >= batchSize)
@@ -188,8 +189,9 @@ public actor Producer {
     }
 
     private func drain(_ topicPartition: TopicPartition) {
-        guard let records = accumulators[topicPartition]?.takeRecords(), !records.isEmpty else { return }
-        let batch = ProducerBatch(topicPartition: topicPartition, records: records)
+        guard accumulators[topicPartition]?.records.isEmpty == false,
+            let batch = accumulators[topicPartition]?.takeBatch(for: topicPartition)
+        else { return }
         // The batch is full or lingered long enough: keyless records move on to another partition.
         if stickyPartitions[topicPartition.topic] == topicPartition.partition {
             stickyPartitions[topicPartition.topic] = nil
@@ -274,15 +276,12 @@ public actor Producer {
         case .failure:
             statistics.recordsFailed += batch.records.count
         }
-        if case .failure(let error) = outcome, firstEnqueueError == nil,
-            batch.records.contains(where: { if case .none = $0.completion { true } else { false } })
-        {
+        if case .failure(let error) = outcome, firstEnqueueError == nil, batch.callerCount < batch.records.count {
             firstEnqueueError = error
         }
-        var releasedBytes = 0
-        for (index, record) in batch.records.enumerated() {
-            releasedBytes += record.estimatedSize
-            guard case .caller(let continuation) = record.completion else { continue }
+        let releasedBytes = batch.estimatedBytes
+        for index in batch.records.indices where batch.callerCount > 0 {
+            guard case .caller(let continuation) = batch.records[index].completion else { continue }
             switch outcome {
             case .success(let baseOffset):
                 let offset = baseOffset >= 0 ? baseOffset + Int64(index) : -1
@@ -426,23 +425,23 @@ public actor Producer {
     private func encodeBatch(_ batch: ProducerBatch, identity: ProducerIdentity) throws -> ByteBuffer {
         var baseTimestamp = Int64.max
         var maxTimestamp = Int64.min
-        var capacity = 0
-        for record in batch.records {
-            baseTimestamp = min(baseTimestamp, record.timestamp)
-            maxTimestamp = max(maxTimestamp, record.timestamp)
-            capacity += record.estimatedSize
+        let records = batch.records
+        for index in records.indices {
+            baseTimestamp = min(baseTimestamp, records[index].timestamp)
+            maxTimestamp = max(maxTimestamp, records[index].timestamp)
         }
-        var writer = RecordPayloadWriter(reservingCapacity: capacity)
-        for (index, pending) in batch.records.enumerated() {
+        var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
+        for index in records.indices {
             writer.append(
-                timestampDelta: pending.timestamp - baseTimestamp, offsetDelta: Int32(index), key: pending.key,
-                value: pending.value, headers: pending.headers.map { (Array($0.key.utf8), $0.value) })
+                timestampDelta: records[index].timestamp - baseTimestamp, offsetDelta: Int32(index),
+                key: records[index].key, value: records[index].value,
+                headers: records[index].headers.isEmpty
+                    ? [] : records[index].headers.map { (Array($0.key.utf8), $0.value) })
         }
-        var payload = ByteBuffer(bytes: writer.bytes)
         let codec = configuration.compression
+        var payload = writer.bytes
         if codec != .none {
-            let compressed = try compress(writer.bytes, codec: codec, level: configuration.compressionLevel)
-            payload = ByteBuffer(bytes: compressed)
+            payload = try compress(payload, codec: codec, level: configuration.compressionLevel)
         }
         let header = RecordBatchHeader(
             attributes: Int16(codec.rawValue), lastOffsetDelta: Int32(writer.count - 1),
@@ -495,6 +494,19 @@ struct PendingRecord {
     var headers: [RecordHeader]
     var timestamp: Int64
     var completion: Completion
+    /// `estimatedSize`, computed once.
+    let size: Int
+
+    init(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64, completion: Completion) {
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp = timestamp
+        self.completion = completion
+        size =
+            16 + (key?.count ?? 0) + (value?.count ?? 0)
+            + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+    }
 
     /// Who hears of the outcome: the caller of `send`, or nobody in particular (`enqueue`).
     enum Completion {
@@ -502,27 +514,28 @@ struct PendingRecord {
         case none
     }
 
-    /// Close to the encoded size; only decides when a batch is full.
-    var estimatedSize: Int {
-        16 + (key?.count ?? 0) + (value?.count ?? 0)
-            + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) }
-    }
+    /// Close to the encoded size; decides when a batch is full and sizes its buffer.
+    var estimatedSize: Int { size }
 }
 
 struct Accumulator {
     var records: [PendingRecord] = []
     var estimatedBytes = 0
+    /// Records whose `send` caller waits for the outcome.
+    var callerCount = 0
     /// Changes whenever the accumulator is drained, so a stale linger timer can tell.
     var generation: UInt64 = 0
 
-    /// Empties the accumulator, starting a new generation.
-    mutating func takeRecords() -> [PendingRecord] {
+    /// Empties the accumulator into a batch, starting a new generation.
+    mutating func takeBatch(for topicPartition: TopicPartition) -> ProducerBatch {
         defer {
             records = []
             estimatedBytes = 0
+            callerCount = 0
             generation &+= 1
         }
-        return records
+        return ProducerBatch(
+            topicPartition: topicPartition, records: records, estimatedBytes: estimatedBytes, callerCount: callerCount)
     }
 }
 
@@ -531,13 +544,17 @@ struct ProducerBatch {
     let id: UInt64
     let topicPartition: TopicPartition
     let records: [PendingRecord]
+    let estimatedBytes: Int
+    let callerCount: Int
     var baseSequence: Int32?
     var attempts = 0
 
-    init(topicPartition: TopicPartition, records: [PendingRecord]) {
+    init(topicPartition: TopicPartition, records: [PendingRecord], estimatedBytes: Int, callerCount: Int) {
         self.id = Self.counter.next()
         self.topicPartition = topicPartition
         self.records = records
+        self.estimatedBytes = estimatedBytes
+        self.callerCount = callerCount
     }
 }
 

@@ -80,6 +80,10 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
         var printed = 0
         var scratch: [UInt8] = []
         let limit = max ?? .max
+        // Property-wrapper reads are not free; the closure below runs once per record.
+        let format = self.format
+        let printKey = self.printKey
+        let follow = self.follow
         let print: ([ConsumerRecord]) -> Bool = { records in
             for record in records {
                 format.write(record, to: sink, printKey: printKey, delimiter: delimiter, scratch: &scratch)

@@ -31,3 +31,48 @@ import Testing
         #expect(decoded == records)
     }
 }
+
+@Suite struct RecordPayloadReaderTests {
+    @Test func readsWhatTheWriterWrote() throws {
+        var writer = RecordPayloadWriter(reservingCapacity: 0)
+        writer.append(timestampDelta: 5, offsetDelta: 0, key: nil, value: Array("a".utf8))
+        writer.append(
+            timestampDelta: -1, offsetDelta: 1, key: [], value: nil,
+            headers: [(Array("h".utf8), nil), (Array("k".utf8), [9])])
+        let records = try writer.bytes.withUnsafeBytes { try RecordPayloadReader.decode($0, count: 2) }
+        #expect(records.count == 2)
+        #expect(
+            records[0] == RawRecord(timestampDelta: 5, offsetDelta: 0, key: nil, value: Array("a".utf8), headers: []))
+        #expect(
+            records[1]
+                == RawRecord(
+                    timestampDelta: -1, offsetDelta: 1, key: [], value: nil,
+                    headers: [RawHeader(key: "h", value: nil), RawHeader(key: "k", value: [9])]))
+    }
+
+    /// Every truncation and every single-byte corruption either decodes or throws; none crashes.
+    @Test func rejectsTruncatedAndCorruptPayloads() throws {
+        var writer = RecordPayloadWriter(reservingCapacity: 0)
+        for index in 0..<3 {
+            writer.append(
+                timestampDelta: Int64(index), offsetDelta: Int32(index), key: [1, 2], value: [3, 4, 5],
+                headers: [(Array("x".utf8), [6])])
+        }
+        let bytes = writer.bytes
+        for cut in 0..<bytes.count {
+            #expect(throws: ProtocolError.self) {
+                try Array(bytes[0..<cut]).withUnsafeBytes { try RecordPayloadReader.decode($0, count: 3) }
+            }
+        }
+        for position in bytes.indices {
+            for value: UInt8 in [0x00, 0x7F, 0x80, 0xFF] {
+                var corrupt = bytes
+                corrupt[position] = value
+                _ = try? corrupt.withUnsafeBytes { try RecordPayloadReader.decode($0, count: 3) }
+            }
+        }
+        #expect(throws: ProtocolError.self) {
+            try bytes.withUnsafeBytes { try RecordPayloadReader.decode($0, count: 2) }
+        }
+    }
+}

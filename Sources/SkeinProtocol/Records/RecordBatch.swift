@@ -205,6 +205,23 @@ public struct RecordBatch: Equatable, Sendable {
         return buffer
     }
 
+    /// The same, from a payload in a byte array (the producer's `RecordPayloadWriter` output), copied once.
+    public static func encode(header: RecordBatchHeader, recordsPayload: [UInt8]) throws(ProtocolError) -> ByteBuffer {
+        let total = RecordBatchHeader.size + recordsPayload.count
+        guard total - RecordBatchHeader.logOverhead <= Int(Int32.max) else {
+            throw ProtocolError.invalidRecordBatch("batch of \(total) bytes is too large")
+        }
+        var header = header
+        header.batchLength = Int32(total - RecordBatchHeader.logOverhead)
+        header.crc = 0
+        var buffer = ByteBufferAllocator().buffer(capacity: total)
+        header.write(into: &buffer)
+        buffer.writeBytes(recordsPayload)
+        let crc = crc32c(buffer, from: RecordBatchHeader.crcCoverageStart)
+        buffer.setInteger(crc, at: buffer.readerIndex + RecordBatchHeader.crcOffset)
+        return buffer
+    }
+
     /// Builds an uncompressed batch from records, deriving `recordsCount`, `lastOffsetDelta` and
     /// `maxTimestamp` from them. Records should carry offset deltas 0, 1, 2 … in order; the
     /// broker's validation rejects anything else.
