@@ -97,6 +97,9 @@ final class RequestRouter: Sendable {
         case .offsetFetch(let request): OffsetFetchHandler.handle(request, context: context, broker: broker)
         case .describeGroups(let request): DescribeGroupsHandler.handle(request, context: context, broker: broker)
         case .listGroups(let request): ListGroupsHandler.handle(request, context: context, broker: broker)
+        case .alterConfigs, .deleteGroups, .incrementalAlterConfigs, .offsetDelete:
+            // Not in `implemented` yet, so never routed here; handlers follow.
+            respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
         }
     }
 
