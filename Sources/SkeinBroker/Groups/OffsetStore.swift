@@ -39,6 +39,11 @@ final class OffsetStore: @unchecked Sendable {
     private let lock = NSLock()
     private var table: [String: [TopicPartition: Committed]] = [:]
     private var bytesSinceSnapshot: Int64 = 0
+    /// Commits appended but not yet durable, whose table update is still to come.
+    private var commitsInFlight = 0
+    /// Log offsets of tombstones written while commits were in flight: such a commit, though appended
+    /// before the tombstone, reaches the table after it and must not bring the offset back.
+    private var tombstonesSinceInFlightCommits: [String: [TopicPartition: Int64]] = [:]
 
     init(directory: String, clock: any LogClock, logger: Logger) throws {
         self.directory = directory
@@ -66,6 +71,7 @@ final class OffsetStore: @unchecked Sendable {
                 var batch = try encodeBatch(offsets.map { (groupId, $0.key, Optional($0.value)) })
                 let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
                 bytesSinceSnapshot += Int64(batch.readableBytes)
+                commitsInFlight += 1
                 return .success(result.lastOffset + 1)
             } catch let error as LogError {
                 return .failure(error)
@@ -79,12 +85,16 @@ final class OffsetStore: @unchecked Sendable {
             // Readers see the offsets only once they are durable: a failed fsync must not leave an
             // OffsetFetch answer that a restart would take back.
             log.flush(upTo: end) { [self] result in
-                if case .success = result {
-                    lock.withLock {
-                        for (topicPartition, committed) in offsets {
+                lock.withLock {
+                    if case .success = result {
+                        let tombstones = tombstonesSinceInFlightCommits[groupId] ?? [:]
+                        for (topicPartition, committed) in offsets
+                        where (tombstones[topicPartition] ?? -1) < end {
                             table[groupId, default: [:]][topicPartition] = committed
                         }
                     }
+                    commitsInFlight -= 1
+                    if commitsInFlight == 0 { tombstonesSinceInFlightCommits.removeAll() }
                 }
                 done(result)
             }
@@ -106,6 +116,57 @@ final class OffsetStore: @unchecked Sendable {
             } catch {
                 storageWarning("writing tombstones for group \(groupId) failed: \(error)")
             }
+        }
+    }
+
+    /// Removes whole groups' offsets (DeleteGroups) and calls `done` once the tombstones are on disk, so an
+    /// acknowledged deletion survives a crash.
+    func deleteGroups(_ groupIds: [String], done: @escaping @Sendable (Result<Void, LogError>) -> Void) {
+        let entries: [(String, TopicPartition)] = lock.withLock {
+            groupIds.flatMap { groupId in (table[groupId] ?? [:]).keys.sorted().map { (groupId, $0) } }
+        }
+        writeTombstones(entries, done: done)
+    }
+
+    /// Removes some of a group's offsets (OffsetDelete), durably like `deleteGroups`. Partitions without a
+    /// committed offset need no tombstone.
+    func deleteOffsets(
+        groupId: String, partitions: [TopicPartition], done: @escaping @Sendable (Result<Void, LogError>) -> Void
+    ) {
+        let entries: [(String, TopicPartition)] = lock.withLock {
+            let committed = table[groupId] ?? [:]
+            return Set(partitions).filter { committed[$0] != nil }.sorted().map { (groupId, $0) }
+        }
+        writeTombstones(entries, done: done)
+    }
+
+    private func writeTombstones(
+        _ entries: [(String, TopicPartition)], done: @escaping @Sendable (Result<Void, LogError>) -> Void
+    ) {
+        guard !entries.isEmpty else { return done(.success(())) }
+        let appended: Result<Int64, LogError> = lock.withLock {
+            do {
+                var batch = try encodeBatch(entries.map { ($0.0, $0.1, nil) })
+                let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
+                bytesSinceSnapshot += Int64(batch.readableBytes)
+                // Hidden at once: a reader must not see offsets whose deletion was already decided.
+                for (groupId, topicPartition) in entries {
+                    table[groupId]?[topicPartition] = nil
+                    if table[groupId]?.isEmpty == true { table[groupId] = nil }
+                    if commitsInFlight > 0 {
+                        tombstonesSinceInFlightCommits[groupId, default: [:]][topicPartition] = result.lastOffset
+                    }
+                }
+                return .success(result.lastOffset + 1)
+            } catch let error as LogError {
+                return .failure(error)
+            } catch {
+                return .failure(.io(operation: "encode offset tombstones", path: directory, errno: 22))
+            }
+        }
+        switch appended {
+        case .failure(let error): done(.failure(error))
+        case .success(let end): log.flush(upTo: end, done: done)
         }
     }
 
