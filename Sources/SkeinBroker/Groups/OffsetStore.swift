@@ -33,14 +33,16 @@ final class OffsetStore: @unchecked Sendable {
     static let snapshotEveryBytes: Int64 = 8 << 20
     private let directory: String
     private let logs: LogManager
-    private let log: PartitionLog
+    /// Internal for tests, which hold its fsync rounds open.
+    let log: PartitionLog
     private let clock: any LogClock
     private let logger: Logger
     private let lock = NSLock()
     private var table: [String: [TopicPartition: Committed]] = [:]
     private var bytesSinceSnapshot: Int64 = 0
-    /// Commits appended but not yet durable, whose table update is still to come.
-    private var commitsInFlight = 0
+    /// Commits appended but not yet durable, by the log offset just past them. Their table update is still
+    /// to come, yet a snapshot taken meanwhile covers their place in the log, so it must include them.
+    private var pendingCommits: [Int64: (groupId: String, offsets: [TopicPartition: Committed])] = [:]
     /// Log offsets of tombstones written while commits were in flight: such a commit, though appended
     /// before the tombstone, reaches the table after it and must not bring the offset back.
     private var tombstonesSinceInFlightCommits: [String: [TopicPartition: Int64]] = [:]
@@ -71,7 +73,7 @@ final class OffsetStore: @unchecked Sendable {
                 var batch = try encodeBatch(offsets.map { (groupId, $0.key, Optional($0.value)) })
                 let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
                 bytesSinceSnapshot += Int64(batch.readableBytes)
-                commitsInFlight += 1
+                pendingCommits[result.lastOffset + 1] = (groupId, offsets)
                 return .success(result.lastOffset + 1)
             } catch let error as LogError {
                 return .failure(error)
@@ -86,15 +88,9 @@ final class OffsetStore: @unchecked Sendable {
             // OffsetFetch answer that a restart would take back.
             log.flush(upTo: end) { [self] result in
                 lock.withLock {
-                    if case .success = result {
-                        let tombstones = tombstonesSinceInFlightCommits[groupId] ?? [:]
-                        for (topicPartition, committed) in offsets
-                        where (tombstones[topicPartition] ?? -1) < end {
-                            table[groupId, default: [:]][topicPartition] = committed
-                        }
-                    }
-                    commitsInFlight -= 1
-                    if commitsInFlight == 0 { tombstonesSinceInFlightCommits.removeAll() }
+                    if case .success = result { apply(commit: (groupId, offsets), end: end, to: &table) }
+                    pendingCommits[end] = nil
+                    if pendingCommits.isEmpty { tombstonesSinceInFlightCommits.removeAll() }
                 }
                 done(result)
             }
@@ -153,7 +149,7 @@ final class OffsetStore: @unchecked Sendable {
                 for (groupId, topicPartition) in entries {
                     table[groupId]?[topicPartition] = nil
                     if table[groupId]?.isEmpty == true { table[groupId] = nil }
-                    if commitsInFlight > 0 {
+                    if !pendingCommits.isEmpty {
                         tombstonesSinceInFlightCommits[groupId, default: [:]][topicPartition] = result.lastOffset
                     }
                 }
@@ -185,6 +181,17 @@ final class OffsetStore: @unchecked Sendable {
                     _ = try? batch.withUnsafeMutableReadableBytes { try log.append($0) }
                 }
             }
+        }
+    }
+
+    /// Lock held. Stores a commit that ends at log offset `end`, except for offsets a later tombstone removed.
+    private func apply(
+        commit: (groupId: String, offsets: [TopicPartition: Committed]), end: Int64,
+        to table: inout [String: [TopicPartition: Committed]]
+    ) {
+        let tombstones = tombstonesSinceInFlightCommits[commit.groupId] ?? [:]
+        for (topicPartition, committed) in commit.offsets where (tombstones[topicPartition] ?? -1) < end {
+            table[commit.groupId, default: [:]][topicPartition] = committed
         }
     }
 
@@ -268,7 +275,13 @@ final class OffsetStore: @unchecked Sendable {
     func snapshotAndTrim() {
         lock.withLock {
             let nextOffset = log.logEndOffset
-            let entries = table.flatMap { group, offsets in
+            // Commits still waiting for their fsync lie below nextOffset: the snapshot, not the replay, must
+            // carry them (flushNow below makes them durable before the snapshot is written).
+            var covered = table
+            for (end, commit) in pendingCommits.sorted(by: { $0.key < $1.key }) {
+                apply(commit: commit, end: end, to: &covered)
+            }
+            let entries = covered.flatMap { group, offsets in
                 offsets.map {
                     SnapshotEntry(group: group, topic: $0.key.topic, partition: $0.key.partition, committed: $0.value)
                 }
