@@ -205,9 +205,10 @@ import Testing
         try await withBroker { broker in
             let connection = try broker.connect()
             try createTopic("replaced", on: connection)
-            func alter(_ configs: [AlterConfigsRequest.Config], validateOnly: Bool = false, type: Int8 = AdminApiTests.topicType)
-                throws -> AlterConfigsResponse.Result
-            {
+            func alter(
+                _ configs: [AlterConfigsRequest.Config], validateOnly: Bool = false,
+                type: Int8 = AdminApiTests.topicType
+            ) throws -> AlterConfigsResponse.Result {
                 let response = try connection.roundTrip(
                     AlterConfigsRequest(
                         resources: [
