@@ -181,6 +181,53 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
+    public enum TopicConfigChangeError: Error, Equatable {
+        case unknownTopic(String)
+        /// INVALID_REQUEST: the change itself is malformed (an operation a config does not support).
+        case invalidRequest(String)
+        /// INVALID_CONFIG: an unknown name or a bad value.
+        case invalidConfig(String)
+        case storage(String)
+    }
+
+    /// Changes a topic's config overrides: `change` computes the new overrides from the current ones, and
+    /// the result is validated, saved in topics.json and applied to the running partition logs, so
+    /// retention, rolls and size limits follow without a restart. `validateOnly` stops before saving.
+    @discardableResult
+    public func changeTopicConfigs(
+        _ name: String, validateOnly: Bool,
+        _ change: ([String: String]) throws(TopicConfigChangeError) -> [String: String]
+    ) throws(TopicConfigChangeError) -> TopicMetadata {
+        topicLock.lock()
+        defer { topicLock.unlock() }
+        guard let current = topics.topic(name) else { throw .unknownTopic("topic \(name) does not exist") }
+        let overrides = try change(current.configs)
+        for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            do { try TopicConfig.validate(key, value) } catch { throw .invalidConfig(error.description) }
+        }
+        if validateOnly {
+            var preview = current
+            preview.configs = overrides
+            return preview
+        }
+        let updated: TopicMetadata
+        do {
+            guard let saved = try topics.replaceConfigs(of: name, with: overrides) else {
+                throw TopicConfigChangeError.unknownTopic("topic \(name) does not exist")
+            }
+            updated = saved
+        } catch let error as TopicConfigChangeError {
+            throw error
+        } catch {
+            logger.error("saving configs of topic \(name) failed: \(error)")
+            throw .storage("storage error: \(error)")
+        }
+        let logConfig = logConfig(for: updated)
+        for partition in 0..<updated.partitionCount { log(name, partition)?.updateConfig(logConfig) }
+        logger.info("topic \(name) configs now \(overrides.isEmpty ? "all defaults" : "\(overrides)")")
+        return updated
+    }
+
     func log(_ topic: String, _ partition: Int32) -> PartitionLog? {
         logs.log(for: TopicPartition(topic, partition))
     }

@@ -32,7 +32,8 @@ final class RequestRouter: Sendable {
     static let implemented: [ApiKey] = [
         .produce, .fetch, .listOffsets, .metadata, .findCoordinator, .apiVersions, .createTopics, .deleteTopics,
         .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
-        .offsetCommit, .offsetFetch, .describeGroups, .listGroups,
+        .offsetCommit, .offsetFetch, .describeGroups, .listGroups, .alterConfigs, .incrementalAlterConfigs,
+        .deleteGroups, .offsetDelete,
     ]
 
     init(broker: Broker) {
@@ -97,6 +98,11 @@ final class RequestRouter: Sendable {
         case .offsetFetch(let request): OffsetFetchHandler.handle(request, context: context, broker: broker)
         case .describeGroups(let request): DescribeGroupsHandler.handle(request, context: context, broker: broker)
         case .listGroups(let request): ListGroupsHandler.handle(request, context: context, broker: broker)
+        case .alterConfigs(let request): AlterConfigsHandler.handle(request, context: context, broker: broker)
+        case .incrementalAlterConfigs(let request):
+            IncrementalAlterConfigsHandler.handle(request, context: context, broker: broker)
+        case .deleteGroups(let request): DeleteGroupsHandler.handle(request, context: context, broker: broker)
+        case .offsetDelete(let request): OffsetDeleteHandler.handle(request, context: context, broker: broker)
         }
     }
 

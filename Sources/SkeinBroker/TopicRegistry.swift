@@ -57,6 +57,24 @@ public final class TopicRegistry: @unchecked Sendable {
         }
     }
 
+    /// Replaces a topic's config overrides; returns the updated topic, or nil if it does not exist.
+    @discardableResult
+    public func replaceConfigs(of name: String, with configs: [String: String]) throws -> TopicMetadata? {
+        try lock.withLock {
+            guard var topic = topics[name] else { return nil }
+            let previous = topic
+            topic.configs = configs
+            topics[name] = topic
+            do {
+                try save()
+            } catch {
+                topics[name] = previous
+                throw error
+            }
+            return topic
+        }
+    }
+
     /// Lock held.
     private func save() throws {
         let encoder = JSONEncoder()

@@ -23,6 +23,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case initProducerId = 22
     case offsetForLeaderEpoch = 23
     case describeConfigs = 32
+    case alterConfigs = 33
+    case deleteGroups = 42
+    case incrementalAlterConfigs = 44
+    case offsetDelete = 47
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -53,6 +57,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .initProducerId: 0...4
         case .offsetForLeaderEpoch: 2...4
         case .describeConfigs: 1...4
+        case .alterConfigs: 0...2
+        case .deleteGroups: 0...2
+        case .incrementalAlterConfigs: 0...1
+        case .offsetDelete: 0...0
         }
     }
 
@@ -79,6 +87,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .initProducerId: 2
         case .offsetForLeaderEpoch: 4
         case .describeConfigs: 4
+        case .alterConfigs: 2
+        case .deleteGroups: 2
+        case .incrementalAlterConfigs: 1
+        // v0 is the only version we speak and it is not flexible; Kafka's v1 is.
+        case .offsetDelete: 1
         }
     }
 
@@ -133,6 +146,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .initProducerId: "InitProducerId"
         case .offsetForLeaderEpoch: "OffsetForLeaderEpoch"
         case .describeConfigs: "DescribeConfigs"
+        case .alterConfigs: "AlterConfigs"
+        case .deleteGroups: "DeleteGroups"
+        case .incrementalAlterConfigs: "IncrementalAlterConfigs"
+        case .offsetDelete: "OffsetDelete"
         }
     }
 }

@@ -21,6 +21,10 @@ public enum KafkaRequest: Equatable, Sendable {
     case initProducerId(InitProducerIdRequest)
     case offsetForLeaderEpoch(OffsetForLeaderEpochRequest)
     case describeConfigs(DescribeConfigsRequest)
+    case alterConfigs(AlterConfigsRequest)
+    case deleteGroups(DeleteGroupsRequest)
+    case incrementalAlterConfigs(IncrementalAlterConfigsRequest)
+    case offsetDelete(OffsetDeleteRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -46,6 +50,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .initProducerId(let m): m
         case .offsetForLeaderEpoch(let m): m
         case .describeConfigs(let m): m
+        case .alterConfigs(let m): m
+        case .deleteGroups(let m): m
+        case .incrementalAlterConfigs(let m): m
+        case .offsetDelete(let m): m
         }
     }
 
@@ -72,6 +80,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .initProducerId: .initProducerId(try .decode(from: &buffer, version: version))
         case .offsetForLeaderEpoch: .offsetForLeaderEpoch(try .decode(from: &buffer, version: version))
         case .describeConfigs: .describeConfigs(try .decode(from: &buffer, version: version))
+        case .alterConfigs: .alterConfigs(try .decode(from: &buffer, version: version))
+        case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
+        case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
+        case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -101,6 +113,10 @@ public enum KafkaResponse: Equatable, Sendable {
     case initProducerId(InitProducerIdResponse)
     case offsetForLeaderEpoch(OffsetForLeaderEpochResponse)
     case describeConfigs(DescribeConfigsResponse)
+    case alterConfigs(AlterConfigsResponse)
+    case deleteGroups(DeleteGroupsResponse)
+    case incrementalAlterConfigs(IncrementalAlterConfigsResponse)
+    case offsetDelete(OffsetDeleteResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -125,6 +141,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .initProducerId(let m): m
         case .offsetForLeaderEpoch(let m): m
         case .describeConfigs(let m): m
+        case .alterConfigs(let m): m
+        case .deleteGroups(let m): m
+        case .incrementalAlterConfigs(let m): m
+        case .offsetDelete(let m): m
         }
     }
 
@@ -151,6 +171,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .initProducerId: .initProducerId(try .decode(from: &buffer, version: version))
         case .offsetForLeaderEpoch: .offsetForLeaderEpoch(try .decode(from: &buffer, version: version))
         case .describeConfigs: .describeConfigs(try .decode(from: &buffer, version: version))
+        case .alterConfigs: .alterConfigs(try .decode(from: &buffer, version: version))
+        case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
+        case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
+        case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
         }
     }
 

@@ -10,9 +10,14 @@ import struct
 import uuid
 
 import pytest
-from kafka.protocol.admin import (CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
-                                  DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse)
+from kafka.protocol.admin import (AlterConfigsRequest, AlterConfigsResponse, CreateTopicsRequest,
+                                  CreateTopicsResponse, DeleteGroupsRequest, DeleteGroupsResponse,
+                                  DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest,
+                                  DescribeConfigsResponse, IncrementalAlterConfigsRequest,
+                                  IncrementalAlterConfigsResponse)
 from kafka.protocol.consumer import (FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
+                                     OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest,
+                                     OffsetDeleteResponse, OffsetFetchRequest, OffsetFetchResponse,
                                      OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse)
 from kafka.protocol.metadata import (ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest,
                                      FindCoordinatorResponse, MetadataRequest, MetadataResponse)
@@ -35,6 +40,10 @@ CONTRACT = {
     22: ("InitProducerId", 0, 4, InitProducerIdRequest, InitProducerIdResponse),
     10: ("FindCoordinator", 0, 4, FindCoordinatorRequest, FindCoordinatorResponse),
     23: ("OffsetForLeaderEpoch", 2, 4, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse),
+    33: ("AlterConfigs", 0, 2, AlterConfigsRequest, AlterConfigsResponse),
+    44: ("IncrementalAlterConfigs", 0, 1, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse),
+    42: ("DeleteGroups", 0, 2, DeleteGroupsRequest, DeleteGroupsResponse),
+    47: ("OffsetDelete", 0, 0, OffsetDeleteRequest, OffsetDeleteResponse),
 }
 
 # Versions kafka-python 3.0.12 has classes for (its classes encode any version from 0 to max_version).
@@ -334,9 +343,124 @@ def check_offset_for_leader_epoch(broker, v, topic):
     assert p.error_code == 0 and p.leader_epoch == epoch and p.end_offset == hw, p
 
 
+def topic_config(broker, topic, name):
+    """(value, source) of one topic config, from DescribeConfigs v4."""
+    R = DescribeConfigsRequest.DescribeConfigsResource
+    req = DescribeConfigsRequest(resources=[R(resource_type=2, resource_name=topic, configuration_keys=[name])],
+                                 include_synonyms=False, include_documentation=False)
+    (r,) = call(broker, 32, 4, req).results
+    assert r.error_code == 0, r
+    ((value, source),) = [(c.value, c.config_source) for c in r.configs]
+    return value, source
+
+
+def check_alter_configs(broker, v, topic):
+    name = "it-codec-alter-v%d-%s" % (v, uuid.uuid4().hex[:8])
+    create_topic(broker, name, 1)
+    R = AlterConfigsRequest.AlterConfigsResource
+    C = R.AlterableConfig
+    req = AlterConfigsRequest(resources=[R(resource_type=2, resource_name=name,
+                                           configs=[C(name="retention.ms", value="7200000")]),
+                                         R(resource_type=2, resource_name=name + "-missing",
+                                           configs=[C(name="retention.ms", value="1")]),
+                                         R(resource_type=4, resource_name="0",
+                                           configs=[C(name="num.partitions", value="2")])],
+                              validate_only=False)
+    ok, missing, brokerwide = call(broker, 33, v, req).responses
+    assert (ok.error_code, ok.error_message, ok.resource_type, ok.resource_name) == (0, None, 2, name), ok
+    assert missing.error_code == 3 and missing.resource_name == name + "-missing", missing
+    assert brokerwide.error_code == 44 and "read-only" in brokerwide.error_message, brokerwide
+    assert topic_config(broker, name, "retention.ms") == ("7200000", 1)
+    bad = AlterConfigsRequest(resources=[R(resource_type=2, resource_name=name,
+                                           configs=[C(name="retention.ms", value="later")])], validate_only=False)
+    (r,) = call(broker, 33, v, bad).responses
+    assert r.error_code == 40 and "retention.ms" in r.error_message, r
+    # The whole set is replaced: an empty set returns retention.ms to its default.
+    empty = AlterConfigsRequest(resources=[R(resource_type=2, resource_name=name, configs=[])], validate_only=False)
+    (r,) = call(broker, 33, v, empty).responses
+    assert r.error_code == 0, r
+    assert topic_config(broker, name, "retention.ms") == ("604800000", 5)
+
+
+def check_incremental_alter_configs(broker, v, topic):
+    name = "it-codec-incr-v%d-%s" % (v, uuid.uuid4().hex[:8])
+    create_topic(broker, name, 1)
+    R = IncrementalAlterConfigsRequest.AlterConfigsResource
+    C = R.AlterableConfig
+    SET, DELETE = 0, 1
+    req = IncrementalAlterConfigsRequest(
+        resources=[R(resource_type=2, resource_name=name,
+                     configs=[C(name="retention.ms", config_operation=SET, value="7200000"),
+                              C(name="segment.ms", config_operation=SET, value="3600000")]),
+                   R(resource_type=4, resource_name="0",
+                     configs=[C(name="log.retention.ms", config_operation=SET, value="1")])],
+        validate_only=False)
+    ok, brokerwide = call(broker, 44, v, req).responses
+    assert (ok.error_code, ok.error_message, ok.resource_type, ok.resource_name) == (0, None, 2, name), ok
+    assert brokerwide.error_code == 44 and brokerwide.resource_type == 4, brokerwide
+    assert brokerwide.error_message == "broker configs are read-only; set them in the config file"
+    assert topic_config(broker, name, "segment.ms") == ("3600000", 1)
+    req = IncrementalAlterConfigsRequest(
+        resources=[R(resource_type=2, resource_name=name,
+                     configs=[C(name="segment.ms", config_operation=DELETE, value=None)])], validate_only=False)
+    (r,) = call(broker, 44, v, req).responses
+    assert r.error_code == 0, r
+    assert topic_config(broker, name, "segment.ms") == ("604800000", 5)
+    assert topic_config(broker, name, "retention.ms") == ("7200000", 1)
+
+
+def commit_standalone(broker, group, topic, offsets):
+    """Commits {partition: offset} outside any generation (what assign()ed consumers do), OffsetCommit v2."""
+    T = OffsetCommitRequest.OffsetCommitRequestTopic
+    P = T.OffsetCommitRequestPartition
+    req = OffsetCommitRequest(group_id=group, generation_id_or_member_epoch=-1, member_id="", retention_time_ms=-1,
+                              topics=[T(name=topic, partitions=[P(partition_index=p, committed_offset=o,
+                                                                  committed_metadata="")
+                                                                for p, o in offsets.items()])])
+    with Conn(broker.host, broker.port) as c:
+        _, resp = kp_decode_response_exact(OffsetCommitResponse, 2, c.roundtrip(kp_encode_request(req, 2, 77)))
+    assert all(p.error_code == 0 for t in resp.topics for p in t.partitions), resp
+
+
+def committed_offsets(broker, group, topic, partitions):
+    T = OffsetFetchRequest.OffsetFetchRequestTopic
+    req = OffsetFetchRequest(group_id=group, topics=[T(name=topic, partition_indexes=partitions)])
+    with Conn(broker.host, broker.port) as c:
+        _, resp = kp_decode_response_exact(OffsetFetchResponse, 1, c.roundtrip(kp_encode_request(req, 1, 78)))
+    return [p.committed_offset for t in resp.topics for p in sorted(t.partitions, key=lambda p: p.partition_index)]
+
+
+def check_delete_groups(broker, v, topic):
+    group = "it-codec-delgroup-v%d-%s" % (v, uuid.uuid4().hex[:8])
+    commit_standalone(broker, group, topic, {0: 3, 1: 0})
+    req = DeleteGroupsRequest(groups_names=[group, group + "-never"])
+    done, never = call(broker, 42, v, req).results
+    assert (done.group_id, done.error_code) == (group, 0), done
+    assert (never.group_id, never.error_code) == (group + "-never", 69), never  # GROUP_ID_NOT_FOUND
+    assert committed_offsets(broker, group, topic, [0, 1]) == [-1, -1]
+
+
+def check_offset_delete(broker, v, topic):
+    group = "it-codec-offdel-v%d-%s" % (v, uuid.uuid4().hex[:8])
+    commit_standalone(broker, group, topic, {0: 3, 1: 0})
+    T = OffsetDeleteRequest.OffsetDeleteRequestTopic
+    P = T.OffsetDeleteRequestPartition
+    req = OffsetDeleteRequest(group_id=group, topics=[T(name=topic, partitions=[P(partition_index=0)]),
+                                                      T(name=topic + "-missing", partitions=[P(partition_index=0)])])
+    resp = call(broker, 47, v, req)
+    assert resp.error_code == 0, resp
+    assert {(t.name, p.partition_index): p.error_code for t in resp.topics for p in t.partitions} == {
+        (topic, 0): 0, (topic + "-missing", 0): 3}
+    assert committed_offsets(broker, group, topic, [0, 1]) == [-1, 0]
+    resp = call(broker, 47, v, OffsetDeleteRequest(group_id=group + "-never", topics=[]))
+    assert resp.error_code == 69 and list(resp.topics) == [], resp
+
+
 CHECKS = {18: check_api_versions, 3: check_metadata, 0: check_produce, 1: check_fetch, 2: check_list_offsets,
           19: check_create_topics, 20: check_delete_topics, 32: check_describe_configs,
-          22: check_init_producer_id, 10: check_find_coordinator, 23: check_offset_for_leader_epoch}
+          22: check_init_producer_id, 10: check_find_coordinator, 23: check_offset_for_leader_epoch,
+          33: check_alter_configs, 44: check_incremental_alter_configs, 42: check_delete_groups,
+          47: check_offset_delete}
 
 
 # Codec bugs of librdkafka 2.0.2's mock that this cross-check finds (strict xfail against the mock).

@@ -13,8 +13,9 @@ final class TestBroker: @unchecked Sendable {
     let group: MultiThreadedEventLoopGroup
     var port: Int { server.localAddress!.port! }
 
-    init(settings: [String: String] = [:]) async throws {
-        directory = NSTemporaryDirectory() + "skein-broker-test-" + UUID().uuidString
+    /// `directory` reopens the data of an earlier broker (a restart); nil starts empty.
+    init(settings: [String: String] = [:], directory existing: String? = nil) async throws {
+        directory = existing ?? NSTemporaryDirectory() + "skein-broker-test-" + UUID().uuidString
         var config = BrokerConfig()
         config.dataDirectory = directory
         config.listenPort = 0
@@ -25,11 +26,11 @@ final class TestBroker: @unchecked Sendable {
         broker.advertisedPort = server.localAddress!.port!
     }
 
-    func stop() async throws {
+    func stop(keepingData: Bool = false) async throws {
         try await server.close()
         broker.shutdown()
         try await group.shutdownGracefully()
-        try? FileManager.default.removeItem(atPath: directory)
+        if !keepingData { try? FileManager.default.removeItem(atPath: directory) }
     }
 
     func connect() throws -> RawKafkaConnection { try RawKafkaConnection(port: port) }

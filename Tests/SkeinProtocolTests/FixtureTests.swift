@@ -125,6 +125,8 @@ struct FixtureTests {
             .describeGroups: (0...5, 5), .listGroups: (0...4, 3), .apiVersions: (0...4, 3),
             .createTopics: (2...7, 5), .deleteTopics: (1...6, 4), .initProducerId: (0...4, 2),
             .offsetForLeaderEpoch: (2...4, 4), .describeConfigs: (1...4, 4),
+            .alterConfigs: (0...2, 2), .deleteGroups: (0...2, 2), .incrementalAlterConfigs: (0...1, 1),
+            .offsetDelete: (0...0, 1),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

@@ -14,6 +14,8 @@ struct MalformedInputTests {
         VersionCase(api: .fetch, version: 4), VersionCase(api: .fetch, version: 12),
         VersionCase(api: .createTopics, version: 7), VersionCase(api: .offsetFetch, version: 8),
         VersionCase(api: .describeConfigs, version: 4), VersionCase(api: .joinGroup, version: 7),
+        VersionCase(api: .incrementalAlterConfigs, version: 1), VersionCase(api: .alterConfigs, version: 0),
+        VersionCase(api: .deleteGroups, version: 2), VersionCase(api: .offsetDelete, version: 0),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)

@@ -159,6 +159,34 @@ enum Samples {
                         resourceType: DescribeConfigsRequest.brokerResourceType, resourceName: "1",
                         configurationKeys: nil),
                 ], includeSynonyms: true, includeDocumentation: v >= 3, unknownTaggedFields: tags)
+        case .alterConfigs:
+            return AlterConfigsRequest(
+                resources: [
+                    .init(
+                        resourceType: DescribeConfigsRequest.topicResourceType, resourceName: "t",
+                        configs: [.init(name: "retention.ms", value: "1000"), .init(name: "x", value: nil)]),
+                    .init(resourceType: DescribeConfigsRequest.brokerResourceType, resourceName: "1", configs: []),
+                ], validateOnly: true, unknownTaggedFields: tags)
+        case .incrementalAlterConfigs:
+            return IncrementalAlterConfigsRequest(
+                resources: [
+                    .init(
+                        resourceType: DescribeConfigsRequest.topicResourceType, resourceName: "t",
+                        configs: [
+                            .init(
+                                name: "retention.ms", configOperation: IncrementalAlterConfigsRequest.setOperation,
+                                value: "1000"),
+                            .init(
+                                name: "segment.ms", configOperation: IncrementalAlterConfigsRequest.deleteOperation,
+                                value: nil),
+                        ])
+                ], validateOnly: true, unknownTaggedFields: tags)
+        case .deleteGroups:
+            return DeleteGroupsRequest(groupsNames: ["g1", "g2"], unknownTaggedFields: tags)
+        case .offsetDelete:
+            return OffsetDeleteRequest(
+                groupId: "g",
+                topics: [.init(name: "t", partitionIndexes: [0, 2]), .init(name: "u", partitionIndexes: [])])
         }
     }
 
@@ -376,6 +404,34 @@ enum Samples {
                         errorCode: .unknownTopicOrPartition, errorMessage: "no such topic", resourceType: 2,
                         resourceName: "missing", configs: []),
                 ], unknownTaggedFields: tags)
+        case .alterConfigs:
+            return AlterConfigsResponse(
+                throttleTimeMs: 1,
+                responses: [
+                    .init(resourceType: 2, resourceName: "t"),
+                    .init(errorCode: .invalidConfig, errorMessage: "bad value", resourceType: 2, resourceName: "u"),
+                ], unknownTaggedFields: tags)
+        case .incrementalAlterConfigs:
+            return IncrementalAlterConfigsResponse(
+                throttleTimeMs: 1,
+                responses: [
+                    .init(resourceType: 2, resourceName: "t"),
+                    .init(errorCode: .policyViolation, errorMessage: "read-only", resourceType: 4, resourceName: "1"),
+                ], unknownTaggedFields: tags)
+        case .deleteGroups:
+            return DeleteGroupsResponse(
+                throttleTimeMs: 1, results: [.init(groupId: "g1"), .init(groupId: "g2", errorCode: .nonEmptyGroup)],
+                unknownTaggedFields: tags)
+        case .offsetDelete:
+            return OffsetDeleteResponse(
+                errorCode: .noError, throttleTimeMs: 1,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [
+                            .init(partitionIndex: 0), .init(partitionIndex: 2, errorCode: .groupSubscribedToTopic),
+                        ])
+                ])
         }
     }
 }

@@ -120,6 +120,39 @@ final class ConsumerGroup {
         return common
     }
 
+    /// The protocol type of Kafka's consumer clients, whose member metadata lists the topics they consume.
+    static let consumerProtocolType = "consumer"
+
+    /// Topics the members subscribe to, read from their consumer protocol metadata; nil when some
+    /// metadata does not parse, which callers must take as "possibly every topic".
+    var subscribedTopics: Set<String>? {
+        var topics = Set<String>()
+        for member in members {
+            for (_, metadata) in member.protocols {
+                guard let subscription = ConsumerGroup.subscriptionTopics(metadata) else { return nil }
+                topics.formUnion(subscription)
+            }
+        }
+        return topics
+    }
+
+    /// The topic list of a ConsumerProtocolSubscription (every version starts with an int16 version and
+    /// an array of int16-length strings).
+    static func subscriptionTopics(_ metadata: ByteBuffer) -> [String]? {
+        var buffer = metadata
+        guard buffer.readInteger(as: Int16.self) != nil, let count = buffer.readInteger(as: Int32.self),
+            count >= 0, Int(count) <= buffer.readableBytes / 2
+        else { return nil }
+        var topics: [String] = []
+        for _ in 0..<count {
+            guard let length = buffer.readInteger(as: Int16.self), length >= 0,
+                let topic = buffer.readString(length: Int(length))
+            else { return nil }
+            topics.append(topic)
+        }
+        return topics
+    }
+
     /// Kafka's vote: every member votes for its most preferred protocol among those all support.
     func selectProtocol() -> String? {
         let candidates = candidateProtocols()

@@ -434,6 +434,92 @@ final class GroupCoordinator: @unchecked Sendable {
         }
     }
 
+    // MARK: DeleteGroups and OffsetDelete
+
+    /// Deletes groups that have no members, with their committed offsets; `done` gets one code per
+    /// requested id once the deletions are on disk. Kafka's codes: GROUP_ID_NOT_FOUND for a group the
+    /// coordinator does not know, NON_EMPTY_GROUP while members remain.
+    func deleteGroups(
+        _ groupIds: [String], done: @escaping @Sendable ([(groupId: String, errorCode: ErrorCode)]) -> Void
+    ) {
+        var codes: [(groupId: String, errorCode: ErrorCode)] = []
+        var deleted: [String] = []
+        withGroups { _ in
+            for groupId in groupIds {
+                let code: ErrorCode
+                if groupId.isEmpty {
+                    code = .invalidGroupId
+                } else if deleted.contains(groupId) {
+                    code = .noError
+                } else if let group = groups[groupId] {
+                    if group.state == .empty && group.members.isEmpty {
+                        group.state = .dead
+                        groups[groupId] = nil
+                        deleted.append(groupId)
+                        code = .noError
+                    } else {
+                        code = .nonEmptyGroup
+                    }
+                } else {
+                    code = .groupIdNotFound
+                }
+                codes.append((groupId, code))
+            }
+            // Tombstones go in the same critical section, so a commit cannot recreate the group in between
+            // and lose its fresh offsets to this deletion.
+            guard !deleted.isEmpty else { return }
+            let answered = codes
+            let removed = deleted
+            offsets.deleteGroups(removed) { result in
+                guard case .failure = result else { return done(answered) }
+                done(answered.map { removed.contains($0.groupId) ? ($0.groupId, .kafkaStorageError) : $0 })
+            }
+        }
+        if deleted.isEmpty { done(codes) }
+    }
+
+    enum OffsetDeleteCheck: Equatable {
+        /// The whole request fails with this code.
+        case rejected(ErrorCode)
+        /// These topics' offsets are in use by the group's members and must stay.
+        case accepted(subscribedTopics: Set<String>)
+    }
+
+    /// Deletes a group's committed offsets for `partitions` unless its members consume them (Kafka's
+    /// GROUP_SUBSCRIBED_TO_TOPIC, per partition); `done` gets the check's outcome and whether the tombstones
+    /// reached the disk.
+    func deleteOffsets(
+        groupId: String, partitions: [TopicPartition],
+        done: @escaping @Sendable (OffsetDeleteCheck, Result<Void, LogError>) -> Void
+    ) {
+        var immediate: OffsetDeleteCheck?
+        withGroups { _ in
+            guard !groupId.isEmpty else {
+                immediate = .rejected(.invalidGroupId)
+                return
+            }
+            guard let group = groups[groupId], group.state != .dead else {
+                immediate = .rejected(.groupIdNotFound)
+                return
+            }
+            let subscribed: Set<String>
+            if group.members.isEmpty {
+                subscribed = []
+            } else if group.protocolType == ConsumerGroup.consumerProtocolType {
+                // Unreadable metadata protects every requested topic: offsets in use are never deleted.
+                subscribed = group.subscribedTopics ?? Set(partitions.map(\.topic))
+            } else {
+                // Members of another protocol say nothing readable about what they use.
+                immediate = .rejected(.nonEmptyGroup)
+                return
+            }
+            let check = OffsetDeleteCheck.accepted(subscribedTopics: subscribed)
+            let deletable = partitions.filter { !subscribed.contains($0.topic) }
+            offsets.deleteOffsets(groupId: groupId, partitions: deletable) { result in done(check, result) }
+        }
+        if let immediate { done(immediate, .success(())) }
+    }
+
     // MARK: Describe and list
 
     struct GroupSummary {

@@ -33,12 +33,19 @@ final class OffsetStore: @unchecked Sendable {
     static let snapshotEveryBytes: Int64 = 8 << 20
     private let directory: String
     private let logs: LogManager
-    private let log: PartitionLog
+    /// Internal for tests, which hold its fsync rounds open.
+    let log: PartitionLog
     private let clock: any LogClock
     private let logger: Logger
     private let lock = NSLock()
     private var table: [String: [TopicPartition: Committed]] = [:]
     private var bytesSinceSnapshot: Int64 = 0
+    /// Commits appended but not yet durable, by the log offset just past them. Their table update is still
+    /// to come, yet a snapshot taken meanwhile covers their place in the log, so it must include them.
+    private var pendingCommits: [Int64: (groupId: String, offsets: [TopicPartition: Committed])] = [:]
+    /// Log offsets of tombstones written while commits were in flight: such a commit, though appended
+    /// before the tombstone, reaches the table after it and must not bring the offset back.
+    private var tombstonesSinceInFlightCommits: [String: [TopicPartition: Int64]] = [:]
 
     init(directory: String, clock: any LogClock, logger: Logger) throws {
         self.directory = directory
@@ -66,6 +73,7 @@ final class OffsetStore: @unchecked Sendable {
                 var batch = try encodeBatch(offsets.map { (groupId, $0.key, Optional($0.value)) })
                 let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
                 bytesSinceSnapshot += Int64(batch.readableBytes)
+                pendingCommits[result.lastOffset + 1] = (groupId, offsets)
                 return .success(result.lastOffset + 1)
             } catch let error as LogError {
                 return .failure(error)
@@ -79,12 +87,10 @@ final class OffsetStore: @unchecked Sendable {
             // Readers see the offsets only once they are durable: a failed fsync must not leave an
             // OffsetFetch answer that a restart would take back.
             log.flush(upTo: end) { [self] result in
-                if case .success = result {
-                    lock.withLock {
-                        for (topicPartition, committed) in offsets {
-                            table[groupId, default: [:]][topicPartition] = committed
-                        }
-                    }
+                lock.withLock {
+                    if case .success = result { apply(commit: (groupId, offsets), end: end, to: &table) }
+                    pendingCommits[end] = nil
+                    if pendingCommits.isEmpty { tombstonesSinceInFlightCommits.removeAll() }
                 }
                 done(result)
             }
@@ -109,6 +115,57 @@ final class OffsetStore: @unchecked Sendable {
         }
     }
 
+    /// Removes whole groups' offsets (DeleteGroups) and calls `done` once the tombstones are on disk, so an
+    /// acknowledged deletion survives a crash.
+    func deleteGroups(_ groupIds: [String], done: @escaping @Sendable (Result<Void, LogError>) -> Void) {
+        let entries: [(String, TopicPartition)] = lock.withLock {
+            groupIds.flatMap { groupId in (table[groupId] ?? [:]).keys.sorted().map { (groupId, $0) } }
+        }
+        writeTombstones(entries, done: done)
+    }
+
+    /// Removes some of a group's offsets (OffsetDelete), durably like `deleteGroups`. Partitions without a
+    /// committed offset need no tombstone.
+    func deleteOffsets(
+        groupId: String, partitions: [TopicPartition], done: @escaping @Sendable (Result<Void, LogError>) -> Void
+    ) {
+        let entries: [(String, TopicPartition)] = lock.withLock {
+            let committed = table[groupId] ?? [:]
+            return Set(partitions).filter { committed[$0] != nil }.sorted().map { (groupId, $0) }
+        }
+        writeTombstones(entries, done: done)
+    }
+
+    private func writeTombstones(
+        _ entries: [(String, TopicPartition)], done: @escaping @Sendable (Result<Void, LogError>) -> Void
+    ) {
+        guard !entries.isEmpty else { return done(.success(())) }
+        let appended: Result<Int64, LogError> = lock.withLock {
+            do {
+                var batch = try encodeBatch(entries.map { ($0.0, $0.1, nil) })
+                let result = try batch.withUnsafeMutableReadableBytes { try log.append($0) }
+                bytesSinceSnapshot += Int64(batch.readableBytes)
+                // Hidden at once: a reader must not see offsets whose deletion was already decided.
+                for (groupId, topicPartition) in entries {
+                    table[groupId]?[topicPartition] = nil
+                    if table[groupId]?.isEmpty == true { table[groupId] = nil }
+                    if !pendingCommits.isEmpty {
+                        tombstonesSinceInFlightCommits[groupId, default: [:]][topicPartition] = result.lastOffset
+                    }
+                }
+                return .success(result.lastOffset + 1)
+            } catch let error as LogError {
+                return .failure(error)
+            } catch {
+                return .failure(.io(operation: "encode offset tombstones", path: directory, errno: 22))
+            }
+        }
+        switch appended {
+        case .failure(let error): done(.failure(error))
+        case .success(let end): log.flush(upTo: end, done: done)
+        }
+    }
+
     /// Removes offsets of a deleted topic from every group.
     func deleteTopic(_ topic: String) {
         let affected: [String] = lock.withLock {
@@ -124,6 +181,17 @@ final class OffsetStore: @unchecked Sendable {
                     _ = try? batch.withUnsafeMutableReadableBytes { try log.append($0) }
                 }
             }
+        }
+    }
+
+    /// Lock held. Stores a commit that ends at log offset `end`, except for offsets a later tombstone removed.
+    private func apply(
+        commit: (groupId: String, offsets: [TopicPartition: Committed]), end: Int64,
+        to table: inout [String: [TopicPartition: Committed]]
+    ) {
+        let tombstones = tombstonesSinceInFlightCommits[commit.groupId] ?? [:]
+        for (topicPartition, committed) in commit.offsets where (tombstones[topicPartition] ?? -1) < end {
+            table[commit.groupId, default: [:]][topicPartition] = committed
         }
     }
 
@@ -207,7 +275,13 @@ final class OffsetStore: @unchecked Sendable {
     func snapshotAndTrim() {
         lock.withLock {
             let nextOffset = log.logEndOffset
-            let entries = table.flatMap { group, offsets in
+            // Commits still waiting for their fsync lie below nextOffset: the snapshot, not the replay, must
+            // carry them (flushNow below makes them durable before the snapshot is written).
+            var covered = table
+            for (end, commit) in pendingCommits.sorted(by: { $0.key < $1.key }) {
+                apply(commit: commit, end: end, to: &covered)
+            }
+            let entries = covered.flatMap { group, offsets in
                 offsets.map {
                     SnapshotEntry(group: group, topic: $0.key.topic, partition: $0.key.partition, committed: $0.value)
                 }
