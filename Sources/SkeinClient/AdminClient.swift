@@ -235,7 +235,7 @@ public actor AdminClient {
     }
 
     /// The group coordinator's connection (FindCoordinator, key type 0 = group).
-    private func coordinator(for groupId: String) async throws -> KafkaConnection {
+    func coordinator(for groupId: String) async throws -> KafkaConnection {
         let connection = try await metadata.anyConnection()
         let response = try await connection.send(FindCoordinatorRequest(coordinatorKeys: [groupId]))
         guard let found = response.coordinators.first else {

@@ -253,8 +253,10 @@ public actor ClusterMetadata {
         if refreshing { try await refresh() }
         return ClusterSnapshot(
             clusterId: clusterId, controllerId: controllerId,
-            brokers: brokers.map { ClusterSnapshot.BrokerAddress(nodeId: $0.key, host: $0.value.host, port: $0.value.port) }
-                .sorted { $0.nodeId < $1.nodeId },
+            brokers: brokers.map {
+                ClusterSnapshot.BrokerAddress(nodeId: $0.key, host: $0.value.host, port: $0.value.port)
+            }
+            .sorted { $0.nodeId < $1.nodeId },
             topics: topics.values.sorted { $0.name < $1.name })
     }
 

@@ -14,7 +14,7 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
               skein groups reset-offsets billing -t events --to-datetime 1h --execute
               skein groups delete billing
             """,
-        subcommands: [List.self, Describe.self, ResetOffsets.self] + GroupsCommand.laterSubcommands)
+        subcommands: [List.self, Describe.self, ResetOffsets.self, Delete.self])
 
     public init() {}
 
@@ -189,8 +189,4 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
             }
         }
     }
-}
-
-extension GroupsCommand {
-    static let laterSubcommands: [any ParsableCommand.Type] = []
 }

@@ -14,7 +14,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
               skein topics alter-config events --set retention.ms=3600000 --delete segment.bytes
               skein topics delete events
             """,
-        subcommands: [List.self, Create.self, Delete.self, Describe.self] + TopicsCommand.laterSubcommands)
+        subcommands: [List.self, Create.self, Delete.self, Describe.self, AlterConfig.self])
 
     public init() {}
 
@@ -151,8 +151,4 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
             }
         }
     }
-}
-
-extension TopicsCommand {
-    static let laterSubcommands: [any ParsableCommand.Type] = []
 }

@@ -393,7 +393,8 @@ def test_topics_create_describe_delete_and_cluster(broker, topic_name):
 def test_help_has_examples_for_every_command(broker):
     commands = [["produce"], ["consume"], ["logs"], ["topics"], ["topics", "list"], ["topics", "create"],
                 ["topics", "delete"], ["topics", "describe"], ["groups"], ["groups", "list"],
-                ["groups", "describe"], ["groups", "reset-offsets"], ["cluster"]]
+                ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["topics", "alter-config"],
+                ["cluster"]]
     for command in commands:
         res = skein(broker, *command, "--help", bootstrap=False)
         text = res.stdout.decode()
@@ -446,3 +447,39 @@ def test_error_paths_exit_non_zero_with_one_line(broker, topic_name):
     ]
     for args in usage:
         one_line_error(skein(broker, *args), 64)
+
+
+def test_topics_alter_config_and_groups_delete(broker, topic_name):
+    from confluent_kafka.admin import ConfigResource
+    from conftest import admin_client
+    topic = topic_name()
+    create_topic(broker, topic)
+    ok(skein(broker, "topics", "alter-config", topic, "--set", "retention.ms=3600000", "--set",
+             "segment.bytes=1048576"))
+
+    def configs():
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        admin = admin_client(broker)
+        return admin.describe_configs([resource])[resource].result(timeout=10)
+
+    described = configs()
+    assert described["retention.ms"].value == "3600000" and described["segment.bytes"].value == "1048576"
+    ok(skein(broker, "topics", "alter-config", topic, "--delete", "retention.ms"))
+    described = configs()
+    assert described["retention.ms"].is_default and described["segment.bytes"].value == "1048576"
+    one_line_error(skein(broker, "topics", "alter-config", topic, "--set", "no.such.setting=1"), 64, "no.such.setting")
+    one_line_error(skein(broker, "topics", "alter-config", topic, "--set", "retention.ms=soon"), 64, "retention.ms")
+    one_line_error(skein(broker, "topics", "alter-config", topic_name("gone"), "--set", "retention.ms=1"), 2,
+                   "unknown topic")
+
+    group = "cli-delete-" + topic[-8:]
+    ok(skein(broker, "produce", "-t", topic, input=b"a\nb\n"))
+    proc, reader = spawn(broker, "consume", "-t", topic, "-g", group, "--follow")
+    try:
+        wait_until(lambda: len(reader.lines) == 2, 30, "the member read both records")
+        one_line_error(skein(broker, "groups", "delete", group), 1, "active members")
+    finally:
+        assert stop(proc) == 0
+    ok(skein(broker, "groups", "delete", group))
+    one_line_error(skein(broker, "groups", "describe", group), 2, "no consumer group")
+    one_line_error(skein(broker, "groups", "delete", group), 2, "no consumer group")
