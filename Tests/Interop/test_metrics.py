@@ -100,10 +100,12 @@ def host_record(host: str, timestamp_ms: int | None = None, load: float = 0.42) 
         ]}).encode()
 
 
-def produce_host_records(broker, topic: str, records: list[tuple[bytes, bytes]], partition: int | None = None):
+def produce_host_records(broker, topic: str, records: list[tuple[bytes, bytes]], partition: int | None = None,
+                         compression: str = "none"):
     """Produces (key, value) records as an agent would: confluent-kafka, acks=all, content-type header."""
     from confluent_kafka import Producer
-    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "message.timeout.ms": 15000})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "message.timeout.ms": 15000,
+                  "compression.type": compression})
     errors = []
     for key, v in records:
         kwargs = {} if partition is None else {"partition": partition}
@@ -309,8 +311,9 @@ def test_host_metrics_survive_a_restart(skeind_factory, topic_name):
     topic = topic_name("hosts")
     b = skeind_factory.new(settings={"host.metrics.topic": topic, "host.metrics.ttl.ms": "120000"}).start()
     # An expired sample set (older than the TTL) is not exported now and must not come back after restart.
+    # Compressed, as an agent may send it: the exporter decompresses batches.
     produce_host_records(b, topic, [(b"gone", host_record("gone", timestamp_ms=int(time.time() * 1000) - 600_000)),
-                                    (b"app-3", host_record("app-3"))])
+                                    (b"app-3", host_record("app-3"))], compression="zstd")
     wait_until(lambda: value(scrape(b, "/metrics/hosts"), "node_load1", host="app-3") == 0.42, 15, "app-3")
     assert b.terminate() == 0
     b.start()
