@@ -85,7 +85,9 @@ public struct BrokerConfig: Sendable, Equatable {
             hostMetricsTopic = value.trimmingSpaces
         case "host.metrics.ttl.ms":
             hostMetricsTtlMs = try integer()
-            guard hostMetricsTtlMs > 0 else { throw InvalidSetting(name: name, value: value, reason: "must be positive") }
+            guard hostMetricsTtlMs > 0 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be positive")
+            }
         case "advertised.host.name", "advertised.listeners":
             advertisedHost = try Self.parseHostPort(value, name: name).host
         case "log.dirs", "log.dir", "data.dir": dataDirectory = value.trimmingSpaces
