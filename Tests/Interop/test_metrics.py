@@ -322,3 +322,47 @@ def test_host_metrics_survive_a_restart(skeind_factory, topic_name):
         15, "app-3 read back after restart")
     assert {dict(labels)["host"] for _, labels in hosts} == {"app-3"}
     assert b.terminate() == 0
+
+
+# ---------------------------------------------------------------------------------------------- systemd
+
+
+def test_sockets_from_systemd_socket_activation(work_dir):
+    """systemd-socket-activate binds both listeners and execs skeind on the first connection, passing them
+    as LISTEN_FDS named kafka and metrics; skeind must serve on those, not bind its configured addresses."""
+    import os
+    import signal
+    import tempfile
+    from pathlib import Path
+
+    from conftest import HOST, free_port, port_accepts, skeind_path
+
+    activator = shutil.which("systemd-socket-activate")
+    assert activator, "systemd-socket-activate is missing (Debian package systemd, installed by scripts/setup)"
+    base = Path(tempfile.mkdtemp(prefix="socket-activation-", dir=work_dir))
+    kafka_port, http_port, unused_kafka, unused_http = free_port(), free_port(), free_port(), free_port()
+    with open(base / "skeind.stderr", "wb") as err:
+        proc = subprocess.Popen(
+            [activator, "-l", "%s:%d" % (HOST, kafka_port), "-l", "%s:%d" % (HOST, http_port), "--fdname=kafka:metrics",
+             str(skeind_path()), "--data-dir", str(base / "data"), "--listen", "%s:%d" % (HOST, unused_kafka),
+             "--http-listen", "%s:%d" % (HOST, unused_http)],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+    try:
+        wait_until(lambda: port_accepts(HOST, http_port), 10, "systemd-socket-activate to listen")
+        # The first connection starts skeind; /health says ready once the Kafka socket is adopted too.
+        wait_until(lambda: http_get("http://%s:%d/health" % (HOST, http_port), timeout=5)[0] == 200, 30,
+                   "/health on the socket from systemd")
+        assert kcat_metadata_ok(kafka_port)
+        assert not port_accepts(HOST, unused_kafka) and not port_accepts(HOST, unused_http)
+        log = (base / "skeind.stderr").read_text()
+        assert "(socket from systemd)" in log, log
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # by pid: skeind runs as this very process after the exec
+            proc.wait(20)
+    assert proc.returncode == 0, (base / "skeind.stderr").read_text()
+
+
+def kcat_metadata_ok(port: int) -> bool:
+    res = subprocess.run(["kcat", "-b", "127.0.0.1:%d" % port, "-L", "-m", "10"], capture_output=True, timeout=30)
+    return res.returncode == 0 and b"1 brokers" in res.stdout
