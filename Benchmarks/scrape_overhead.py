@@ -94,9 +94,13 @@ def cpu_cost(pid: int, url: str, label: str, scrapes: int = 200) -> None:
              max(l for l, _ in results) * 1e3, cpu / scrapes * 1e3, cpu / scrapes * 100))
 
 
+RECORD_SIZE = 100
+
+
 def produce(skein: str, bootstrap: str, topic: str, seconds: int, partitions: int) -> float:
     out = subprocess.run(
         [skein, "bench", "produce", "--bootstrap", bootstrap, "--topic", topic, "--partitions", str(partitions),
+         "--record-size", str(RECORD_SIZE),
          "--duration", "%ds" % seconds, "--acks", "1", "--json", "--quiet"],
         check=True, capture_output=True, text=True, timeout=seconds + 120).stdout
     return json.loads(out)["records_per_second"]
@@ -124,6 +128,7 @@ def main():
     try:
         wait_port(kafka_port)
         produce(skein, bootstrap, "bench", 2, args.partitions)  # warm-up, creates the topic
+        cpu_cost(proc.pid, url, "idle, %d partitions, before the produce rounds" % args.partitions)
         without, with_scrapes, loaded_latencies, sizes = [], [], [], []
         for round_index in range(args.rounds):
             # ABBA order, so a drift in throughput over the run (page cache, retention) hits both alike.
@@ -147,7 +152,8 @@ def main():
         print("scrape under load: %d scrapes, %d bytes, p50 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (len(loaded_latencies), statistics.median(sizes), percentile(loaded_latencies, 0.5) * 1e3,
                  percentile(loaded_latencies, 0.99) * 1e3, max(loaded_latencies) * 1e3))
-        cpu_cost(proc.pid, url, "idle, %d partitions" % args.partitions)
+        cpu_cost(proc.pid, url, "idle, %d partitions, after %.1f GB appended"
+                 % (args.partitions, sum(without + with_scrapes) * args.seconds * (RECORD_SIZE + 8) / 1e9))
 
         # Idle broker with many partitions: what a scrape costs as partitions grow.
         subprocess.run([skein, "bench", "produce", "--bootstrap", bootstrap, "--topic", "wide", "--partitions",
