@@ -299,6 +299,12 @@ struct MockClusterTests {
                 return offsets.sorted()
             }
         }
+        // Restart only once the producer has met the dead broker, so the retry path is what is tested
+        // (under load the sends could otherwise start after the new broker is up).
+        let retryDeadline = ContinuousClock.now + .seconds(20)
+        while await producer.statistics.retries == 0, ContinuousClock.now < retryDeadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let second = try await ServerProcess.skeind(dataDirectory: directory, listen: address)
         defer { second.stop() }
         let offsets = try await sending.value
