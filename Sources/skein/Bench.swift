@@ -5,13 +5,19 @@ import SkeinBench
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load generator: pre-encoded batches, throughput and latency percentiles.",
+        discussion: """
+            Examples:
+              skein bench produce --topic load --records 1000000 --record-size 100
+              skein bench consume --topic load
+              skein bench group --members 1,10,50
+            """,
         subcommands: [BenchProduce.self, BenchConsume.self, BenchGroup.self])
 }
 
 /// Flags both benchmarks share.
 struct BenchCommonOptions: ParsableArguments {
-    @Option(help: "Broker address, host:port.")
-    var bootstrap = "127.0.0.1:9092"
+    @Option(help: "Broker address, host:port (default $SKEIN_BOOTSTRAP, else 127.0.0.1:9092).")
+    var bootstrap = ProcessInfo.processInfo.environment["SKEIN_BOOTSTRAP"] ?? "127.0.0.1:9092"
 
     @Option(help: "Topic to use.")
     var topic: String
@@ -39,7 +45,8 @@ struct BenchCommonOptions: ParsableArguments {
     }
 
     var notice: @Sendable (String) -> Void {
-        if quiet { return { _ in } }
+        // Progress is for people watching a terminal, not for logs and pipes.
+        if quiet || isatty(2) == 0 { return { _ in } }
         return { line in FileHandle.standardError.write(Data("skein bench: \(line)\n".utf8)) }
     }
 
@@ -53,7 +60,8 @@ struct BenchCommonOptions: ParsableArguments {
 struct BenchProduce: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "produce",
-        abstract: "Pipeline Produce requests of pre-encoded batches over several connections.")
+        abstract: "Pipeline Produce requests of pre-encoded batches over several connections.",
+        discussion: "Example:\n  skein bench produce --topic load --duration 30s --acks all --connections 8")
 
     @OptionGroup var common: BenchCommonOptions
 
@@ -115,7 +123,8 @@ struct BenchProduce: AsyncParsableCommand {
 struct BenchConsume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume",
-        abstract: "Fetch every partition from a start offset to the end (or --follow new data).")
+        abstract: "Fetch every partition from a start offset to the end (or --follow new data).",
+        discussion: "Example:\n  skein bench consume --topic load --connections 4")
 
     @OptionGroup var common: BenchCommonOptions
 

@@ -14,10 +14,13 @@ struct BenchGroup: AsyncParsableCommand {
             successful SyncGroup read. The commit phase then joins --committers members to another fresh \
             group and has each commit its range-assigned partitions in a pipelined loop, heartbeating \
             every --heartbeat-interval, and finally reads the offsets back with OffsetFetch.
+
+            Example:
+              skein bench group --bootstrap 127.0.0.1:9092
             """)
 
     @Option(help: "Broker address, host:port.")
-    var bootstrap = "127.0.0.1:9092"
+    var bootstrap = ProcessInfo.processInfo.environment["SKEIN_BOOTSTRAP"] ?? "127.0.0.1:9092"
 
     @Option(help: "Topic the members subscribe to (created or auto-created when missing).")
     var topic = "skein-bench-group"

@@ -394,7 +394,7 @@ def test_help_has_examples_for_every_command(broker):
     commands = [["produce"], ["consume"], ["logs"], ["topics"], ["topics", "list"], ["topics", "create"],
                 ["topics", "delete"], ["topics", "describe"], ["groups"], ["groups", "list"],
                 ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["topics", "alter-config"],
-                ["cluster"]]
+                ["cluster"], ["bench"], ["bench", "produce"], ["bench", "consume"], ["bench", "group"]]
     for command in commands:
         res = skein(broker, *command, "--help", bootstrap=False)
         text = res.stdout.decode()
