@@ -83,20 +83,37 @@ public actor Producer {
         guard !isClosed else { throw KafkaClientError.closed }
         let now = Self.nowMilliseconds()
         var partitionCounts: [String: Int] = [:]
-        for record in records {
+        // Consecutive records for one partition are added as a run: one accumulator lookup per run
+        // rather than per record. A run ends at a batch's worth of bytes, so keyless records still
+        // move to a new sticky partition when a batch fills.
+        var run: [PendingRecord] = []
+        var runBytes = 0
+        var runPartition: TopicPartition?
+        for index in records.indices {
+            let topic = records[index].topic
             let count: Int
-            if let known = partitionCounts[record.topic] {
+            if let known = partitionCounts[topic] {
                 count = known
             } else {
-                count = try await metadata.partitionCount(of: record.topic)
-                partitionCounts[record.topic] = count
+                count = try await metadata.partitionCount(of: topic)
+                partitionCounts[topic] = count
             }
-            let partition = try choosePartition(for: record, partitionCount: count)
+            let partition = try choosePartition(for: records[index], partitionCount: count)
+            if runPartition?.partition != partition || runPartition?.topic != topic
+                || runBytes >= configuration.batchSize
+            {
+                if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
+                run.removeAll(keepingCapacity: true)
+                runBytes = 0
+                runPartition = TopicPartition(topic: topic, partition: partition)
+            }
             let pending = PendingRecord(
-                key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
-                completion: .none)
-            add(pending, to: TopicPartition(topic: record.topic, partition: partition))
+                key: records[index].key, value: records[index].value, headers: records[index].headers,
+                timestamp: records[index].timestamp ?? now, completion: .none)
+            runBytes += pending.size
+            run.append(pending)
         }
+        if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
         while bufferedBytes > configuration.bufferMemory {
             await withCheckedContinuation { bufferWaiters.append($0) }
         }
@@ -168,6 +185,53 @@ public actor Producer {
                 self.lingerExpired(topicPartition, generation: generation)
             }
         }
+    }
+
+    private func addRun(_ run: [PendingRecord], to topicPartition: TopicPartition) {
+        var next = 0
+        while next < run.count {
+            unfinishedRecords += 1
+            bufferedBytes += run[next].size
+            let (isFirst, generation, isFull) = Self.append(
+                run[next], to: &accumulators[topicPartition, default: Accumulator()], batchSize: configuration.batchSize
+            )
+            next += 1
+            // Keep appending in place while the batch has room and no timer must start.
+            if !isFirst && !isFull {
+                let (taken, filled) = Self.appendWhileRoom(
+                    run, from: next, to: &accumulators[topicPartition, default: Accumulator()],
+                    batchSize: configuration.batchSize)
+                for index in next..<(next + taken) { bufferedBytes += run[index].size }
+                unfinishedRecords += taken
+                next += taken
+                if filled { drain(topicPartition) }
+                continue
+            }
+            if isFull {
+                drain(topicPartition)
+            } else if isFirst {
+                let linger = configuration.linger
+                Task {
+                    try? await Task.sleep(for: linger)
+                    self.lingerExpired(topicPartition, generation: generation)
+                }
+            }
+        }
+    }
+
+    /// Appends `run[start...]` until the batch is full; returns how many were taken and whether it filled.
+    private static func appendWhileRoom(
+        _ run: [PendingRecord], from start: Int, to accumulator: inout Accumulator, batchSize: Int
+    ) -> (taken: Int, filled: Bool) {
+        var index = start
+        while index < run.count {
+            accumulator.records.append(run[index])
+            accumulator.estimatedBytes += run[index].size
+            if case .caller = run[index].completion { accumulator.callerCount += 1 }
+            index += 1
+            if accumulator.estimatedBytes >= batchSize { return (index - start, true) }
+        }
+        return (index - start, false)
     }
 
     private static func append(_ record: PendingRecord, to accumulator: inout Accumulator, batchSize: Int)
@@ -337,7 +401,8 @@ public actor Producer {
             var results: [Result<Int64, KafkaClientError>] = []
             for batch in batches {
                 do {
-                    let request = try produceRequest(for: batch, identity: identity)
+                    let request = try await Self.produceRequest(
+                        for: batch, identity: identity, configuration: configuration)
                     try await connection.sendWithoutResponse(request, version: version)
                     results.append(.success(-1))
                 } catch {
@@ -349,7 +414,8 @@ public actor Producer {
         var answers: [Result<EventLoopFuture<ProduceResponse>, KafkaClientError>] = []
         for batch in batches {
             do {
-                let request = try produceRequest(for: batch, identity: identity)
+                let request = try await Self.produceRequest(
+                    for: batch, identity: identity, configuration: configuration)
                 answers.append(.success(try connection.enqueue(request, version: version)))
             } catch {
                 answers.append(.failure(Self.clientError(error)))
@@ -411,8 +477,12 @@ public actor Producer {
         senders[topicPartition] = sender
     }
 
-    private func produceRequest(for batch: ProducerBatch, identity: ProducerIdentity) throws -> ProduceRequest {
-        let bytes = try encodeBatch(batch, identity: identity)
+    /// Nonisolated and async, so encoding and compression run on the global executor while the actor
+    /// goes on accepting records (the two overlap on a multi-core machine, as librdkafka's threads do).
+    private nonisolated static func produceRequest(
+        for batch: ProducerBatch, identity: ProducerIdentity, configuration: ProducerConfiguration
+    ) async throws -> ProduceRequest {
+        let bytes = try encodeBatch(batch, identity: identity, configuration: configuration)
         return ProduceRequest(
             acks: configuration.acks.rawValue, timeoutMs: configuration.brokerTimeoutMs,
             topics: [
@@ -422,7 +492,9 @@ public actor Producer {
             ])
     }
 
-    private func encodeBatch(_ batch: ProducerBatch, identity: ProducerIdentity) throws -> ByteBuffer {
+    private nonisolated static func encodeBatch(
+        _ batch: ProducerBatch, identity: ProducerIdentity, configuration: ProducerConfiguration
+    ) throws -> ByteBuffer {
         var baseTimestamp = Int64.max
         var maxTimestamp = Int64.min
         let records = batch.records
@@ -488,7 +560,7 @@ struct ProducerIdentity: Sendable {
     var producerEpoch: Int16
 }
 
-struct PendingRecord {
+struct PendingRecord: Sendable {
     var key: [UInt8]?
     var value: [UInt8]?
     var headers: [RecordHeader]
@@ -539,7 +611,7 @@ struct Accumulator {
     }
 }
 
-struct ProducerBatch {
+struct ProducerBatch: Sendable {
     private static let counter = BatchCounter()
     let id: UInt64
     let topicPartition: TopicPartition

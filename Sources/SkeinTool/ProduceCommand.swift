@@ -45,6 +45,10 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
     @Option(name: .customLong("batch-size"), help: "Bytes at which a batch is sent without waiting.")
     public var batchSize: Int = 1_048_576
 
+    /// Records handed to the producer per call: large enough that the hop to the producer's actor
+    /// is noise, small enough to keep memory flat.
+    static let recordsPerEnqueue = 2048
+
     public init() {}
 
     public func validate() throws {
@@ -103,9 +107,10 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
         let topic = self.topic
         let partition = self.partition
         var pending: [ProducerRecord] = []
-        pending.reserveCapacity(2048)
+        pending.reserveCapacity(Self.recordsPerEnqueue)
         var total = 0
         var bytes = 0
+        var inFlight: Task<Void, any Error>?
         do {
             while let line = try reader.next() {
                 if line.isEmpty { continue }
@@ -118,19 +123,25 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
                 pending.append(
                     ProducerRecord(topic: topic, partition: partition, key: key, value: value, headers: headers))
                 bytes += line.count
-                if pending.count == 2048 {
+                if pending.count == Self.recordsPerEnqueue {
                     try Task.checkCancellation()
-                    try await producer.enqueue(pending)
+                    // Reading and splitting the next chunk overlaps with the producer taking this one.
+                    try await inFlight?.value
+                    let chunk = pending
+                    inFlight = Task { try await producer.enqueue(chunk) }
                     total += pending.count
-                    pending.removeAll(keepingCapacity: true)
+                    pending = []
+                    pending.reserveCapacity(Self.recordsPerEnqueue)
                     progress.update(records: total, bytes: bytes)
                 }
             }
+            try await inFlight?.value
             if !pending.isEmpty {
                 try await producer.enqueue(pending)
                 total += pending.count
             }
         } catch {
+            inFlight?.cancel()
             await producer.close()
             progress.finish()
             throw error
