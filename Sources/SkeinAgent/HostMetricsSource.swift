@@ -1,11 +1,12 @@
+import Logging
+import ServiceLifecycle
+import SkeinClient
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Logging
-import ServiceLifecycle
-import SkeinClient
 
 /// Turns one pass of the collector into a record.
 public struct HostMetricsSampler: Sendable {

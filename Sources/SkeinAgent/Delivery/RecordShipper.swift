@@ -117,7 +117,8 @@ public actor RecordShipper {
                 sent += 1
                 if consecutiveFailures > 0 {
                     logger.notice(
-                        "delivering again", metadata: ["failed_attempts": "\(consecutiveFailures)", "topic": "\(settings.topic)"])
+                        "delivering again",
+                        metadata: ["failed_attempts": "\(consecutiveFailures)", "topic": "\(settings.topic)"])
                 }
                 consecutiveFailures = 0
             case .failure(let error):
@@ -128,7 +129,8 @@ public actor RecordShipper {
                     logger.warning(
                         "cannot deliver sample sets; keeping them buffered and retrying",
                         metadata: [
-                            "error": "\(error)", "buffered": "\(buffer.count)", "failed_attempts": "\(consecutiveFailures)",
+                            "error": "\(error)", "buffered": "\(buffer.count)",
+                            "failed_attempts": "\(consecutiveFailures)",
                         ])
                 }
                 discardProducer()
@@ -176,7 +178,8 @@ public actor RecordShipper {
         // Retries inside the producer cover a leader moving; anything longer is this actor's job.
         configuration.retries = 2
         configuration.retryBackoff = .milliseconds(100)
-        let created = try Producer(bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger)
+        let created = try Producer(
+            bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger)
         producer = created
         return created
     }
