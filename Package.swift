@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SkeinProtocol", targets: ["SkeinProtocol"]),
         .library(name: "SkeinCompression", targets: ["SkeinCompression"]),
         .library(name: "SkeinBroker", targets: ["SkeinBroker"]),
+        .library(name: "SkeinMetrics", targets: ["SkeinMetrics"]),
         .library(name: "SkeinClient", targets: ["SkeinClient"]),
         .executable(name: "skeind", targets: ["skeind"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
@@ -47,13 +48,16 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"]), .brew(["snappy"])]),
         .target(name: "SkeinCompression", dependencies: ["CZlib", "CLZ4", "CZstd", "CSnappy"]),
+        // Prometheus metrics: counters, gauges, histograms, text exposition 0.0.4, host-metrics records.
+        .target(name: "SkeinMetrics"),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
             dependencies: [
-                "SkeinLog", "SkeinProtocol", "SkeinCompression",
+                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -122,6 +126,7 @@ let package = Package(
             name: "SkeinBrokerTests",
             dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
+        .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(
             name: "SkeinProtocolTests",

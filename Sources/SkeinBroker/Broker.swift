@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SkeinLog
+import SkeinMetrics
 import SkeinProtocol
 
 /// The broker's state shared by every connection: storage, topic metadata, producer state and the fetch
@@ -14,6 +15,8 @@ public final class Broker: @unchecked Sendable {
     let purgatory = FetchPurgatory()
     let recompressor: Recompressor
     public let logger: Logger
+    /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
+    public let metrics = BrokerMetrics()
     private let topicLock = NSLock()
     private var snapshotTimer: (any DispatchSourceTimer)?
     private var groupTimeoutTimer: (any DispatchSourceTimer)?
@@ -52,6 +55,9 @@ public final class Broker: @unchecked Sendable {
                 ? "after a clean shutdown"
                 : "recovered after an unclean shutdown: \(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated"
         logger.info("opened \(directory): \(report.partitions) partitions, \(report.segments) segments, \(state)")
+        logs.observer = metrics
+        metrics.registry.register(
+            CollectorFunction { [weak self] writer in self?.collectStateMetrics(into: &writer) })
         try reconcileTopicsWithLogs()
         try producers.recover(logs: logs.allLogs)
         logs.startBackgroundTasks(
@@ -177,6 +183,7 @@ public final class Broker: @unchecked Sendable {
                 purgatory.wake(topicPartition)
             }
             groups.offsets.deleteTopic(name)
+            metrics.topicDeleted(name)
             logger.info("deleted topic \(name)")
         }
     }

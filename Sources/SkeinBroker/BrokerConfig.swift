@@ -24,8 +24,24 @@ public struct BrokerConfig: Sendable, Equatable {
     public var logDefaults = LogConfig()
     public var deleteTopicEnable = true
     public var groups = GroupConfig()
+    /// `http.listen`: where `/metrics`, `/metrics/hosts` and `/health` are served; nil when `off`.
+    public var httpListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9644)
+    /// `host.metrics.topic`: the topic agents produce host sample sets to, re-exported on `/metrics/hosts`.
+    public var hostMetricsTopic = "metrics"
+    /// `host.metrics.ttl.ms`: a host without a newer sample set for this long leaves `/metrics/hosts`.
+    public var hostMetricsTtlMs: Int64 = 300_000
 
     public init() {}
+
+    public struct ListenAddress: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
 
     public struct InvalidSetting: Error, CustomStringConvertible, Equatable {
         public var name: String
@@ -55,6 +71,23 @@ public struct BrokerConfig: Sendable, Equatable {
             let (host, port) = try Self.parseHostPort(value, name: name)
             listenHost = host
             listenPort = port
+        case "http.listen":
+            if value.trimmingSpaces.lowercased() == "off" {
+                httpListen = nil
+            } else {
+                let (host, port) = try Self.parseHostPort(value, name: name)
+                httpListen = ListenAddress(host: host, port: port)
+            }
+        case "host.metrics.topic":
+            guard TopicPartition.isValidTopicName(value.trimmingSpaces) else {
+                throw InvalidSetting(name: name, value: value, reason: "not a valid topic name")
+            }
+            hostMetricsTopic = value.trimmingSpaces
+        case "host.metrics.ttl.ms":
+            hostMetricsTtlMs = try integer()
+            guard hostMetricsTtlMs > 0 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be positive")
+            }
         case "advertised.host.name", "advertised.listeners":
             advertisedHost = try Self.parseHostPort(value, name: name).host
         case "log.dirs", "log.dir", "data.dir": dataDirectory = value.trimmingSpaces

@@ -71,7 +71,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         logger.debug("connection from \(context.remoteAddress?.description ?? "?")")
+        router.broker.metrics.connectionOpened()
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        router.broker.metrics.connectionClosed()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import SkeinProtocol
@@ -7,6 +8,8 @@ struct RequestContext: Sendable {
     let header: RequestHeader
     let connection: ConnectionInfo
     let respond: Respond
+    /// Set before responding when the response carries an error code (skein_requests_total outcome).
+    var outcome = RequestOutcome()
 
     var version: Int16 { header.apiVersion }
 
@@ -15,6 +18,7 @@ struct RequestContext: Sendable {
         var buffer = ByteBufferAllocator().buffer(capacity: 128)
         do {
             try ResponseFrame.encode(response, version: version, correlationId: header.correlationId, into: &buffer)
+            if ResponseErrors.containsError(response) { outcome.markFailed() }
             respond(.frame(buffer))
         } catch {
             respond(.closeConnection(reason: "cannot encode \(Response.apiKey) v\(version) response: \(error)"))
@@ -39,7 +43,19 @@ final class RequestRouter: Sendable {
         self.broker = broker
     }
 
-    func route(_ payload: ByteBuffer, connection: ConnectionInfo, respond: @escaping Respond) {
+    func route(_ payload: ByteBuffer, connection: ConnectionInfo, respond handOver: @escaping Respond) {
+        let startedNanos = DispatchTime.now().uptimeNanoseconds
+        let outcome = RequestOutcome()
+        let metrics = broker.metrics
+        let apiKey = payload.getInteger(at: payload.readerIndex, as: Int16.self)
+        let respond: Respond = { result in
+            switch result {
+            case .parts: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: outcome.failed)
+            case .nothing: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: false)
+            case .closeConnection: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: true)
+            }
+            handOver(result)
+        }
         var buffer = payload
         let header: RequestHeader
         do {
@@ -52,18 +68,21 @@ final class RequestRouter: Sendable {
             broker.logger.warning(
                 "unsupported API key \(header.apiKey) from \(connection.remote) (client \(header.clientId ?? "-")); answering UNSUPPORTED_VERSION"
             )
+            outcome.markFailed()
             respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
             return
         }
         guard api.isSupported(header.apiVersion) else {
             if api == .apiVersions {
                 // The client retries with a version from this list (KIP-511).
-                let context = RequestContext(header: header, connection: connection, respond: respond)
+                let context = RequestContext(
+                    header: header, connection: connection, respond: respond, outcome: outcome)
                 ApiVersionsHandler.rejectVersion(context: context)
             } else {
                 broker.logger.warning(
                     "\(api) v\(header.apiVersion) from \(connection.remote) is outside \(api.supportedVersions); answering UNSUPPORTED_VERSION"
                 )
+                outcome.markFailed()
                 respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
             }
             return
@@ -75,7 +94,7 @@ final class RequestRouter: Sendable {
             respond(.closeConnection(reason: "malformed \(api) v\(header.apiVersion) request: \(error)"))
             return
         }
-        let context = RequestContext(header: header, connection: connection, respond: respond)
+        let context = RequestContext(header: header, connection: connection, respond: respond, outcome: outcome)
         switch request {
         case .apiVersions(let request): ApiVersionsHandler.handle(request, context: context)
         case .metadata(let request): MetadataHandler.handle(request, context: context, broker: broker)

@@ -21,6 +21,7 @@ public final class LogManager: @unchecked Sendable {
     private var lockFileDescriptor: Int32
     private var timer: (any DispatchSourceTimer)?
     private var isShutDown = false
+    let observerSlot = LogObserverSlot()
 
     static let cleanShutdownFileName = ".skein-clean-shutdown"
     static let checkpointFileName = "recovery-checkpoint"
@@ -96,6 +97,7 @@ public final class LogManager: @unchecked Sendable {
         self.clock = clock
         self.decompressor = decompressor
         self.lockFileDescriptor = lockFileDescriptor
+        for log in logs.values { log.observerSlot = observerSlot }
     }
 
     deinit {
@@ -133,6 +135,7 @@ public final class LogManager: @unchecked Sendable {
                 directory: path, topicPartition: topicPartition, config: config, checkpoint: nil, cleanShutdown: false,
                 clock: clock, decompressor: decompressor, report: &report)
             try FileIO.syncDirectory(directory)
+            log.observerSlot = observerSlot
             logs[topicPartition] = log
             return log
         }
@@ -212,6 +215,8 @@ public final class LogManager: @unchecked Sendable {
                 let outcome = try log.applyRetention()
                 if outcome.deletedSegments > 0 {
                     outcomes[log.topicPartition] = outcome
+                    observerSlot.observer?.logDidDeleteSegments(
+                        log.topicPartition, segments: outcome.deletedSegments, bytes: outcome.deletedBytes)
                     storageLogger.info(
                         "retention deleted \(outcome.deletedSegments) segments (\(outcome.deletedBytes) bytes) of \(log.topicPartition); log start offset now \(log.logStartOffset)"
                     )

@@ -60,6 +60,8 @@ public final class PartitionLog: @unchecked Sendable {
     private var completedFlushes = 0
     /// Runs in each fsync round after the target offset is fixed, before the fsync; tests use it to hold a round open and watch waiters pile up.
     var beforeSync: (@Sendable () -> Void)?
+    /// Set by the LogManager before the log is shared; receives fsync timings.
+    var observerSlot: LogObserverSlot?
     private static let flushQueue = DispatchQueue(label: "skein.log.flush", attributes: .concurrent)
 
     init(
@@ -88,6 +90,12 @@ public final class PartitionLog: @unchecked Sendable {
     public var recoveryPoint: Int64 { lock.withLock { flushedOffset } }
     public var segmentCount: Int { lock.withLock { segments.count } }
     public var sizeInBytes: Int64 { lock.withLock { segments.reduce(0) { $0 + $1.size } } }
+    /// What a metrics scrape reads, under one short lock hold: no file access, cost linear in segments.
+    public var metricsSnapshot: (logStartOffset: Int64, logEndOffset: Int64, segments: Int, sizeInBytes: Int64) {
+        lock.withLock {
+            (_logStartOffset, _logEndOffset, segments.count, segments.reduce(0) { $0 + $1.size })
+        }
+    }
     public var segmentBaseOffsets: [Int64] { lock.withLock { segments.map(\.baseOffset) } }
     /// fsync rounds completed; fewer than flush callers when group commit works.
     public var flushCount: Int { lock.withLock { completedFlushes } }
@@ -216,7 +224,7 @@ public final class PartitionLog: @unchecked Sendable {
     /// can always make progress (Kafka's KIP-74 rule).
     public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws -> LogReadResult {
         // Fix the byte ranges under the lock; do the reads outside it.
-        let plan: (candidates: [(Segment, SegmentFile, Int64, Int64)], start: Int64, end: Int64, hw: Int64)? =
+        let plan: (candidates: [(Segment, SegmentFile, Int64, Int64, Int64)], start: Int64, end: Int64, hw: Int64)? =
             try lock.withLock {
                 guard offset >= _logStartOffset && offset <= _logEndOffset else {
                     throw LogError.offsetOutOfRange(
@@ -224,13 +232,13 @@ public final class PartitionLog: @unchecked Sendable {
                 }
                 guard offset < _logEndOffset else { return nil }
                 var index = segmentIndex(containing: offset)
-                var candidates: [(Segment, SegmentFile, Int64, Int64)] = []
+                var candidates: [(Segment, SegmentFile, Int64, Int64, Int64)] = []
                 while index < segments.count {
                     let segment = segments[index]
                     try loadIndexesReportingRepairs(segment)
                     let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(offset), by: \.relativeOffset)
                     let startHint = candidates.isEmpty ? Int64(hint?.position ?? 0) : 0
-                    candidates.append((segment, try segment.openFile(), startHint, segment.size))
+                    candidates.append((segment, try segment.openFile(), startHint, segment.size, segment.nextOffset))
                     // A later segment is only needed if this one ends before the offset.
                     if segment.nextOffset > offset { break }
                     index += 1
@@ -241,18 +249,21 @@ public final class PartitionLog: @unchecked Sendable {
             let (start, end) = lock.withLock { (_logStartOffset, _logEndOffset) }
             return LogReadResult(slice: nil, logStartOffset: start, highWatermark: end, logEndOffset: end)
         }
-        for (segment, file, startHint, limit) in plan.candidates {
+        for (segment, file, startHint, limit, limitOffset) in plan.candidates {
             var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 4096)
             while case .batch(let header, let position) = try scanner.next() {
                 guard header.lastOffset >= offset else { continue }
                 if !minOneBatch && header.totalSize > maxBytes { break }
-                let end = try batchBoundary(
+                let (end, endOffset) = try batchBoundary(
                     in: segment, file: file, from: position + Int64(header.totalSize), limit: limit,
+                    limitOffset: limitOffset, firstBatchNextOffset: header.lastOffset + 1,
                     budgetEnd: position + Int64(maxBytes))
                 let length = minOneBatch ? max(end - position, Int64(header.totalSize)) : end - position
                 let slice =
                     length > 0
-                    ? FileSlice(file: file, position: position, length: Int(length), firstOffset: header.baseOffset)
+                    ? FileSlice(
+                        file: file, position: position, length: Int(length), firstOffset: header.baseOffset,
+                        nextOffset: max(endOffset, header.lastOffset + 1))
                     : nil
                 return LogReadResult(
                     slice: slice, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
@@ -264,22 +275,29 @@ public final class PartitionLog: @unchecked Sendable {
     /// The end of the last whole batch at or before `budgetEnd`, scanning forward from `position`. The offset
     /// index lets the scan skip to within one index interval of the budget.
     private func batchBoundary(
-        in segment: Segment, file: SegmentFile, from position: Int64, limit: Int64, budgetEnd: Int64
-    ) throws -> Int64 {
-        if budgetEnd >= limit { return limit }
+        in segment: Segment, file: SegmentFile, from position: Int64, limit: Int64, limitOffset: Int64,
+        firstBatchNextOffset: Int64, budgetEnd: Int64
+    ) throws -> (position: Int64, nextOffset: Int64) {
+        if budgetEnd >= limit { return (limit, limitOffset) }
         let skipTo = lock.withLock {
             segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map {
                 Int64($0.position)
             }
         }
         var boundary = max(position, skipTo ?? 0)
+        // The index skip lands on a batch start without its offsets; the first batch after it tells them.
+        var nextOffset = firstBatchNextOffset
         var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 4096)
         while case .batch(let header, let start) = try scanner.next() {
             let end = start + Int64(header.totalSize)
-            if end > budgetEnd { break }
+            if end > budgetEnd {
+                if start >= position { nextOffset = max(nextOffset, header.baseOffset) }
+                break
+            }
             boundary = end
+            nextOffset = max(nextOffset, header.lastOffset + 1)
         }
-        return boundary
+        return (boundary, nextOffset)
     }
 
     /// Index of the last segment whose base offset is ≤ `offset`. Lock held.
@@ -472,6 +490,7 @@ public final class PartitionLog: @unchecked Sendable {
                 return (_logEndOffset, dirty)
             }
         beforeSync?()
+        let syncStart = dirty.isEmpty ? nil : DispatchTime.now().uptimeNanoseconds
         for entry in dirty {
             try FileIO.syncData(entry.file.descriptor, path: entry.segment.logPath)
             if entry.closed {
@@ -479,6 +498,10 @@ public final class PartitionLog: @unchecked Sendable {
                 try IndexFile<OffsetIndexEntry>.syncFile(at: entry.segment.offsetIndex.path)
                 try IndexFile<TimeIndexEntry>.syncFile(at: entry.segment.timeIndex.path)
             }
+        }
+        if let syncStart, let observer = observerSlot?.observer {
+            observer.logDidSync(
+                topicPartition, seconds: Double(DispatchTime.now().uptimeNanoseconds - syncStart) / 1_000_000_000)
         }
         lock.withLock {
             for entry in dirty {

@@ -48,6 +48,9 @@ public struct FileSlice: Sendable {
     public let length: Int
     /// Base offset of the first batch in the slice; it may be below the offset asked for, as in Kafka.
     public let firstOffset: Int64
+    /// The offset after the slice's last batch, so a consumer of the slice knows how many records it
+    /// carries (`nextOffset - firstOffset`, no compaction) without reading it.
+    public let nextOffset: Int64
 
     /// Reads the slice into memory, for paths that cannot use sendfile (TLS) and for tests.
     public func readBytes() throws -> [UInt8] {

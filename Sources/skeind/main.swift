@@ -26,6 +26,10 @@ struct Skeind: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: "A broker setting, name=value; repeatable; wins over --config.")
     var settings: [String] = []
 
+    @Option(
+        help: "HTTP listener for /metrics, /metrics/hosts and /health, host:port or off. Default: 127.0.0.1:9644.")
+    var httpListen: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -42,6 +46,24 @@ struct Skeind: AsyncParsableCommand {
 
         let broker = try Broker(config: brokerConfig, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+
+        // The HTTP listener comes up before the Kafka one so /health can say "not ready" meanwhile.
+        let hostExporter = HostMetricsExporter(
+            broker: broker, topic: brokerConfig.hostMetricsTopic, ttlMs: brokerConfig.hostMetricsTtlMs)
+        let endpoints = MetricsEndpoints(broker: broker, hostExporter: hostExporter)
+        let httpGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var httpServer: MetricsHTTPServer?
+        let inheritedHTTP = SystemdSockets.listening(named: "metrics")
+        if inheritedHTTP != nil || brokerConfig.httpListen != nil {
+            httpServer = try await MetricsHTTPServer.start(
+                endpoints: endpoints, group: httpGroup, host: brokerConfig.httpListen?.host ?? "127.0.0.1",
+                port: brokerConfig.httpListen?.port ?? 9644, boundSocket: inheritedHTTP)
+            logger.info(
+                "skeind serving metrics on http://\(hostPort(httpServer?.localAddress))\(inheritedHTTP != nil ? " (socket from systemd)" : "")"
+            )
+        }
+        hostExporter.start()
+
         let inherited = SystemdSockets.listening(named: "kafka")
         let server = try await KafkaServer.start(
             broker: broker, group: group, host: brokerConfig.listenHost, port: brokerConfig.listenPort,
@@ -54,9 +76,14 @@ struct Skeind: AsyncParsableCommand {
             "skeind listening on \(server.localAddress?.description ?? "?")\(inherited != nil ? " (socket from systemd)" : ""), data in \(brokerConfig.dataDirectory)"
         )
 
+        endpoints.markReady()
+
         let stop = ShutdownSignal()
         await stop.wait()
         logger.info("shutting down")
+        hostExporter.stop()
+        try? await httpServer?.close()
+        try? await httpGroup.shutdownGracefully()
         try? await server.close()
         broker.shutdown()
         try? await group.shutdownGracefully()
@@ -79,6 +106,7 @@ struct Skeind: AsyncParsableCommand {
             }
             if let dataDir { config.dataDirectory = dataDir }
             if let listen { try config.apply("listeners", listen) }
+            if let httpListen { try config.apply("http.listen", httpListen) }
         } catch let error as BrokerConfig.InvalidSetting {
             throw ValidationError(error.description)
         }
@@ -95,6 +123,12 @@ struct Skeind: AsyncParsableCommand {
             logger.warning("could not raise the open file limit")
         }
     }
+}
+
+/// `127.0.0.1:9644` or `[::1]:9644`, as a URL wants it.
+func hostPort(_ address: SocketAddress?) -> String {
+    guard let address, let ip = address.ipAddress, let port = address.port else { return "?" }
+    return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -144,8 +178,10 @@ enum SystemdSockets {
         else { return nil }
         let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(
             String.init)
-        let index = names.firstIndex(of: name) ?? 0
-        guard index < count else { return nil }
+        // Unnamed sockets (no LISTEN_FDNAMES) are taken as the Kafka listener only.
+        guard let index = names.firstIndex(of: name) ?? (name == "kafka" && !names.contains("metrics") ? 0 : nil),
+            index < count
+        else { return nil }
         return CInt(3 + index)
     }
 }

@@ -128,6 +128,9 @@ class Skeind(Broker):
 
     def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, settings: dict | None = None):
         super().__init__(HOST, port or free_port())
+        # Its own HTTP port (not the default 9644), so brokers of parallel runs never collide; kept across
+        # restarts like the Kafka port.
+        self.http_port = free_port()
         self.data_dir = Path(data_dir)
         self.settings = dict(settings or {})
         self.auto_partitions = int(self.settings.get("num.partitions", 1))
@@ -138,7 +141,8 @@ class Skeind(Broker):
         self.exit_codes: list[int] = []
 
     def command(self) -> list[str]:
-        cmd = [str(skeind_path()), "--data-dir", str(self.data_dir), "--listen", self.bootstrap]
+        cmd = [str(skeind_path()), "--data-dir", str(self.data_dir), "--listen", self.bootstrap,
+               "--http-listen", "%s:%d" % (HOST, self.http_port)]
         for k, v in self.settings.items():
             cmd += ["--set", "%s=%s" % (k, v)]
         return cmd
@@ -167,6 +171,11 @@ class Skeind(Broker):
             self.kill()
             raise AssertionError("%s\n%s" % (e, self.log_tail())) from None
         return self
+
+    @property
+    def metrics_url(self) -> str:
+        """Base URL of the HTTP listener: /metrics, /metrics/hosts, /health."""
+        return "http://%s:%d" % (HOST, self.http_port)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -102,7 +102,10 @@ final class ServerProcess: @unchecked Sendable {
         settings: [String: String] = [:], dataDirectory: String, listen: String,
         cleanup: @escaping @Sendable () -> Void = {}
     ) async throws -> ServerProcess {
-        var arguments = ["--data-dir", dataDirectory, "--listen", listen, "--log-level", "info"]
+        // A kernel-chosen HTTP port: the default 9644 would collide between brokers of parallel tests.
+        var arguments = [
+            "--data-dir", dataDirectory, "--listen", listen, "--http-listen", "127.0.0.1:0", "--log-level", "info",
+        ]
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(name)=\(value)"] }
         return try await start(executable: skeindPath, arguments: arguments, cleanup: cleanup) { line in
             guard line.contains("skeind listening on"),

@@ -471,4 +471,10 @@ final class GroupCoordinator: @unchecked Sendable {
     }
 
     var groupCount: Int { lock.withLock { groups.count } }
+
+    /// Members and generation of every group, for a metrics scrape: counts only, nothing copied per member.
+    func metricsSnapshot() -> [(groupId: String, members: Int, generation: Int32)] {
+        lock.withLock { groups.values.map { ($0.groupId, $0.members.count, $0.generationId) } }
+            .sorted { $0.groupId < $1.groupId }
+    }
 }

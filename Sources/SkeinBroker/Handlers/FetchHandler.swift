@@ -20,13 +20,13 @@ enum FetchHandler {
         if context.version >= 7 && (request.sessionId != 0 || request.sessionEpoch > 0) {
             send(
                 Prepared(response: FetchResponse(errorCode: .fetchSessionIdNotFound, sessionId: 0), slices: []),
-                context: context)
+                context: context, broker: broker)
             return
         }
         let first = read(request, version: context.version, broker: broker)
         let enough = first.recordBytes >= Int(request.minBytes) || first.hasError
         guard !enough, request.maxWaitMs > 0, !request.topics.isEmpty else {
-            send(first, context: context)
+            send(first, context: context, broker: broker)
             return
         }
         let partitions = request.topics.flatMap { topic in
@@ -35,7 +35,7 @@ enum FetchHandler {
         let waiter = FetchPurgatory.Waiter(eventLoop: context.connection.eventLoop, partitions: partitions) { force in
             let again = read(request, version: context.version, broker: broker)
             guard force || again.hasError || again.recordBytes >= Int(request.minBytes) else { return false }
-            send(again, context: context)
+            send(again, context: context, broker: broker)
             return true
         }
         broker.purgatory.park(waiter, maxWaitMs: Int64(request.maxWaitMs))
@@ -94,7 +94,21 @@ enum FetchHandler {
         return prepared
     }
 
-    static func send(_ prepared: Prepared, context: RequestContext) {
+    /// Bytes and records per topic for the metrics, and the request's outcome.
+    private static func countSent(_ prepared: Prepared, context: RequestContext, broker: Broker) {
+        if prepared.hasError || prepared.response.errorCode != .noError { context.outcome.markFailed() }
+        for (topic, slices) in zip(prepared.response.topics, prepared.slices) {
+            var bytes = 0
+            var records: Int64 = 0
+            for case let slice? in slices {
+                bytes += slice.length
+                records += slice.nextOffset - slice.firstOffset
+            }
+            if bytes > 0 { broker.metrics.fetched(topic: topic.topic, bytes: bytes, records: records) }
+        }
+    }
+
+    static func send(_ prepared: Prepared, context: RequestContext, broker: Broker) {
         do {
             let segments = try ResponseFrame.encodeFetch(
                 prepared.response, version: context.version, correlationId: context.header.correlationId)
@@ -104,6 +118,7 @@ enum FetchHandler {
                 case .records(let topic, let partition, _): .file(prepared.slices[topic][partition]!)
                 }
             }
+            countSent(prepared, context: context, broker: broker)
             context.respond(.parts(parts))
         } catch {
             context.respond(.closeConnection(reason: "cannot encode Fetch v\(context.version) response: \(error)"))

@@ -153,6 +153,9 @@ enum ProduceHandler {
                     lastOffset: result.lastOffset)
             }
             broker.purgatory.wake(log.topicPartition)
+            broker.metrics.appended(
+                topic: topic, bytes: records.readableBytes, records: result.lastOffset - result.firstOffset + 1,
+                batchSizes: headers.map(\.totalSize))
             return Outcome(
                 response: .init(
                     index: index, baseOffset: result.firstOffset, logAppendTimeMs: result.logAppendTime,
