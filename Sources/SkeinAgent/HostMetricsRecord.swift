@@ -16,8 +16,8 @@ public struct HostMetricsRecord: Sendable, Equatable {
         self.families = families
     }
 
-    /// The record value. Families or samples the broker would reject (bad names, NaN, infinity)
-    /// are left out here, so one odd value never costs the whole sample set.
+    /// The record value. Families or samples the broker would reject (bad names, NaN, infinity,
+    /// repeats) are left out here, so one odd value never costs the whole sample set.
     public func encodedJSON() -> [UInt8] {
         var writer = JSONWriter(reservingCapacity: 256 + families.count * 160)
         writer.raw("{\"schema\":")
@@ -30,9 +30,14 @@ public struct HostMetricsRecord: Sendable, Equatable {
         writer.number(intervalSeconds)
         writer.raw(",\"families\":[")
         var firstFamily = true
+        // The broker rejects a whole record that repeats a family or a label set, so repeats go here.
+        var familyNames: Set<String> = []
         for family in families where PrometheusNames.isValidMetricName(family.name) {
+            guard familyNames.insert(family.name).inserted else { continue }
+            var labelSets: Set<[String]> = []
             let samples = family.samples.filter { sample in
                 sample.value.isFinite && sample.labels.allSatisfy { PrometheusNames.isValidLabelName($0.name) }
+                    && labelSets.insert(sample.labels.flatMap { [$0.name, $0.value] }).inserted
             }
             guard !samples.isEmpty else { continue }
             if !firstFamily { writer.raw(UInt8(ascii: ",")) }

@@ -72,11 +72,13 @@ import Testing
                         MetricSample(labels: [("a", "2")], value: 7),
                         MetricSample(labels: [("bad-label", "3")], value: 8),
                         MetricSample(labels: [("__reserved", "4")], value: 9),
+                        MetricSample(labels: [("a", "2")], value: 10),
                     ]),
                 MetricFamily(name: "1starts_with_digit", type: .gauge, help: "", value: 1),
                 MetricFamily(name: "has-dash", type: .gauge, help: "", value: 1),
                 MetricFamily(name: "only_nan", type: .gauge, help: "", value: .nan),
                 MetricFamily(name: "with:colon", type: .gauge, help: "", value: 2),
+                MetricFamily(name: "ok", type: .gauge, help: "a repeated family", value: 3),
             ])
         let json = try decode(record.encodedJSON())
         let families = try #require(json["families"] as? [[String: Any]])
