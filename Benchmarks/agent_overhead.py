@@ -107,11 +107,14 @@ def main():
             time.sleep(1)
         cpu1, wall1 = cpu_seconds(pid), time.monotonic()
         hwm = status_kib(pid, "VmHWM")
+        anon, file_backed = status_kib(pid, "RssAnon"), status_kib(pid, "RssFile")
         rss_max = max(rss_max, status_kib(pid, "VmRSS"))
         share = (cpu1 - cpu0) / (wall1 - wall0)
         print("interval %.3g s, measured %.0f s after %.0f s warm-up" % (args.interval, wall1 - wall0, warmup))
         print("agent CPU: %.3f s over %.0f s = %.3f %% of one core" % (cpu1 - cpu0, wall1 - wall0, 100 * share))
         print("agent RSS: max %.1f MB while sampling, high-water mark %.1f MB" % (rss_max / 1024, hwm / 1024))
+        print("at the end: RssAnon %.1f MB (the agent's own heap and stacks), RssFile %.1f MB (mapped code of"
+              " the binary and the Swift runtime, shared with other processes)" % (anon / 1024, file_backed / 1024))
     finally:
         if agent_proc is not None:
             stop(agent_proc)
