@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -205,3 +206,30 @@ def test_sigterm_stops_promptly_when_no_broker_answers(agents, tmp_path):
     started = time.monotonic()
     assert agent.stop(timeout=15) == 0, agent.log()
     assert time.monotonic() - started < 10, "SIGTERM took %.1fs with a 2 s flush limit" % (time.monotonic() - started)
+
+
+def test_sigterm_delivers_what_is_buffered(skeind_factory, agents, topic_name, tmp_path):
+    b = skeind_factory.new()  # its port is chosen; it starts later
+    topic = topic_name("metrics")
+    config = tmp_path / "agent.toml"
+    config.write_text("[agent]\nshutdown_flush_seconds = 20\n")
+    agent = agents("--config", str(config), "--bootstrap", b.bootstrap, "--interval", "0.2", "--topic", topic,
+                   "--host-name", "it-flush")
+    wait_until(lambda: "cannot deliver" in agent.log(), 30, "the agent to report the broker unreachable")
+    b.start()
+    # Stop at once: whatever is still buffered must go out during the shutdown flush.
+    assert agent.stop(timeout=40) == 0, agent.log()
+    log = agent.log()
+    sent = re.search(r"\bsent=(\d+)", log)
+    undelivered = re.search(r"\bundelivered=(\d+)", log)
+    assert sent and undelivered, log
+    assert int(undelivered.group(1)) == 0, log
+    assert int(sent.group(1)) >= 2, log
+    reader = TopicReader(b.bootstrap, topic)
+    try:
+        messages = reader.read_until(lambda ms: len(ms) >= int(sent.group(1)), 30, "every sample set sent")
+    finally:
+        reader.close()
+    assert len(messages) == int(sent.group(1))
+    for m in messages:
+        check_record(m, "it-flush", 0.2)

@@ -41,8 +41,10 @@ public actor RecordShipper {
         public var clientId: String
         public var capacity: Int
         public var compression: CompressionCodec
-        /// A send that has not completed by then counts as failed (the broker may be hung rather than down).
-        public var sendTimeout: Duration = .seconds(30)
+        /// A send that has not completed by then counts as failed (the broker may be hung rather than
+        /// down). Longer than the client's own worst case (10 s for metadata, 40 s for a request), so a
+        /// send given up here is one the producer has stopped retrying as well.
+        public var sendTimeout: Duration = .seconds(60)
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(5)
 
@@ -67,6 +69,8 @@ public actor RecordShipper {
     private var consecutiveFailures = 0
     private var finishDeadline: ContinuousClock.Instant?
     private var isRunning = false
+    /// The wait for the send in flight, which `finish` can cut short at its deadline.
+    private var inFlight: OnceResult?
     /// The parked `run` loop: waiting for work, or backing off after a failure.
     private var parked: (id: UInt64, continuation: CheckedContinuation<Void, Never>, wakesOnWork: Bool)?
     private var nextParkId: UInt64 = 0
@@ -97,6 +101,12 @@ public actor RecordShipper {
     public func finish(deadline: ContinuousClock.Instant) {
         finishDeadline = deadline
         if let parked { wake(parked.id) }
+        if let inFlight {
+            Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                inFlight.resume(with: .failure(KafkaClientError.timedOut("delivery at shutdown")))
+            }
+        }
     }
 
     /// Delivers until `finish` was called and the buffer is empty or the deadline passed, or the
@@ -164,7 +174,14 @@ public actor RecordShipper {
         }
         var timeout = settings.sendTimeout
         if let deadline = finishDeadline { timeout = min(timeout, max(deadline - .now, .milliseconds(1))) }
-        return await Self.value(of: send, timeout: timeout)
+        let once = OnceResult()
+        inFlight = once
+        defer { inFlight = nil }
+        return await withTaskCancellationHandler {
+            await Self.value(of: send, timeout: timeout, once: once)
+        } onCancel: {
+            once.resume(with: .failure(CancellationError()))
+        }
     }
 
     private func currentProducer() throws -> Producer {
@@ -175,9 +192,9 @@ public actor RecordShipper {
         configuration.clientId = settings.clientId
         configuration.compression = settings.compression
         configuration.linger = .zero
-        // Retries inside the producer cover a leader moving; anything longer is this actor's job.
-        configuration.retries = 2
-        configuration.retryBackoff = .milliseconds(100)
+        // Retrying is this actor's job: a producer that retried on its own could deliver a record
+        // after this actor gave up on it and queued it again, duplicating it out of order.
+        configuration.retries = 0
         let created = try Producer(
             bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger)
         producer = created
@@ -218,11 +235,13 @@ public actor RecordShipper {
         parked.continuation.resume()
     }
 
-    /// The task's outcome, or a timeout failure if it has not finished within `timeout`. The task
-    /// is left to finish on its own: a Kafka send cannot be withdrawn once written.
-    static func value(of task: Task<Void, any Error>, timeout: Duration) async -> Result<Void, any Error> {
-        let once = OnceResult()
-        return await withCheckedContinuation { continuation in
+    /// The task's outcome, or a timeout failure if it has not finished within `timeout`, or whatever
+    /// else resumes `once` first. The task is left to finish on its own: a Kafka send cannot be
+    /// withdrawn once written.
+    static func value(
+        of task: Task<Void, any Error>, timeout: Duration, once: OnceResult
+    ) async -> Result<Void, any Error> {
+        await withCheckedContinuation { continuation in
             once.install(continuation)
             let timer = Task {
                 do {
@@ -248,17 +267,41 @@ public actor RecordShipper {
 }
 
 /// Resumes a continuation with whichever result arrives first.
-private final class OnceResult: Sendable {
-    private let state = Mutex<CheckedContinuation<Result<Void, any Error>, Never>?>(nil)
+final class OnceResult: Sendable {
+    private enum State {
+        case waiting
+        case installed(CheckedContinuation<Result<Void, any Error>, Never>)
+        /// Resumed before the continuation was installed (cancelled right away, say).
+        case early(Result<Void, any Error>)
+        case done
+    }
+
+    private let state = Mutex<State>(.waiting)
 
     func install(_ continuation: CheckedContinuation<Result<Void, any Error>, Never>) {
-        state.withLock { $0 = continuation }
+        let early: Result<Void, any Error>? = state.withLock { state in
+            if case .early(let result) = state {
+                state = .done
+                return result
+            }
+            state = .installed(continuation)
+            return nil
+        }
+        if let early { continuation.resume(returning: early) }
     }
 
     func resume(with result: Result<Void, any Error>) {
-        let continuation = state.withLock { stored in
-            defer { stored = nil }
-            return stored
+        let continuation: CheckedContinuation<Result<Void, any Error>, Never>? = state.withLock { state in
+            switch state {
+            case .waiting:
+                state = .early(result)
+                return nil
+            case .installed(let continuation):
+                state = .done
+                return continuation
+            case .early, .done:
+                return nil
+            }
         }
         continuation?.resume(returning: result)
     }
