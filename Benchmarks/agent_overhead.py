@@ -87,7 +87,8 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="agent-bench-"))
     port = free_port()
-    broker = subprocess.Popen([str(skeind), "--data-dir", str(work / "data"), "--listen", "127.0.0.1:%d" % port],
+    broker = subprocess.Popen([str(skeind), "--data-dir", str(work / "data"), "--listen", "127.0.0.1:%d" % port,
+                               "--http-listen", "127.0.0.1:%d" % free_port()],
                               stdout=subprocess.DEVNULL, stderr=open(work / "skeind.log", "wb"), start_new_session=True)
     agent_proc = None
     try:

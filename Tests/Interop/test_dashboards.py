@@ -276,6 +276,8 @@ def alert_scenarios(samples):
         if name == "node_filesystem_avail_bytes":
             key = frozenset((k, x) for k, x in labels.items())
             return "%sx%d" % (number(sizes[key] * 0.05), POINTS)
+        if name == "node_filesystem_readonly":  # whatever this machine mounts read-only
+            return "0x%d" % POINTS
         return None
 
     return {
