@@ -233,3 +233,33 @@ def test_sigterm_delivers_what_is_buffered(skeind_factory, agents, topic_name, t
     assert len(messages) == int(sent.group(1))
     for m in messages:
         check_record(m, "it-flush", 0.2)
+
+
+def family_value(record: dict, name: str) -> float:
+    return next(f for f in record["families"] if f["name"] == name)["samples"][0]["value"]
+
+
+def test_a_full_buffer_drops_the_oldest_and_counts_them(skeind_factory, agents, topic_name, tmp_path):
+    b = skeind_factory.new()  # not started yet: nothing can be delivered
+    topic = topic_name("metrics")
+    config = tmp_path / "agent.toml"
+    config.write_text("[agent]\nbuffer_records = 3\n")
+    agent = agents("--config", str(config), "--bootstrap", b.bootstrap, "--interval", "0.2", "--topic", topic,
+                   "--host-name", "it-drop")
+    wait_until(lambda: "delivery buffer full" in agent.log() and "cannot deliver" in agent.log(), 30,
+               "the agent to fail a delivery and drop a sample set")
+    started_ms = time.time() * 1000
+    b.start()
+    reader = TopicReader(b.bootstrap, topic)
+    try:
+        messages = reader.read_until(lambda ms: any(decoded(m)["timestamp_ms"] > started_ms + 500 for m in ms), 60,
+                                     "a sample set taken after the broker started")
+    finally:
+        reader.close()
+    records = [check_record(m, "it-drop", 0.2) for m in messages]
+    before = [r for r in records if r["timestamp_ms"] < started_ms]
+    # At most the 3 buffered plus the one in flight survived the outage; the rest were dropped, and counted.
+    assert 1 <= len(before) <= 4, [r["timestamp_ms"] for r in before]
+    assert family_value(records[-1], "skein_agent_records_dropped_total") >= 1
+    assert family_value(records[-1], "skein_agent_send_failures_total") >= 1
+    assert agent.stop() == 0, agent.log()
