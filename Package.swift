@@ -49,6 +49,8 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"]), .brew(["snappy"])]),
         .target(name: "SkeinCompression", dependencies: ["CZlib", "CLZ4", "CZstd", "CSnappy"]),
         // Prometheus metrics: counters, gauges, histograms, text exposition 0.0.4, host-metrics records.
+        // Own code rather than swift-prometheus: scrape-time collectors, re-exporting other hosts' families
+        // and exact text-format control are a few hundred lines, and it saves a dependency to build in CI.
         .target(name: "SkeinMetrics"),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(

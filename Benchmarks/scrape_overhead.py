@@ -75,19 +75,42 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def process_cpu_seconds(pid: int) -> float:
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_cost(pid: int, url: str, label: str, scrapes: int = 200) -> None:
+    """Broker CPU per scrape on an idle broker: the CPU a 1 s scrape interval takes from produce."""
+    idle_before = process_cpu_seconds(pid)
+    time.sleep(2)
+    idle_rate = (process_cpu_seconds(pid) - idle_before) / 2
+    start_cpu, start = process_cpu_seconds(pid), time.monotonic()
+    results = [scrape_once(url) for _ in range(scrapes)]
+    cpu = process_cpu_seconds(pid) - start_cpu - idle_rate * (time.monotonic() - start)
+    print("scrape %s: %d bytes, latency p50 %.2f ms, max %.2f ms; broker CPU %.2f ms per scrape "
+          "(%.2f %% of one core at one scrape per second)"
+          % (label, results[-1][1], percentile([l for l, _ in results], 0.5) * 1e3,
+             max(l for l, _ in results) * 1e3, cpu / scrapes * 1e3, cpu / scrapes * 100))
+
+
+RECORD_SIZE = 100
+
+
 def produce(skein: str, bootstrap: str, topic: str, seconds: int, partitions: int) -> float:
     out = subprocess.run(
         [skein, "bench", "produce", "--bootstrap", bootstrap, "--topic", topic, "--partitions", str(partitions),
+         "--record-size", str(RECORD_SIZE),
          "--duration", "%ds" % seconds, "--acks", "1", "--json", "--quiet"],
         check=True, capture_output=True, text=True, timeout=seconds + 120).stdout
-    return json.loads(out)["recordsPerSecond"]
+    return json.loads(out)["records_per_second"]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin-dir", required=True)
-    parser.add_argument("--rounds", type=int, default=4, help="pairs of runs (without, with scrapes)")
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8, help="pairs of runs (without, with scrapes)")
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--idle-partitions", type=int, default=2000, help="partitions for the idle scrape test")
     args = parser.parse_args()
@@ -105,33 +128,38 @@ def main():
     try:
         wait_port(kafka_port)
         produce(skein, bootstrap, "bench", 2, args.partitions)  # warm-up, creates the topic
+        cpu_cost(proc.pid, url, "idle, %d partitions, before the produce rounds" % args.partitions)
         without, with_scrapes, loaded_latencies, sizes = [], [], [], []
-        for _ in range(args.rounds):
-            without.append(produce(skein, bootstrap, "bench", args.seconds, args.partitions))
-            scraper = Scraper(url, 1.0)
-            scraper.start()
-            with_scrapes.append(produce(skein, bootstrap, "bench", args.seconds, args.partitions))
-            scraper.stop_event.set()
-            scraper.join(15)
-            loaded_latencies += scraper.latencies
-            sizes += scraper.sizes
+        for round_index in range(args.rounds):
+            # ABBA order, so a drift in throughput over the run (page cache, retention) hits both alike.
+            for scraping in ((False, True) if round_index % 2 == 0 else (True, False)):
+                if not scraping:
+                    without.append(produce(skein, bootstrap, "bench", args.seconds, args.partitions))
+                    continue
+                scraper = Scraper(url, 1.0)
+                scraper.start()
+                with_scrapes.append(produce(skein, bootstrap, "bench", args.seconds, args.partitions))
+                scraper.stop_event.set()
+                scraper.join(15)
+                loaded_latencies += scraper.latencies
+                sizes += scraper.sizes
         print("produce records/s without scrapes: %s" % ", ".join("%.0f" % r for r in without))
         print("produce records/s with 1 s scrapes: %s" % ", ".join("%.0f" % r for r in with_scrapes))
-        cost = 1 - statistics.median(with_scrapes) / statistics.median(without)
-        print("median without %.3f M/s, with %.3f M/s: throughput cost %.2f %%"
-              % (statistics.median(without) / 1e6, statistics.median(with_scrapes) / 1e6, cost * 100))
+        ratios = [w / wo for w, wo in zip(with_scrapes, without)]
+        print("per-round with/without: %s; median %.3f (cost %.1f %%)"
+              % (", ".join("%.3f" % r for r in ratios), statistics.median(ratios),
+                 (1 - statistics.median(ratios)) * 100))
         print("scrape under load: %d scrapes, %d bytes, p50 %.2f ms, p99 %.2f ms, max %.2f ms"
               % (len(loaded_latencies), statistics.median(sizes), percentile(loaded_latencies, 0.5) * 1e3,
                  percentile(loaded_latencies, 0.99) * 1e3, max(loaded_latencies) * 1e3))
+        cpu_cost(proc.pid, url, "idle, %d partitions, after %.1f GB appended"
+                 % (args.partitions, sum(without + with_scrapes) * args.seconds * (RECORD_SIZE + 8) / 1e9))
 
         # Idle broker with many partitions: what a scrape costs as partitions grow.
         subprocess.run([skein, "bench", "produce", "--bootstrap", bootstrap, "--topic", "wide", "--partitions",
                         str(args.idle_partitions), "--records", str(args.idle_partitions * 10), "--batch-records",
                         "10", "--quiet", "--json"], check=True, capture_output=True, timeout=300)
-        idle = [scrape_once(url) for _ in range(30)]
-        print("idle scrape with %d partitions: %d bytes, p50 %.2f ms, max %.2f ms"
-              % (args.idle_partitions + args.partitions, idle[-1][1],
-                 percentile([l for l, _ in idle], 0.5) * 1e3, max(l for l, _ in idle) * 1e3))
+        cpu_cost(proc.pid, url, "idle, %d partitions" % (args.idle_partitions + args.partitions))
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         try:

@@ -55,9 +55,17 @@ struct Skeind: AsyncParsableCommand {
         var httpServer: MetricsHTTPServer?
         let inheritedHTTP = SystemdSockets.listening(named: "metrics")
         if inheritedHTTP != nil || brokerConfig.httpListen != nil {
-            httpServer = try await MetricsHTTPServer.start(
-                endpoints: endpoints, group: httpGroup, host: brokerConfig.httpListen?.host ?? "127.0.0.1",
-                port: brokerConfig.httpListen?.port ?? 9644, boundSocket: inheritedHTTP)
+            let host = brokerConfig.httpListen?.host ?? "127.0.0.1"
+            let port = brokerConfig.httpListen?.port ?? 9644
+            do {
+                httpServer = try await MetricsHTTPServer.start(
+                    endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP)
+            } catch {
+                broker.shutdown()
+                throw StartupError(
+                    "cannot serve metrics on \(host):\(port): \(error) (choose another with --http-listen HOST:PORT, or off)"
+                )
+            }
             logger.info(
                 "skeind serving metrics on http://\(hostPort(httpServer?.localAddress))\(inheritedHTTP != nil ? " (socket from systemd)" : "")"
             )
@@ -123,6 +131,12 @@ struct Skeind: AsyncParsableCommand {
             logger.warning("could not raise the open file limit")
         }
     }
+}
+
+/// A failure to start that is not about the flags: printed without the usage text.
+struct StartupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// `127.0.0.1:9644` or `[::1]:9644`, as a URL wants it.

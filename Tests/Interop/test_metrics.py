@@ -366,3 +366,69 @@ def test_sockets_from_systemd_socket_activation(work_dir):
 def kcat_metadata_ok(port: int) -> bool:
     res = subprocess.run(["kcat", "-b", "127.0.0.1:%d" % port, "-L", "-m", "10"], capture_output=True, timeout=30)
     return res.returncode == 0 and b"1 brokers" in res.stdout
+
+
+# ---------------------------------------------------------------------------------------------- Prometheus
+
+
+def test_a_real_prometheus_scrapes_broker_and_hosts(skeind_factory, topic_name, work_dir):
+    """Debian's Prometheus, configured as the README says (honor_labels on /metrics/hosts), scrapes the
+    broker every second; its query API must return the broker's metrics and each host's series under the
+    host's own `host` label."""
+    import os
+    import signal
+    import tempfile
+    import urllib.parse
+    from pathlib import Path
+
+    from conftest import HOST, free_port
+
+    prometheus = shutil.which("prometheus")
+    assert prometheus, "prometheus is not installed (scripts/setup installs Debian's prometheus package)"
+    topic = topic_name("hosts")
+    b = skeind_factory.new(settings={"host.metrics.topic": topic, "host.metrics.ttl.ms": "120000"}).start()
+    produce_host_records(b, topic, [(b"web-1", host_record("web-1")), (b"db-2", host_record("db-2", load=2.5))])
+
+    base = Path(tempfile.mkdtemp(prefix="prometheus-", dir=work_dir))
+    target = "%s:%d" % (HOST, b.http_port)
+    (base / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n"
+        "  - job_name: skein\n"
+        "    static_configs: [{targets: ['%s']}]\n"
+        "  - job_name: skein-hosts\n"
+        "    metrics_path: /metrics/hosts\n"
+        "    honor_labels: true\n"
+        "    static_configs: [{targets: ['%s']}]\n" % (target, target))
+    port = free_port()
+    with open(base / "prometheus.stderr", "wb") as err:
+        proc = subprocess.Popen(
+            [prometheus, "--config.file", str(base / "prometheus.yml"), "--storage.tsdb.path", str(base / "data"),
+             "--web.listen-address", "%s:%d" % (HOST, port)],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+    try:
+        def query(expr):
+            if proc.poll() is not None:
+                from conftest import GiveUp
+                raise GiveUp("prometheus exited:\n" + (base / "prometheus.stderr").read_text()[-3000:])
+            url = "http://%s:%d/api/v1/query?%s" % (HOST, port, urllib.parse.urlencode({"query": expr}))
+            status, _, body = http_get(url, timeout=5)
+            assert status == 200, body
+            return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in json.loads(body)["data"]["result"]}
+
+        hosts = wait_until(lambda: (lambda r: r if len(r) == 2 else None)(query("node_load1")), 60,
+                           "Prometheus to have node_load1 of both hosts")
+        assert {dict(k)["host"]: v for k, v in hosts.items()} == {"web-1": 0.42, "db-2": 2.5}
+        assert all(dict(k)["job"] == "skein-hosts" for k in hosts)
+        assert wait_until(lambda: query('kafka_brokers{job="skein"}'), 30, "the broker's own metrics")
+        assert list(query('skein_host_metrics_hosts{job="skein"}').values()) == [2]
+        assert set(query('up').values()) == {1.0}
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # by pid: the Prometheus this test started
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+    assert b.terminate() == 0
