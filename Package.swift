@@ -14,11 +14,14 @@ let package = Package(
         .executable(name: "skeind", targets: ["skeind"]),
         .executable(name: "skein-storage-bench", targets: ["skein-storage-bench"]),
         .executable(name: "skein", targets: ["skein"]),
+        .library(name: "SkeinAgent", targets: ["SkeinAgent"]),
+        .executable(name: "skein-agent", targets: ["skein-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // CRC-32C (Castagnoli) as used by RecordBatch v2; SSE4.2 when the CPU has it.
@@ -112,6 +115,25 @@ let package = Package(
             name: "skein",
             dependencies: ["SkeinBench", "SkeinTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Host agent: samples /proc and /sys and ships each sample set to a topic through SkeinClient.
+        .target(
+            name: "SkeinAgent",
+            dependencies: [
+                "SkeinClient", "SkeinCompression",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "skein-agent",
+            dependencies: [
+                "SkeinAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinBrokerTests",
             dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
