@@ -24,10 +24,7 @@ extension TopicsCommand {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 let changes = Dictionary(
                     try options.set.map { try keyValue($0, what: "--set") }, uniquingKeysWith: { $1 })
                 do {
@@ -53,10 +50,7 @@ extension GroupsCommand {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 do {
                     try await admin.deleteGroup(options.group)
                 } catch KafkaClientError.broker(.nonEmptyGroup, _) {

@@ -14,9 +14,7 @@ public struct ClusterCommand: AsyncParsableCommand, Sendable {
 
     public func run() async throws {
         let connection = self.connection
-        try await connection.run {
-            let admin = try AdminClient(bootstrapServers: connection.servers, logger: connection.logger)
-            defer { Task { await admin.close() } }
+        try await connection.withAdmin { admin in
             let cluster = try await admin.cluster()
             let versions = try await admin.apiVersions()
             var out = "Cluster: \(cluster.clusterId ?? "-")  Controller: \(cluster.controllerId)\n\n"

@@ -29,6 +29,22 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
         return logger
     }
 
+    /// `run` with an admin client that is closed (awaited) whether `body` succeeds or throws.
+    public func withAdmin(_ body: @escaping @Sendable (AdminClient) async throws -> Void) async throws {
+        let servers = self.servers
+        let logger = self.logger
+        try await run {
+            let admin = try AdminClient(bootstrapServers: servers, logger: logger)
+            do {
+                try await body(admin)
+            } catch {
+                await admin.close()
+                throw error
+            }
+            await admin.close()
+        }
+    }
+
     /// Runs `body` with SIGINT/SIGTERM cancelling it (a second signal exits at once), and turns its
     /// errors into one-line ToolErrors.
     public func run(_ body: @escaping @Sendable () async throws -> Void) async throws {

@@ -25,9 +25,7 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let connection = self.connection
-            try await connection.run {
-                let admin = try AdminClient(bootstrapServers: connection.servers, logger: connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 var rows = [["GROUP", "STATE", "PROTOCOL-TYPE"]]
                 for group in try await admin.listGroups() {
                     rows.append([group.groupId, group.state.isEmpty ? "-" : group.state, group.protocolType])
@@ -46,10 +44,7 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 let description = try await admin.describeGroup(options.group)
                 let committed = try await admin.committedOffsets(group: options.group)
                 if description.state == "Dead" && committed.isEmpty {
@@ -134,10 +129,7 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 var partitions = try await admin.partitions(of: options.topic)
                 if !options.partition.isEmpty {
                     for wanted in options.partition where !partitions.contains(where: { $0.partition == wanted }) {

@@ -26,9 +26,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let connection = self.connection
-            try await connection.run {
-                let admin = try AdminClient(bootstrapServers: connection.servers, logger: connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 let cluster = try await admin.cluster()
                 var rows = [["TOPIC", "PARTITIONS"]]
                 for topic in cluster.topics { rows.append([topic.name, "\(topic.partitionCount)"]) }
@@ -56,10 +54,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 let configs = Dictionary(
                     try options.config.map { try keyValue($0, what: "--config") }, uniquingKeysWith: { $1 })
                 do {
@@ -87,10 +82,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 do {
                     try await admin.deleteTopic(options.name)
                 } catch KafkaClientError.unknownTopicOrPartition where options.ifExists {
@@ -111,10 +103,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
         func run() async throws {
             let options = self
-            try await connection.run {
-                let admin = try AdminClient(
-                    bootstrapServers: options.connection.servers, logger: options.connection.logger)
-                defer { Task { await admin.close() } }
+            try await connection.withAdmin { admin in
                 let info = try await admin.topic(options.name)
                 let partitions = info.partitions.keys.sorted().map {
                     TopicPartition(topic: options.name, partition: $0)

@@ -190,24 +190,20 @@ public struct RecordBatch: Equatable, Sendable {
     /// filling in `batchLength` and the CRC. Other header fields are taken as given.
     public static func encode(header: RecordBatchHeader, recordsPayload: ByteBuffer) throws(ProtocolError) -> ByteBuffer
     {
-        let total = RecordBatchHeader.size + recordsPayload.readableBytes
-        guard total - RecordBatchHeader.logOverhead <= Int(Int32.max) else {
-            throw ProtocolError.invalidRecordBatch("batch of \(total) bytes is too large")
+        try encode(header: header, payloadSize: recordsPayload.readableBytes) {
+            $0.writeImmutableBuffer(recordsPayload)
         }
-        var header = header
-        header.batchLength = Int32(total - RecordBatchHeader.logOverhead)
-        header.crc = 0
-        var buffer = ByteBufferAllocator().buffer(capacity: total)
-        header.write(into: &buffer)
-        buffer.writeImmutableBuffer(recordsPayload)
-        let crc = crc32c(buffer, from: RecordBatchHeader.crcCoverageStart)
-        buffer.setInteger(crc, at: buffer.readerIndex + RecordBatchHeader.crcOffset)
-        return buffer
     }
 
     /// The same, from a payload in a byte array (the producer's `RecordPayloadWriter` output), copied once.
     public static func encode(header: RecordBatchHeader, recordsPayload: [UInt8]) throws(ProtocolError) -> ByteBuffer {
-        let total = RecordBatchHeader.size + recordsPayload.count
+        try encode(header: header, payloadSize: recordsPayload.count) { $0.writeBytes(recordsPayload) }
+    }
+
+    private static func encode(
+        header: RecordBatchHeader, payloadSize: Int, writePayload: (inout ByteBuffer) -> Void
+    ) throws(ProtocolError) -> ByteBuffer {
+        let total = RecordBatchHeader.size + payloadSize
         guard total - RecordBatchHeader.logOverhead <= Int(Int32.max) else {
             throw ProtocolError.invalidRecordBatch("batch of \(total) bytes is too large")
         }
@@ -216,7 +212,7 @@ public struct RecordBatch: Equatable, Sendable {
         header.crc = 0
         var buffer = ByteBufferAllocator().buffer(capacity: total)
         header.write(into: &buffer)
-        buffer.writeBytes(recordsPayload)
+        writePayload(&buffer)
         let crc = crc32c(buffer, from: RecordBatchHeader.crcCoverageStart)
         buffer.setInteger(crc, at: buffer.readerIndex + RecordBatchHeader.crcOffset)
         return buffer
