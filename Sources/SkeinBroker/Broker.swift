@@ -164,13 +164,21 @@ public final class Broker: @unchecked Sendable {
         if let existing = topics.topic(name) { return existing }
         guard allowAutoCreate, config.autoCreateTopics, TopicPartition.isValidTopicName(name) else { return nil }
         do {
-            return try createTopic(name, partitions: config.numPartitions)
+            return try createTopic(name, partitions: config.numPartitions, configs: autoCreatedTopicConfigs(name))
         } catch .alreadyExists {
             return topics.topic(name)
         } catch {
             logger.warning("auto-creating topic \(name) failed: \(error)")
             return nil
         }
+    }
+
+    /// The metrics topic is bounded by its own retention (and hourly segments, so retention can act) when
+    /// agents create it by producing; every other topic starts with the broker defaults.
+    func autoCreatedTopicConfigs(_ name: String) -> [String: String] {
+        guard name == config.hostMetricsTopic else { return [:] }
+        let segmentMs = config.hostMetricsRetentionMs > 0 ? min(3_600_000, config.hostMetricsRetentionMs) : 3_600_000
+        return ["retention.ms": String(config.hostMetricsRetentionMs), "segment.ms": String(segmentMs)]
     }
 
     public func deleteTopic(_ name: String) throws {

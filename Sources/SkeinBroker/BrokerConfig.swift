@@ -30,6 +30,10 @@ public struct BrokerConfig: Sendable, Equatable {
     public var hostMetricsTopic = "metrics"
     /// `host.metrics.ttl.ms`: a host without a newer sample set for this long leaves `/metrics/hosts`.
     public var hostMetricsTtlMs: Int64 = 300_000
+    /// `host.metrics.retention.ms`: the `retention.ms` the metrics topic gets when it is auto-created. Only
+    /// the newest sample set per host matters to the exporter, so a day bounds the topic without the
+    /// broker-wide default (a week) of every sample.
+    public var hostMetricsRetentionMs: Int64 = 86_400_000
 
     public init() {}
 
@@ -87,6 +91,11 @@ public struct BrokerConfig: Sendable, Equatable {
             hostMetricsTtlMs = try integer()
             guard hostMetricsTtlMs > 0 else {
                 throw InvalidSetting(name: name, value: value, reason: "must be positive")
+            }
+        case "host.metrics.retention.ms":
+            hostMetricsRetentionMs = try integer()
+            guard hostMetricsRetentionMs > 0 || hostMetricsRetentionMs == -1 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be positive, or -1 for no limit")
             }
         case "advertised.host.name", "advertised.listeners":
             advertisedHost = try Self.parseHostPort(value, name: name).host

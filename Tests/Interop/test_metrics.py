@@ -432,3 +432,26 @@ def test_a_real_prometheus_scrapes_broker_and_hosts(skeind_factory, topic_name, 
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
     assert b.terminate() == 0
+
+
+def test_auto_created_metrics_topic_is_bounded_by_retention(skeind_factory, topic_name):
+    """An agent's first produce creates the metrics topic with its own retention (and hourly segments), so a
+    topic that only ever grows is trimmed; other auto-created topics keep the broker defaults."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import ConfigResource
+    from conftest import admin_client
+    metrics_topic = topic_name("metrics")
+    broker = skeind_factory.new(settings={"host.metrics.topic": metrics_topic, "host.metrics.retention.ms": "7200000"})
+    broker.start()
+    other = topic_name("other")
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for topic in (metrics_topic, other):
+        p.produce(topic, value=b"x")
+    assert p.flush(30) == 0
+    admin = admin_client(broker)
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in (metrics_topic, other)]
+    described = {r.name: f.result(timeout=10) for r, f in admin.describe_configs(resources).items()}
+    assert described[metrics_topic]["retention.ms"].value == "7200000"
+    assert described[metrics_topic]["segment.ms"].value == "3600000"
+    assert described[other]["retention.ms"].is_default
+    assert broker.terminate() == 0
