@@ -89,16 +89,23 @@ public actor Producer {
         var run: [PendingRecord] = []
         var runBytes = 0
         var runPartition: TopicPartition?
+        var lastTopic: String?
+        var lastCount = 0
         for index in records.indices {
             let topic = records[index].topic
             let count: Int
-            if let known = partitionCounts[topic] {
+            if topic == lastTopic {
+                count = lastCount
+            } else if let known = partitionCounts[topic] {
                 count = known
             } else {
                 count = try await metadata.partitionCount(of: topic)
                 partitionCounts[topic] = count
             }
-            let partition = try choosePartition(for: records[index], partitionCount: count)
+            lastTopic = topic
+            lastCount = count
+            let partition = try choosePartition(
+                topic: topic, partition: records[index].partition, key: records[index].key, partitionCount: count)
             if runPartition?.partition != partition || runPartition?.topic != topic
                 || runBytes >= configuration.batchSize
             {
@@ -150,22 +157,26 @@ public actor Producer {
     // MARK: Partitioning and accumulation
 
     private func choosePartition(for record: ProducerRecord) async throws -> Int32 {
-        try choosePartition(for: record, partitionCount: try await metadata.partitionCount(of: record.topic))
+        try choosePartition(
+            topic: record.topic, partition: record.partition, key: record.key,
+            partitionCount: try await metadata.partitionCount(of: record.topic))
     }
 
-    private func choosePartition(for record: ProducerRecord, partitionCount count: Int) throws -> Int32 {
-        if let partition = record.partition {
+    private func choosePartition(topic: String, partition: Int32?, key: [UInt8]?, partitionCount count: Int) throws
+        -> Int32
+    {
+        if let partition {
             guard partition >= 0, Int(partition) < count else {
-                throw KafkaClientError.unknownTopicOrPartition(topic: record.topic, partition: partition)
+                throw KafkaClientError.unknownTopicOrPartition(topic: topic, partition: partition)
             }
             return partition
         }
-        if let key = record.key {
+        if let key {
             return Murmur2Partitioner.partition(forKey: key, partitionCount: count)
         }
-        if let sticky = stickyPartitions[record.topic], Int(sticky) < count { return sticky }
+        if let sticky = stickyPartitions[topic], Int(sticky) < count { return sticky }
         let chosen = Int32.random(in: 0..<Int32(count), using: &randomness)
-        stickyPartitions[record.topic] = chosen
+        stickyPartitions[topic] = chosen
         return chosen
     }
 

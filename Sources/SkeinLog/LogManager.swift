@@ -17,6 +17,10 @@ public final class LogManager: @unchecked Sendable {
     let clock: any LogClock
     let decompressor: (any RecordDecompressor)?
     private let lock = Lock()
+    /// Checkpoint writers (the periodic timer, shutdown, callers) share one temporary file name and must
+    /// not interleave; held across the snapshot and the write, so a later checkpoint is never overwritten by
+    /// an earlier one.
+    private let checkpointLock = Lock()
     private var logs: [TopicPartition: PartitionLog]
     private var lockFileDescriptor: Int32
     private var timer: (any DispatchSourceTimer)?
@@ -168,12 +172,14 @@ public final class LogManager: @unchecked Sendable {
 
     /// Records each partition's recovery point (everything below it is on disk) and log start offset.
     public func writeCheckpoint() throws {
-        let snapshot = lock.withLock { logs.sorted { $0.key < $1.key } }
-        var text = "skein-checkpoint 1\n\(snapshot.count)\n"
-        for (topicPartition, log) in snapshot {
-            text += "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
+        try checkpointLock.withLock {
+            let snapshot = lock.withLock { logs.sorted { $0.key < $1.key } }
+            var text = "skein-checkpoint 1\n\(snapshot.count)\n"
+            for (topicPartition, log) in snapshot {
+                text += "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
+            }
+            try FileIO.writeAtomically(directory + "/" + LogManager.checkpointFileName, contents: text)
         }
-        try FileIO.writeAtomically(directory + "/" + LogManager.checkpointFileName, contents: text)
     }
 
     static func readCheckpoint(directory: String, report: inout RecoveryReport) -> [TopicPartition: CheckpointEntry] {
