@@ -181,23 +181,12 @@ public actor Producer {
     }
 
     private func add(_ record: PendingRecord, to topicPartition: TopicPartition) {
-        unfinishedRecords += 1
-        bufferedBytes += record.size
-        // Appending through the subscript keeps the records array uniquely referenced, so a batch of n
-        // records costs n appends rather than n copies of a growing array.
-        let (isFirst, generation, isFull) = Self.append(
-            record, to: &accumulators[topicPartition, default: Accumulator()], batchSize: configuration.batchSize)
-        if isFull {
-            drain(topicPartition)
-        } else if isFirst {
-            let linger = configuration.linger
-            Task {
-                try? await Task.sleep(for: linger)
-                self.lingerExpired(topicPartition, generation: generation)
-            }
-        }
+        addRun([record], to: topicPartition)
     }
 
+    /// Appends records for one partition, draining each batch as it fills and starting the linger timer
+    /// of each batch's first record. Appending through the dictionary subscript keeps the records array
+    /// uniquely referenced, so a batch of n records costs n appends rather than n copies of a growing array.
     private func addRun(_ run: [PendingRecord], to topicPartition: TopicPartition) {
         var next = 0
         while next < run.count {
@@ -207,26 +196,24 @@ public actor Producer {
                 run[next], to: &accumulators[topicPartition, default: Accumulator()], batchSize: configuration.batchSize
             )
             next += 1
-            // Keep appending in place while the batch has room and no timer must start.
-            if !isFirst && !isFull {
-                let (taken, filled) = Self.appendWhileRoom(
-                    run, from: next, to: &accumulators[topicPartition, default: Accumulator()],
-                    batchSize: configuration.batchSize)
-                for index in next..<(next + taken) { bufferedBytes += run[index].size }
-                unfinishedRecords += taken
-                next += taken
-                if filled { drain(topicPartition) }
-                continue
-            }
             if isFull {
                 drain(topicPartition)
-            } else if isFirst {
+                continue
+            }
+            if isFirst {
                 let linger = configuration.linger
                 Task {
                     try? await Task.sleep(for: linger)
                     self.lingerExpired(topicPartition, generation: generation)
                 }
             }
+            let (taken, filled) = Self.appendWhileRoom(
+                run, from: next, to: &accumulators[topicPartition, default: Accumulator()],
+                batchSize: configuration.batchSize)
+            for index in next..<(next + taken) { bufferedBytes += run[index].size }
+            unfinishedRecords += taken
+            next += taken
+            if filled { drain(topicPartition) }
         }
     }
 
