@@ -87,6 +87,10 @@ extension HostSampleSet {
             }
             families.append(HostMetricFamily(name: family.name, type: type, help: family.help ?? "", samples: samples))
         }
+        // Anything outside 1970…2200 is not a clock reading, and extreme values would overflow the age arithmetic.
+        guard (0...7_258_118_400_000).contains(wire.timestamp_ms) else {
+            throw MalformedHostMetrics(reason: "timestamp_ms \(wire.timestamp_ms) is not a plausible time")
+        }
         return HostSampleSet(
             host: wire.host, timestampMs: wire.timestamp_ms, intervalSeconds: wire.interval_seconds, families: families)
     }
@@ -158,7 +162,7 @@ public final class HostMetricsTable: Sendable {
     /// ahead must not keep its host alive past the TTL.
     public func ingest(_ set: HostSampleSet, nowMs: Int64) {
         let seen = min(set.timestampMs, nowMs)
-        guard nowMs - seen < ttlMs else { return }
+        guard nowMs.subtractingReportingOverflow(seen).partialValue < ttlMs else { return }
         state.withLock { hosts in
             if let current = hosts[set.host], current.set.timestampMs > set.timestampMs { return }
             hosts[set.host] = Entry(set: set, lastSeenMs: seen)
@@ -169,7 +173,8 @@ public final class HostMetricsTable: Sendable {
     @discardableResult
     public func expire(nowMs: Int64) -> Int {
         let removed = state.withLock { hosts in
-            let stale = hosts.filter { nowMs - $0.value.lastSeenMs >= ttlMs }.map(\.key)
+            let stale = hosts.filter { nowMs.subtractingReportingOverflow($0.value.lastSeenMs).partialValue >= ttlMs }
+                .map(\.key)
             for host in stale { hosts.removeValue(forKey: host) }
             return stale.count
         }

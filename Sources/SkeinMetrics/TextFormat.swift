@@ -73,19 +73,27 @@ public struct PrometheusTextWriter: Sendable {
 
     /// Help text escapes backslash and newline; label values also escape the double quote.
     static func appendEscaped(_ text: String, to output: inout String, quote: Bool) {
-        guard text.contains(where: { $0 == "\\" || $0 == "\n" || (quote && $0 == "\"") }) else {
+        // By Unicode scalar, not Character: "\r\n" is one Character that equals neither "\r" nor "\n", and an
+        // unescaped line break would let a group id or a host record forge series or break the scrape.
+        guard text.unicodeScalars.contains(where: { $0 == "\\" || $0 == "\n" || $0 == "\r" || (quote && $0 == "\"") })
+        else {
             output += text
             return
         }
-        for character in text {
-            switch character {
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\"" where quote: output += "\\\""
-            default: output.append(character)
+        var escaped = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": escaped.append(contentsOf: "\\\\".unicodeScalars)
+            case "\n": escaped.append(contentsOf: "\\n".unicodeScalars)
+            // The format has no escape for CR; a line break is what matters, so CR is written as \n too.
+            case "\r": escaped.append(contentsOf: "\\n".unicodeScalars)
+            case "\"" where quote: escaped.append(contentsOf: "\\\"".unicodeScalars)
+            default: escaped.append(scalar)
             }
         }
+        output += String(escaped)
     }
+
 }
 
 /// Prometheus' naming rules, used to vet names that arrive from outside (the host-metrics topic).

@@ -86,6 +86,14 @@ import Testing
         #expect(throws: MalformedHostMetrics.self, "\(name)") { try HostSampleSet.parse(bytes) }
     }
 
+    /// An extreme timestamp once overflowed the age arithmetic and crashed the broker on every restart.
+    @Test func refusesImplausibleTimestamps() {
+        for stamp in ["-9223372036854775808", "-1", "9223372036854775807"] {
+            let json = #"{"schema": "skein.host-metrics.v1", "host": "x", "timestamp_ms": \#(stamp), "families": []}"#
+            #expect(throws: MalformedHostMetrics.self, "\(stamp)") { try HostSampleSet.parse(Array(json.utf8)) }
+        }
+    }
+
     @Test func refusesBinaryGarbage() {
         #expect(throws: MalformedHostMetrics.self) { try HostSampleSet.parse([0x00, 0xFF, 0x10, 0x7B]) }
         #expect(throws: MalformedHostMetrics.self) { try HostSampleSet.parse([UInt8]()) }

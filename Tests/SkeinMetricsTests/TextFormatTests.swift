@@ -48,6 +48,16 @@ import Testing
         #expect(writer.output == "# HELP m a \\\\ b\\nc \"q\"\n# TYPE m gauge\nm{path=\"C:\\\\x\\n\\\"y\\\"\"} 1.5\n")
     }
 
+    /// "\r\n" is one Swift Character; escaping must still see its line break, or a group id or host record
+    /// could add lines of its own to the exposition.
+    @Test func crlfInLabelsAndHelpCannotStartANewLine() {
+        var writer = PrometheusTextWriter()
+        writer.family("m", type: .gauge, help: "a\r\nfake_series 1")
+        writer.sample("m", [("group", "x\r\nkafka_fake 1")], 1)
+        #expect(writer.output.split(separator: "\n").count == 3)
+        #expect(!writer.output.contains("\r"))
+    }
+
     @Test func specialValuesUsePrometheusSpelling() {
         #expect(PrometheusTextWriter.format(.infinity) == "+Inf")
         #expect(PrometheusTextWriter.format(-.infinity) == "-Inf")

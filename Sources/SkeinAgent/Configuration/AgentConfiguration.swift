@@ -80,8 +80,8 @@ public struct AgentConfiguration: Sendable, Equatable {
             clientId = try Self.string(value, where_)
         case "buffer_records":
             let count = try Self.number(value, where_)
-            guard count >= 1, count == count.rounded() else {
-                throw ConfigFileError(line: 0, message: "\(where_) must be a whole number ≥ 1")
+            guard count >= 1, count <= 1_000_000, count == count.rounded() else {
+                throw ConfigFileError(line: 0, message: "\(where_) must be a whole number from 1 to 1000000")
             }
             bufferRecords = Int(count)
         case "shutdown_flush_seconds":
