@@ -265,7 +265,7 @@ public actor Consumer {
         return records.map { record in
             ConsumerRecord(
                 topicPartition: partition, offset: header.baseOffset + Int64(record.offsetDelta),
-                timestamp: useLogAppendTime ? header.maxTimestamp : header.baseTimestamp + record.timestampDelta,
+                timestamp: useLogAppendTime ? header.maxTimestamp : header.baseTimestamp &+ record.timestampDelta,
                 key: record.key, value: record.value,
                 headers: record.headers.map { RecordHeader(key: $0.key, value: $0.value) })
         }

@@ -72,6 +72,11 @@ public actor GroupConsumer {
         await consumer.position(of: partition)
     }
 
+    /// Moves the next read (and what the next commit records) of an assigned partition.
+    public func seek(_ partition: TopicPartition, to offset: Int64) async throws {
+        try await consumer.seek(partition, to: .offset(offset))
+    }
+
     /// The log end offset the last Fetch reported for `partition`.
     public func highWatermark(of partition: TopicPartition) async -> Int64? {
         await consumer.highWatermarks[partition]

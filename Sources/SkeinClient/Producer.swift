@@ -503,7 +503,7 @@ public actor Producer {
         var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
         for index in records.indices {
             writer.append(
-                timestampDelta: records[index].timestamp - baseTimestamp, offsetDelta: Int32(index),
+                timestampDelta: records[index].timestamp &- baseTimestamp, offsetDelta: Int32(index),
                 key: records[index].key, value: records[index].value,
                 headers: records[index].headers.isEmpty
                     ? [] : records[index].headers.map { (Array($0.key.utf8), $0.value) })

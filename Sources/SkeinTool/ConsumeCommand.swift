@@ -84,15 +84,16 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
         let format = self.format
         let printKey = self.printKey
         let follow = self.follow
-        let print: ([ConsumerRecord]) -> Bool = { records in
-            for record in records {
+        // Returns how many of `records` it printed, and whether to go on (false once --max is reached).
+        let print: ([ConsumerRecord]) -> (printed: Int, more: Bool) = { records in
+            for (index, record) in records.enumerated() {
                 format.write(record, to: sink, printKey: printKey, delimiter: delimiter, scratch: &scratch)
                 printed += 1
-                if printed >= limit { return false }
+                if printed >= limit { return (index + 1, false) }
             }
             if follow { sink.flush() }
             progress.update(records: printed, bytes: sink.bytesWritten)
-            return true
+            return (records.count, true)
         }
         defer {
             sink.flush()
@@ -115,7 +116,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
             var records = records
             if let since = request.since { records.removeAll { $0.timestamp < since } }
             if let until = request.until { records.removeAll { $0.timestamp > until } }
-            return print(records)
+            return print(records).more
         }
         sink.flush()
         if stats { Self.report(summary, printed: printed) }
@@ -128,7 +129,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
             "skein: scanned \(summary.recordsScanned) records, printed \(printed); start offsets \(starts)\n")
     }
 
-    private func consumeInGroup(_ group: String, print: ([ConsumerRecord]) -> Bool) async throws {
+    private func consumeInGroup(_ group: String, print: ([ConsumerRecord]) -> (printed: Int, more: Bool)) async throws {
         var configuration = GroupConsumerConfiguration()
         configuration.consumer.clientId = "skein-consume"
         configuration.startWithoutCommit =
@@ -143,7 +144,19 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
             var idlePolls = 0
             while !Task.isCancelled {
                 let records = try await consumer.poll()
-                if !records.isEmpty, !print(records) { break }
+                if !records.isEmpty {
+                    let (count, more) = print(records)
+                    if !more {
+                        // The consumer's positions are past the whole fetch; move them back to the first
+                        // record not printed, so closing commits only what was shown (at-least-once).
+                        var firstUnprinted: [TopicPartition: Int64] = [:]
+                        for record in records[count...] where firstUnprinted[record.topicPartition] == nil {
+                            firstUnprinted[record.topicPartition] = record.offset
+                        }
+                        for (partition, offset) in firstUnprinted { try await consumer.seek(partition, to: offset) }
+                        break
+                    }
+                }
                 guard !follow else { continue }
                 // Without --follow: stop once every assigned partition has been read to its end.
                 let assignment = await consumer.assignment

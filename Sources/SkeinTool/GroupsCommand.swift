@@ -151,7 +151,9 @@ public struct GroupsCommand: AsyncParsableCommand, Sendable {
                     targets = try await admin.offsets(partitions, .timestamp(try TimeExpression.parse(text)))
                 } else if let shift = options.shiftBy {
                     for partition in partitions {
-                        targets[partition] = (committed[partition] ?? ends[partition] ?? 0) + shift
+                        let (shifted, overflow) = (committed[partition] ?? ends[partition] ?? 0)
+                            .addingReportingOverflow(shift)
+                        targets[partition] = overflow ? (shift < 0 ? .min : .max) : shifted
                     }
                 }
                 for partition in partitions {

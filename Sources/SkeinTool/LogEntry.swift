@@ -98,8 +98,13 @@ public struct LogEntry: Sendable {
             return try? TimeExpression.parse(string.contains("T") || string.contains("-") ? string : "@" + string)
         }
         if let number = item as? NSNumber {
+            // Out-of-range values are somebody else's bug; they fall back to the record's time.
             let value = number.doubleValue
-            return value > 100_000_000_000 ? Int64(value) : Int64(value * 1000)
+            let milliseconds = value > 100_000_000_000 ? value : value * 1000
+            guard milliseconds.isFinite, milliseconds >= 0, milliseconds <= Double(TimeExpression.latest) else {
+                return nil
+            }
+            return Int64(milliseconds)
         }
         return nil
     }

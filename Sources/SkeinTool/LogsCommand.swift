@@ -53,6 +53,9 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
     @Flag(help: "Print how many records were read and where each partition started, on stderr.")
     public var stats = false
 
+    /// How much later than its own time an entry may be stored and still count for `--until`.
+    static let lateArrivalMs: Int64 = 15 * 60 * 1000
+
     public init() {}
 
     public func validate() throws {
@@ -93,7 +96,9 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
         let progress = ProgressLine(label: "read")
         var request = ReadRequest(topic: topic)
         request.since = filter.since
-        request.until = filter.until
+        // The broker finds offsets by record time, but entries are filtered by their own time, which may be
+        // earlier when an agent ships a backlog: read on past --until for entries that arrived late.
+        request.until = filter.until.map { $0.addingReportingOverflow(Self.lateArrivalMs).partialValue }
         request.follow = follow
         request.start = follow && filter.since == nil ? .end : .beginning
         request.orderByTime = true

@@ -80,7 +80,8 @@ public struct RecordReader {
         if !request.follow {
             stops = try await admin.offsets(partitions, .end)
             if let until = request.until {
-                let untilOffsets = try await admin.offsets(partitions, .timestamp(until + 1))
+                let untilOffsets = try await admin.offsets(
+                    partitions, .timestamp(until.addingReportingOverflow(1).partialValue))
                 stops.merge(untilOffsets) { min($0, $1) }
             }
         }
@@ -95,19 +96,17 @@ public struct RecordReader {
         }
         try await consumer.assign(active, from: .offset(0))
         for partition in active { try await consumer.seek(partition, to: .offset(starts[partition] ?? 0)) }
+        // For time order across partitions, records wait in `held` until every partition still being
+        // read has fetched past their time: a busy partition's backlog arrives over several polls.
+        var held: [ConsumerRecord] = []
+        var newestFetched: [TopicPartition: Int64] = [:]
+        var stopped = false
         while !active.isEmpty, !Task.isCancelled {
             var records = try await consumer.poll()
             if !stops.isEmpty {
                 records.removeAll { record in record.offset >= stops[record.topicPartition] ?? .max }
             }
             summary.recordsScanned += records.count
-            if request.orderByTime, records.count > 1 {
-                records = records.enumerated().sorted {
-                    ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset)
-                }
-                .map(\.element)
-            }
-            if !records.isEmpty, try !onRecords(records) { break }
             if !request.follow {
                 var finished: [TopicPartition] = []
                 for partition in active where (await consumer.position(of: partition) ?? 0) >= stops[partition] ?? .max
@@ -117,7 +116,29 @@ public struct RecordReader {
                 for partition in finished { await consumer.unassign(partition) }
                 active.removeAll { finished.contains($0) }
             }
+            if request.orderByTime {
+                for record in records {
+                    newestFetched[record.topicPartition] = max(
+                        newestFetched[record.topicPartition] ?? .min, record.timestamp)
+                }
+                held += records
+                held.sort { ($0.timestamp, $0.partition, $0.offset) < ($1.timestamp, $1.partition, $1.offset) }
+                var bound = Int64.max
+                for partition in active {
+                    let position = await consumer.position(of: partition) ?? 0
+                    let end = await consumer.highWatermarks[partition] ?? .max
+                    if position < end { bound = min(bound, newestFetched[partition] ?? .min) }
+                }
+                let ready = held.prefix { $0.timestamp <= bound }.count
+                records = Array(held[..<ready])
+                held.removeFirst(ready)
+            }
+            if !records.isEmpty, try !onRecords(records) {
+                stopped = true
+                break
+            }
         }
+        if !stopped, !held.isEmpty, !Task.isCancelled { _ = try onRecords(held) }
         return summary
     }
 

@@ -16,13 +16,26 @@ public enum TimeExpression {
         case "yesterday": return startOfDay(now, offsetDays: -1, timeZone: timeZone)
         default: break
         }
-        if let age = relativeAge(trimmed) { return nowMs - age }
-        if trimmed.hasPrefix("@"), let seconds = Double(trimmed.dropFirst()) { return Int64(seconds * 1000) }
-        if trimmed.allSatisfy(\.isNumber), let milliseconds = Int64(trimmed) { return milliseconds }
-        if let absolute = absoluteTime(trimmed, timeZone: timeZone) { return absolute }
+        if let age = relativeAge(trimmed) { return clamp(nowMs - age) }
+        if trimmed.hasPrefix("@"), let seconds = Double(trimmed.dropFirst()), seconds.isFinite,
+            abs(seconds) < 1e13
+        {
+            return clamp(Int64(seconds * 1000))
+        }
+        if trimmed.allSatisfy(\.isNumber), let milliseconds = Int64(trimmed) { return clamp(milliseconds) }
+        if let absolute = absoluteTime(trimmed, timeZone: timeZone) { return clamp(absolute) }
         throw .usage(
             "cannot read time '\(text)': use an age like 10m, 2h, 1d, a time like 2026-11-22T10:00:00Z or '2026-11-22 10:00', or @EPOCH_SECONDS"
         )
+    }
+
+    /// The range of times a broker can be asked about: before 1970 means "from the beginning" (ListOffsets
+    /// reads negative timestamps as the special earliest/latest values), and the cap (year 9999) leaves
+    /// room for arithmetic such as `until + 1`.
+    static let latest: Int64 = 253_402_300_799_999
+
+    static func clamp(_ milliseconds: Int64) -> Int64 {
+        min(max(milliseconds, 0), latest)
     }
 
     /// "10m", "1h30m", "45s", "2d", "500ms", optionally with a leading "-" or a trailing " ago".
@@ -48,7 +61,11 @@ public enum TimeExpression {
             case "w", "week", "weeks": scale = 604_800_000
             default: return nil
             }
-            total += Int64(amount * scale)
+            // Ages beyond ten thousand years are not ages; refusing them keeps the arithmetic in range.
+            let milliseconds = amount * scale
+            guard milliseconds.isFinite, milliseconds < 3.2e14 else { return nil }
+            total += Int64(milliseconds)
+            guard total < 320_000_000_000_000 else { return nil }
             rest = rest.drop { $0 == " " }
         }
         return total

@@ -271,6 +271,9 @@ def test_host_metrics_reexport_malformed_and_expiry(skeind_factory, topic_name):
         json.dumps({"schema": "skein.host-metrics.v1", "host": "x", "timestamp_ms": int(time.time() * 1000),
                     "families": [{"name": "m", "type": "gauge",
                                   "samples": [{"labels": {"l": "1"}, "value": "NaN"}]}]}).encode(),
+        # Once crashed the broker (overflow in the age arithmetic), and again on every restart.
+        json.dumps({"schema": "skein.host-metrics.v1", "host": "x", "timestamp_ms": -(2 ** 63),
+                    "families": []}).encode(),
     ]
     produce_host_records(b, topic, [(b"x", m) for m in malformed], partition=1)
 
@@ -455,3 +458,29 @@ def test_auto_created_metrics_topic_is_bounded_by_retention(skeind_factory, topi
     assert described[metrics_topic]["segment.ms"].value == "3600000"
     assert described[other]["retention.ms"].is_default
     assert broker.terminate() == 0
+
+
+def test_line_breaks_in_group_ids_and_host_records_cannot_forge_series(skeind_factory, topic_name):
+    """A CRLF in a consumer group id or in a host record's help text or label value stays inside its
+    line: the scrape still passes promtool and no extra series appear."""
+    topic = topic_name("hosts")
+    b = skeind_factory.new(settings={"host.metrics.topic": topic}).start()
+    group = "g\r\nkafka_forged 1"
+    from conftest import admin_client
+    from confluent_kafka import TopicPartition as TP
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    data = topic_name("data2")
+    create_topic(b, data, 1)
+    admin = admin_client(b)
+    admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, [TP(data, 0, 0)])])[group].result(10)
+    record = json.dumps({"schema": "skein.host-metrics.v1", "host": "h1", "timestamp_ms": int(time.time() * 1000),
+                         "families": [{"name": "node_load1", "type": "gauge", "help": "a\r\nnode_forged 1",
+                                       "samples": [{"labels": {"x": "v\r\nnode_forged2 1"}, "value": 1}]}]})
+    produce_host_records(b, topic, [(b"h1", record.encode())])
+    own = wait_until(lambda: (lambda s: s if any(n == "kafka_consumergroup_lag" for n, _ in s) else None)(scrape(b)),
+                     15, "the group's lag on /metrics")
+    hosts = wait_until(lambda: scrape(b, "/metrics/hosts") or None, 15, "h1 on /metrics/hosts")
+    assert not any("forged" in name for name, _ in list(own) + list(hosts))
+    promtool_check(http_get(b.metrics_url + "/metrics")[2])
+    promtool_check(http_get(b.metrics_url + "/metrics/hosts")[2])
+    assert b.terminate() == 0

@@ -31,6 +31,15 @@ import Testing
         }
     }
 
+    @Test func extremesAreRefusedOrClamped() throws {
+        for text in ["@1e300", "@nan", "@inf", "999999999999999999999d", "1e300s"] {
+            #expect(throws: ToolError.self, "\(text)") { try TimeExpression.parse(text, now: now) }
+        }
+        #expect(try TimeExpression.parse("3000w", now: now) == 0)
+        #expect(try TimeExpression.parse("@-5", now: now) == 0)
+        #expect(try TimeExpression.parse("9223372036854775807", now: now) == TimeExpression.latest)
+    }
+
     @Test func startPositions() throws {
         #expect(try StartPosition.parse("beginning") == .beginning)
         #expect(try StartPosition.parse("end") == .end)
