@@ -133,6 +133,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fuzzing (scripts/fuzz, README "Fuzzing"): the entry points as a library, so the normal test suite
+        // replays every seed and past finding through the same code, and one executable that scripts/fuzz
+        // builds with -sanitize=fuzzer (libFuzzer ships with the toolchain). Own code rather than a fuzzing
+        // package: the entry points are the project's invariants, and the driver glue is a few lines.
+        .target(
+            name: "SkeinFuzzTargets",
+            dependencies: [
+                "CCRC32C", "SkeinCompression", "SkeinLog", "SkeinProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/SkeinFuzzTargets"
+        ),
+        .executableTarget(
+            name: "skein-fuzz",
+            dependencies: ["SkeinFuzzTargets", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/skein-fuzz"
+        ),
+        .testTarget(name: "SkeinFuzzTargetsTests", dependencies: ["SkeinFuzzTargets"]),
         .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinBrokerTests",

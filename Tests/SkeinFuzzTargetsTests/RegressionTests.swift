@@ -1,0 +1,102 @@
+import Foundation
+import NIOCore
+import SkeinFuzzTargets
+import SkeinProtocol
+import Testing
+
+/// Inputs that once crashed, hung or corrupted something, or that the issue named as hostile; each runs
+/// through the same entry function libFuzzer calls (see Fuzz/), and is also a seed in Fuzz/Corpus.
+@Suite struct FuzzRegressionTests {
+    /// Produce v7, one uncompressed batch with a valid CRC whose second record claims 200 bytes it does not have.
+    static let produceWithShortRecord = hex(
+        "000000800000000700000003000472656c69ffffffff00001388000000010002756e00000001000000000000005600000000000000"
+            + "000000004affffffff02e6534e90000000000002000001a24225a153000001a24225a153ffffffffffffffffffffffffffff000000"
+            + "030e000000010261009003000002010262000e00000401026300")
+    /// CreateTopics v4 asking for 100,000 partitions.
+    static let createHundredThousandPartitions = hex(
+        "0000002a0013000400000005000472656c69000000010003626967000186a0000100000000000000000000753000")
+    /// API key 99 (unknown) from a client whose ID holds a newline and a forged log line.
+    static let unknownApiWithNewlineInClientId = hex(
+        "0000004a00630000000000010040780a323032362d31322d30345430303a30303a30302b3030303020637269746963616c20736b65"
+            + "696e643a205b536b65696e42726f6b65725d20464f52474544")
+
+    @Test func produceBatchWithARecordLongerThanTheBatch() throws {
+        #expect(FuzzTarget.request.check(Self.produceWithShortRecord) == [])
+        let frame = try RequestFrame.decode(payload: payload(of: Self.produceWithShortRecord))
+        guard case .produce(let produce) = frame.request else {
+            Issue.record("decoded as \(frame.request.apiKey)")
+            return
+        }
+        #expect(frame.header.apiVersion == 7)
+        let records = try #require(produce.topics.first?.partitions.first?.records)
+        let batches = try RecordBatch.readAll(from: records)
+        #expect(batches.count == 1)
+        let batch = try #require(batches.first)
+        try batch.verifyCRC()
+        #expect(batch.header.recordsCount == 3)
+        #expect(throws: ProtocolError.self) { try batch.records() }
+        let payload = Array(batch.recordsPayload.readableBytesView)
+        #expect(throws: ProtocolError.self) {
+            try payload.withUnsafeBytes { try RecordPayloadReader.decode($0, count: 3) }
+        }
+        // The batch alone, through the batch target too.
+        #expect(FuzzTarget.recordBatch.check(Array(batch.bytes.readableBytesView)) == [])
+    }
+
+    @Test func createTopicsAskingForAHundredThousandPartitions() throws {
+        #expect(FuzzTarget.request.check(Self.createHundredThousandPartitions) == [])
+        let frame = try RequestFrame.decode(payload: payload(of: Self.createHundredThousandPartitions))
+        guard case .createTopics(let create) = frame.request else {
+            Issue.record("decoded as \(frame.request.apiKey)")
+            return
+        }
+        #expect(create.topics.map(\.name) == ["big"])
+        #expect(create.topics.first?.numPartitions == 100_000)
+    }
+
+    @Test func unknownApiKeyWithANewlineInTheClientId() throws {
+        #expect(FuzzTarget.request.check(Self.unknownApiWithNewlineInClientId) == [])
+        var buffer = payload(of: Self.unknownApiWithNewlineInClientId)
+        let header = try RequestHeader.decode(from: &buffer)
+        #expect(header.apiKey == 99)
+        #expect(header.api == nil)
+        #expect(header.clientId?.hasPrefix("x\n2026-12-04T00:00:00") == true)
+        #expect(throws: ProtocolError.unknownApiKey(99)) {
+            try RequestFrame.decode(payload: payload(of: Self.unknownApiWithNewlineInClientId))
+        }
+    }
+}
+
+/// Every committed seed and finding in Fuzz/Corpus goes through its target on every test run, so a fix
+/// that regresses shows up without a fuzzing build.
+@Suite struct FuzzCorpusTests {
+    @Test(arguments: FuzzTarget.allCases)
+    func everySeedKeepsEveryInvariant(_ target: FuzzTarget) throws {
+        let directory = repositoryRoot + "/Fuzz/Corpus/" + target.rawValue
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names.count >= 3, "the \(target.rawValue) corpus has only \(names.count) seeds")
+        for name in names {
+            let input = try #require(FileManager.default.contents(atPath: directory + "/" + name))
+            #expect(target.check([UInt8](input)) == [], "\(target.rawValue)/\(name)")
+        }
+    }
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+func hex(_ string: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var index = string.startIndex
+    while index < string.endIndex {
+        let next = string.index(index, offsetBy: 2)
+        bytes.append(UInt8(string[index..<next], radix: 16)!)
+        index = next
+    }
+    return bytes
+}
+
+/// The frame payload after the 4-byte size prefix.
+func payload(of frame: [UInt8]) -> ByteBuffer {
+    ByteBuffer(bytes: frame.dropFirst(4))
+}
