@@ -93,8 +93,10 @@ def send_connection(host: str, port: int, frames: list[bytes]):
     try:
         with socket.create_connection((host, port), timeout=2) as s:
             s.sendall(b"".join(frames))
-            s.settimeout(0.2)
-            deadline = time.monotonic() + 0.5
+            # Answers come within milliseconds on loopback; a short silence means none is coming (acks=0,
+            # or a frame still waiting for bytes that were never sent).
+            s.settimeout(0.1)
+            deadline = time.monotonic() + 0.3
             while time.monotonic() < deadline:
                 if not s.recv(65536):
                     break
@@ -128,7 +130,11 @@ def watermarks(broker) -> dict:
         for name, topic in md.topics.items():
             assert topic.error is None, "topic %r listed with error %s" % (name, topic.error)
             for p in topic.partitions:
-                marks[(name, p)] = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                try:
+                    marks[(name, p)] = c.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                except Exception as e:  # noqa: BLE001 - name the partition
+                    raise AssertionError("watermarks of %s-%d (topic has %d partitions): %s"
+                                         % (name, p, len(topic.partitions), e)) from None
         return marks
     finally:
         c.close()
