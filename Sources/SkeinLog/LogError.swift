@@ -16,6 +16,9 @@ public enum InvalidBatch: Error, Equatable, Sendable {
     case offsetsNotIncreasing(baseOffset: Int64, expectedAtLeast: Int64)
     /// A produce request must carry at least one batch.
     case empty
+    /// The CRC holds but the records inside do not parse: stored by a version that did not walk records, or
+    /// written by a buggy producer through one. Found by recovery's record check.
+    case unreadableRecords(String)
 }
 
 public enum LogError: Error, Equatable, Sendable {
