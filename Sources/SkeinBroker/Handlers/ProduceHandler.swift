@@ -189,6 +189,7 @@ enum ProduceHandler {
     static func validateRecords(_ records: inout ByteBuffer, headers: [RecordBatchHeader], version: Int16)
         -> ProduceResponse.Partition?
     {
+        if skipValidationForBenchmark { return nil }
         let validator = BatchValidator()
         let failure: (error: BatchValidationError, recordsBefore: Int)? = records.withUnsafeMutableReadableBytes {
             raw in
@@ -234,6 +235,11 @@ enum ProduceHandler {
                 index: 0, errorCode: .invalidRecord, baseOffset: -1, recordErrors: recordErrors, errorMessage: message)
         }
     }
+
+    /// Set only by `Benchmarks/validation-cost.sh` (SKEIN_BENCH_SKIP_RECORD_VALIDATION=1), which measures what
+    /// the walk costs by running the same binary with and without it; never set it on a broker that serves data.
+    static let skipValidationForBenchmark =
+        ProcessInfo.processInfo.environment["SKEIN_BENCH_SKIP_RECORD_VALIDATION"] == "1"
 
     static func errorCode(for reason: InvalidBatch) -> ErrorCode {
         switch reason {
