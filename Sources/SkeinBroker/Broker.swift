@@ -39,7 +39,8 @@ public final class Broker: @unchecked Sendable {
         let registry = try TopicRegistry(dataDirectory: directory)
         let defaults = config.logDefaults
         self.recompressor = Recompressor()
-        self.logs = try LogManager.open(directory: directory, decompressor: recompressor) { topicPartition in
+        self.logs = try LogManager.open(directory: directory, decompressor: recompressor, records: recompressor) {
+            topicPartition in
             TopicConfig.logConfig(overrides: registry.topic(topicPartition.topic)?.configs ?? [:], defaults: defaults)
         }
         self.topics = registry

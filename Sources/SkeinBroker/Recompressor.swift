@@ -18,6 +18,19 @@ enum CompressionChoice: Equatable {
     }
 }
 
+/// Recovery walks the records of every batch it rescans with the same validator Produce uses, so a batch that
+/// a consumer could not parse is cut off at startup rather than served.
+extension Recompressor: StoredRecordsValidator {
+    func problem(inRecordsOf batch: UnsafeRawBufferPointer) -> String? {
+        do {
+            _ = try BatchValidator().validate(batch, checkCRC: false)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+}
+
 /// Re-encodes batches whose codec differs from the topic's `compression.type`, and decompresses records
 /// for timestamp lookups. Batches are otherwise stored as sent, so this is off the common path.
 struct Recompressor: RecordDecompressor {

@@ -11,8 +11,8 @@ struct BatchScanner {
     enum Mode {
         /// Reads only headers: for lookups and index rebuilds of segments that are trusted.
         case headers
-        /// Checks length, magic and CRC of every batch: for recovery.
-        case verify
+        /// Checks length, magic and CRC of every batch, and its records when a validator is given: for recovery.
+        case verify(records: (any StoredRecordsValidator)?)
     }
 
     private let fd: Int32
@@ -64,12 +64,15 @@ struct BatchScanner {
             guard header.magic == StoredBatchHeader.currentMagic else {
                 return .invalid(.invalidMagic(header.magic), position: start)
             }
-        case .verify:
+        case .verify(let records):
             try fill(from: start, count: total)
             do {
                 header = try StoredBatchHeader.validate(window(start, total), .stored)
             } catch {
                 return .invalid(error, position: start)
+            }
+            if let records, let problem = records.problem(inRecordsOf: window(start, total)) {
+                return .invalid(.unreadableRecords(problem), position: start)
             }
         }
         position = start + Int64(total)

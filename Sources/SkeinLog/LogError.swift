@@ -16,6 +16,27 @@ public enum InvalidBatch: Error, Equatable, Sendable {
     case offsetsNotIncreasing(baseOffset: Int64, expectedAtLeast: Int64)
     /// A produce request must carry at least one batch.
     case empty
+    /// The CRC holds but the records inside do not parse: stored by a version that did not walk records, or
+    /// written by a buggy producer through one. Found by recovery's record check.
+    case unreadableRecords(String)
+}
+
+extension InvalidBatch: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .truncated(let available, let needed): "truncated batch: \(available) of \(needed) bytes"
+        case .invalidLength(let length): "invalid batch length \(length)"
+        case .invalidMagic(let magic): "magic \(magic), only 2 is supported"
+        case .crcMismatch(let stored, let computed): "CRC mismatch: stored \(stored), computed \(computed)"
+        case .invalidRecordCount(let count, let delta): "records count \(count) with last offset delta \(delta)"
+        case .tooLarge(let size, let limit): "batch of \(size) bytes exceeds max.message.bytes \(limit)"
+        case .controlBatchFromClient: "control batches are written by the broker, not by producers"
+        case .offsetsNotIncreasing(let base, let expected):
+            "batch at offset \(base) where at least \(expected) was expected"
+        case .empty: "no record batch"
+        case .unreadableRecords(let why): "unreadable records (\(why))"
+        }
+    }
 }
 
 public enum LogError: Error, Equatable, Sendable {

@@ -31,7 +31,7 @@ enum LogLoader {
     static func load(
         directory: String, topicPartition: TopicPartition, config: LogConfig, checkpoint: CheckpointEntry?,
         cleanShutdown: Bool, clock: any LogClock, decompressor: (any RecordDecompressor)?,
-        report: inout RecoveryReport
+        records: (any StoredRecordsValidator)? = nil, report: inout RecoveryReport
     ) throws -> PartitionLog {
         var logSizes: [Int64: Int64] = [:]
         var indexFiles: [Int64: [String: Int64]] = [:]
@@ -110,7 +110,8 @@ enum LogLoader {
                 report.segmentsRescanned += 1
             }
             let outcome = try segment.recover(
-                from: startPosition, indexIntervalBytes: config.indexIntervalBytes, minimumOffset: previousEnd)
+                from: startPosition, indexIntervalBytes: config.indexIntervalBytes, minimumOffset: previousEnd,
+                records: records)
             report.bytesRescanned += outcome.scanned
             if outcome.truncated > 0 {
                 report.bytesTruncated += outcome.truncated

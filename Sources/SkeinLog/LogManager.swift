@@ -30,13 +30,21 @@ public final class LogManager: @unchecked Sendable {
     static let cleanShutdownFileName = ".skein-clean-shutdown"
     static let checkpointFileName = "recovery-checkpoint"
     static let lockFileName = ".lock"
+    /// Present once every stored batch has been walked record by record; holds the version of those checks.
+    /// A directory without it (written before records were validated) gets one full rescan.
+    static let recordsCheckedFileName = ".skein-records-checked"
+    static let recordsCheckVersion = "1"
     static let deletedDirectorySuffix = "-delete"
 
     /// Opens (creating if needed) `directory`, recovering every partition in it. `config` gives each existing
     /// partition its settings; the broker keeps topic configs elsewhere. Fails if another process holds the
     /// directory for longer than `lockWaitMs`.
+    ///
+    /// With `records`, recovery also walks the records of every batch it rescans, and a directory whose batches
+    /// were never walked (written by a version without the check, or `checkAll`) is rescanned whole once.
     public static func open(
         directory: String, clock: any LogClock = SystemClock(), decompressor: (any RecordDecompressor)? = nil,
+        records: (any StoredRecordsValidator)? = nil, checkAll: Bool = false,
         lockWaitMs: Int = 2_000, config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
     ) throws -> LogManager {
         try FileIO.makeDirectories(directory)
@@ -58,7 +66,16 @@ public final class LogManager: @unchecked Sendable {
             var report = RecoveryReport()
             let markerPath = directory + "/" + cleanShutdownFileName
             report.cleanShutdown = FileIO.exists(markerPath)
-            let checkpoints = readCheckpoint(directory: directory, report: &report)
+            var checkpoints = readCheckpoint(directory: directory, report: &report)
+            let recordsCheckedPath = directory + "/" + recordsCheckedFileName
+            let fullCheck =
+                records != nil
+                && (checkAll
+                    || (try? FileIO.readWholeFile(recordsCheckedPath)) != Array(recordsCheckVersion.utf8))
+            if fullCheck {
+                // Log start offsets stay; recovery points go, so every segment is rescanned.
+                for key in checkpoints.keys { checkpoints[key]?.recoveryPoint = 0 }
+            }
             if report.cleanShutdown {
                 try FileIO.remove(markerPath)
                 try FileIO.syncDirectory(directory)
@@ -77,8 +94,14 @@ public final class LogManager: @unchecked Sendable {
                 }
                 logs[topicPartition] = try LogLoader.load(
                     directory: path, topicPartition: topicPartition, config: config(topicPartition),
-                    checkpoint: checkpoints[topicPartition], cleanShutdown: report.cleanShutdown, clock: clock,
-                    decompressor: decompressor, report: &report)
+                    checkpoint: checkpoints[topicPartition], cleanShutdown: report.cleanShutdown && !fullCheck,
+                    clock: clock, decompressor: decompressor, records: records, report: &report)
+            }
+            if fullCheck {
+                storageLogger.notice(
+                    "checked every record of \(report.partitions) partitions (\(report.bytesRescanned) bytes)\(checkAll ? "" : ": the data directory predates record validation")"
+                )
+                try FileIO.writeAtomically(recordsCheckedPath, contents: recordsCheckVersion)
             }
             let manager = LogManager(
                 directory: directory, logs: logs, report: report, clock: clock, decompressor: decompressor,
@@ -176,7 +199,8 @@ public final class LogManager: @unchecked Sendable {
             let snapshot = lock.withLock { logs.sorted { $0.key < $1.key } }
             var text = "skein-checkpoint 1\n\(snapshot.count)\n"
             for (topicPartition, log) in snapshot {
-                text += "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
+                text +=
+                    "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
             }
             try FileIO.writeAtomically(directory + "/" + LogManager.checkpointFileName, contents: text)
         }

@@ -399,8 +399,14 @@ public final class PartitionLog: @unchecked Sendable {
         }
         var records = Array(bytes[StoredBatchHeader.size...])
         if header.compressionCodec != 0 {
-            guard let decompressor else { return batchAnswer }
-            records = try records.withUnsafeBytes { try decompressor.decompress(codec: header.compressionCodec, $0) }
+            // A batch that does not decompress (stored before records were validated) still has a usable
+            // header; the lookup answers with it rather than failing the whole partition.
+            guard let decompressor,
+                let plain = try? records.withUnsafeBytes({
+                    try decompressor.decompress(codec: header.compressionCodec, $0)
+                })
+            else { return batchAnswer }
+            records = plain
         }
         let found = records.withUnsafeBytes { raw -> TimestampLookup? in
             var reader = VarintReader(bytes: raw)

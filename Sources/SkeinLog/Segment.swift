@@ -173,7 +173,10 @@ final class Segment {
 
     /// Re-reads the segment from `startPosition` checking every batch, rebuilds index entries from there on,
     /// and truncates at the first invalid byte. Returns the bytes scanned and the bytes cut off.
-    func recover(from startPosition: Int64, indexIntervalBytes: Int, minimumOffset: Int64) throws
+    func recover(
+        from startPosition: Int64, indexIntervalBytes: Int, minimumOffset: Int64,
+        records: (any StoredRecordsValidator)? = nil
+    ) throws
         -> (scanned: Int64, truncated: Int64, reason: InvalidBatch?)
     {
         let file = try openFile()
@@ -191,7 +194,7 @@ final class Segment {
         }
         indexesLoaded = true
         bytesSinceLastIndexEntry = Int.max / 2
-        var scanner = BatchScanner(file: file, from: startPosition, to: fileSize, mode: .verify)
+        var scanner = BatchScanner(file: file, from: startPosition, to: fileSize, mode: .verify(records: records))
         var validEnd = startPosition
         var reason: InvalidBatch?
         scanning: while true {

@@ -53,6 +53,14 @@ public struct StoredBatchHeader: Equatable, Sendable {
     }
 }
 
+/// Checks the records inside a stored batch, which the storage engine otherwise treats as opaque bytes. The
+/// broker plugs in its record walker (it knows the codecs); recovery uses it so that a batch whose CRC holds
+/// but whose records a consumer cannot parse is cut off like a torn write, not served.
+public protocol StoredRecordsValidator: Sendable {
+    /// Why the records of `batch` (exactly one whole batch, CRC already checked) cannot be read, or nil.
+    func problem(inRecordsOf batch: UnsafeRawBufferPointer) -> String?
+}
+
 /// How strictly a batch is checked: producers get every rule; recovery only the ones stored data must meet.
 enum BatchValidation {
     case fromClient(maxBatchBytes: Int)

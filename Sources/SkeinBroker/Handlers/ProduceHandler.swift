@@ -112,6 +112,14 @@ enum ProduceHandler {
                 return failure(.transactionalIdAuthorizationFailed, "transactional batches are not supported")
             }
         }
+        if let refusal = validateRecords(&records, headers: headers, version: version) {
+            broker.logger.warning(
+                "produce to \(topic)-\(index) refused: \(refusal.errorMessage ?? "\(refusal.errorCode)")")
+            broker.metrics.batchRefused(topic: topic, error: refusal.errorCode)
+            var response = refusal
+            response.index = index
+            return Outcome(response: response)
+        }
         if case .codec(let target) = broker.storedCodec(for: metadata) {
             do {
                 if let recompressed = try broker.recompressor.recompress(records, to: target) { records = recompressed }
@@ -174,12 +182,71 @@ enum ProduceHandler {
         }
     }
 
+    /// Walks every record of every batch before anything is stored, as Kafka does: a batch whose records
+    /// cannot be parsed would stop every consumer of the partition at it. Corrects each CreateTime batch's
+    /// maxTimestamp to the largest record timestamp (and its CRC), since the time index trusts it.
+    /// Returns the refusal, or nil when every batch is sound.
+    static func validateRecords(_ records: inout ByteBuffer, headers: [RecordBatchHeader], version: Int16)
+        -> ProduceResponse.Partition?
+    {
+        if skipValidationForBenchmark { return nil }
+        let validator = BatchValidator()
+        let failure: (error: BatchValidationError, recordsBefore: Int)? = records.withUnsafeMutableReadableBytes {
+            raw in
+            var position = 0
+            var recordsBefore = 0
+            for header in headers {
+                let batch = UnsafeMutableRawBufferPointer(rebasing: raw[position..<position + header.totalSize])
+                do throws(BatchValidationError) {
+                    let summary = try validator.validate(UnsafeRawBufferPointer(batch))
+                    BatchValidator.correctMaxTimestamp(batch, to: summary)
+                    recordsBefore += summary.recordCount
+                } catch {
+                    return (error, recordsBefore)
+                }
+                position += header.totalSize
+            }
+            return nil
+        }
+        guard let failure else { return nil }
+        let message = "\(failure.error)"
+        switch failure.error.kind {
+        case .corrupt:
+            return .init(index: 0, errorCode: .corruptMessage, baseOffset: -1, errorMessage: message)
+        case .tooLarge:
+            return .init(index: 0, errorCode: .recordListTooLarge, baseOffset: -1, errorMessage: message)
+        case .unsupportedCodec:
+            return .init(index: 0, errorCode: .unsupportedCompressionType, baseOffset: -1, errorMessage: message)
+        case .invalidRecord:
+            // INVALID_RECORD and the per-record error list came with Produce v8; older clients know only
+            // CORRUPT_MESSAGE for a batch they must not retry as it is.
+            guard version >= 8 else {
+                return .init(index: 0, errorCode: .corruptMessage, baseOffset: -1, errorMessage: message)
+            }
+            let recordErrors =
+                failure.error.recordIndex.map {
+                    [
+                        ProduceResponse.RecordError(
+                            batchIndex: Int32(clamping: failure.recordsBefore + $0),
+                            batchIndexErrorMessage: failure.error.reason)
+                    ]
+                } ?? []
+            return .init(
+                index: 0, errorCode: .invalidRecord, baseOffset: -1, recordErrors: recordErrors, errorMessage: message)
+        }
+    }
+
+    /// Set only by `Benchmarks/validation-cost.sh` (SKEIN_BENCH_SKIP_RECORD_VALIDATION=1), which measures what
+    /// the walk costs by running the same binary with and without it; never set it on a broker that serves data.
+    static let skipValidationForBenchmark =
+        ProcessInfo.processInfo.environment["SKEIN_BENCH_SKIP_RECORD_VALIDATION"] == "1"
+
     static func errorCode(for reason: InvalidBatch) -> ErrorCode {
         switch reason {
         case .tooLarge: .messageTooLarge
         // Produce v3+ may carry only magic-2 batches; Kafka answers anything else with INVALID_RECORD.
         case .invalidMagic, .invalidRecordCount, .controlBatchFromClient, .empty, .offsetsNotIncreasing: .invalidRecord
-        case .crcMismatch, .invalidLength, .truncated: .corruptMessage
+        case .crcMismatch, .invalidLength, .truncated, .unreadableRecords: .corruptMessage
         }
     }
 

@@ -25,6 +25,7 @@ public final class BrokerMetrics: LogObserver, Sendable {
     let topicBytesOut: MetricFamily<Counter>
     let topicRecordsOut: MetricFamily<Counter>
     let produceBatchSize: Histogram
+    let batchesRefused: MetricFamily<Counter>
     let fsyncDuration: Histogram
     let retentionDeletedSegments: MetricFamily<Counter>
     let retentionDeletedBytes: MetricFamily<Counter>
@@ -59,6 +60,10 @@ public final class BrokerMetrics: LogObserver, Sendable {
         produceBatchSize = registry.histogram(
             "skein_produce_batch_size_bytes", help: "Size of each record batch appended by Produce.",
             upperBounds: Histogram.sizeBytes)
+        batchesRefused = registry.counterFamily(
+            "skein_produce_batches_refused_total",
+            help: "Produce record sets refused by batch validation, nothing of them stored, by Kafka error name.",
+            labelNames: ["topic", "error"])
         fsyncDuration = registry.histogram(
             "skein_log_fsync_duration_seconds", help: "Duration of one group-commit fsync round of a partition.",
             upperBounds: Histogram.latencySeconds)
@@ -94,6 +99,21 @@ public final class BrokerMetrics: LogObserver, Sendable {
         for size in batchSizes { produceBatchSize.observe(Double(size)) }
     }
 
+    func batchRefused(topic: String, error: ErrorCode) {
+        batchesRefused.labels(topic, Self.refusalName(error)).increment()
+    }
+
+    /// Kafka's names for the codes batch validation answers with, as operators know them from client logs.
+    static func refusalName(_ error: ErrorCode) -> String {
+        switch error {
+        case .corruptMessage: "CORRUPT_MESSAGE"
+        case .invalidRecord: "INVALID_RECORD"
+        case .recordListTooLarge: "RECORD_LIST_TOO_LARGE"
+        case .unsupportedCompressionType: "UNSUPPORTED_COMPRESSION_TYPE"
+        default: "\(error)"
+        }
+    }
+
     func fetched(topic: String, bytes: Int, records: Int64) {
         topicBytesOut.labels(topic).increment(by: bytes)
         topicRecordsOut.labels(topic).increment(by: Int(records))
@@ -106,6 +126,9 @@ public final class BrokerMetrics: LogObserver, Sendable {
             retentionDeletedBytes,
         ] {
             family.remove([topic])
+        }
+        for error: ErrorCode in [.corruptMessage, .invalidRecord, .recordListTooLarge, .unsupportedCompressionType] {
+            batchesRefused.remove([topic, Self.refusalName(error)])
         }
     }
 
