@@ -3,9 +3,9 @@ import NIOCore
 import SkeinCompression
 import SkeinProtocol
 
-/// One RecordBatch v2 as a producer sends it. The bytes are checked as they are and again with the length
-/// and CRC repaired, because libFuzzer cannot compute a CRC-32C and would otherwise never get past it to
-/// the records.
+/// One RecordBatch v2 as a producer sends it, through `BatchValidator` (what the broker stores) and both record
+/// decoders (what consumers read). The bytes are checked as they are and again with the length and CRC
+/// repaired, because libFuzzer cannot compute a CRC-32C and would otherwise never get past it to the records.
 enum RecordBatchTarget {
     /// Decompressed payloads beyond this are refused; the codecs' own bound is checked by DecompressTarget.
     static let maximumDecompressedBytes = 1 << 20
@@ -40,39 +40,74 @@ enum RecordBatchTarget {
         }
     }
 
-    /// Parses, verifies and decodes one batch; the two record decoders must agree on every input.
+    /// Parses, validates and decodes one batch. What `BatchValidator` accepts (the broker stores nothing else)
+    /// must be readable by both record decoders, with the counts and timestamps the validator reported.
     static func checkBatch(_ bytes: UnsafeRawBufferPointer, _ violations: inout Violations) {
+        let validator = BatchValidator(maxDecompressedBytes: maximumDecompressedBytes)
+        let summary = try? validator.validate(bytes)
         var buffer = ByteBuffer(bytes: bytes)
         let batch: RecordBatch
         do {
-            guard let whole = try RecordBatch.read(from: &buffer) else { return }
+            guard let whole = try RecordBatch.read(from: &buffer), buffer.readableBytes == 0 else {
+                violations.expect(summary == nil, "the validator accepted a batch that does not parse whole")
+                return
+            }
             batch = whole
         } catch {
+            violations.expect(summary == nil, "the validator accepted a batch whose header does not parse: \(error)")
             return
         }
-        violations.expect(
-            batch.bytes.readableBytes == batch.header.totalSize,
-            "batch slice of \(batch.bytes.readableBytes) bytes, header says \(batch.header.totalSize)")
-        guard (try? batch.verifyCRC()) != nil else { return }
+        let crcHolds = (try? batch.verifyCRC()) != nil
+        guard crcHolds else {
+            violations.expect(summary == nil, "the validator accepted a batch with a bad CRC")
+            return
+        }
 
         let payload: [UInt8]
         switch batch.header.compression {
-        case nil: return
+        case nil:
+            violations.expect(summary == nil, "the validator accepted an unknown codec")
+            return
         case .some(.none): payload = Array(batch.recordsPayload.readableBytesView)
         case .some(let codec):
             let compressed = Array(batch.recordsPayload.readableBytesView)
             do {
                 payload = try decompress(compressed, codec: codec, maxOutputBytes: maximumDecompressedBytes)
             } catch {
+                violations.expect(summary == nil, "the validator accepted \(codec) records that do not decompress")
                 return
             }
         }
-        checkRecords(payload, count: Int(batch.header.recordsCount), &violations)
+        let records = checkRecords(payload, count: Int(batch.header.recordsCount), &violations)
+        guard let summary else { return }
+        guard let records else {
+            violations.fail("the validator accepted records that neither decoder reads")
+            return
+        }
+        violations.expect(
+            summary.recordCount == records.count, "validator counted \(summary.recordCount), decoders \(records.count)")
+        violations.expect(
+            summary.recordBytes == payload.count, "validator walked \(summary.recordBytes) of \(payload.count) bytes")
+        violations.expect(
+            records.enumerated().allSatisfy { Int($0.element.offsetDelta) == $0.offset },
+            "the validator accepted offset deltas that are not 0, 1, 2…")
+        let maxTimestamp = records.map { batch.header.baseTimestamp &+ $0.timestampDelta }.max()
+        violations.expect(
+            summary.maxTimestamp == maxTimestamp,
+            "validator max timestamp \(summary.maxTimestamp), records \(maxTimestamp.map(String.init) ?? "none")")
+
+        // Correcting the header's max timestamp (as the broker does for CreateTime batches) keeps it valid.
+        var corrected = Array(bytes)
+        let changed = corrected.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) }
+        guard changed else { return }
+        let again = try? corrected.withUnsafeBytes { try validator.validate($0) }
+        violations.expect(again == summary, "a batch changed by correctMaxTimestamp no longer validates the same")
     }
 
     /// `Record.decodeAll` (ByteBuffer slices) and `RecordPayloadReader` (a byte cursor, the consumer's fast
     /// path) must accept the same payloads and read the same records from them.
-    static func checkRecords(_ payload: [UInt8], count: Int, _ violations: inout Violations) {
+    /// Returns the records when both decoders read them.
+    static func checkRecords(_ payload: [UInt8], count: Int, _ violations: inout Violations) -> [Record]? {
         let viaBuffer = try? Record.decodeAll(from: ByteBuffer(bytes: payload), count: count)
         let viaReader = payload.withUnsafeBytes { try? RecordPayloadReader.decode($0, count: count) }
         guard let viaBuffer, let viaReader else {
@@ -80,7 +115,7 @@ enum RecordBatchTarget {
                 viaBuffer == nil && viaReader == nil,
                 "record decoders disagree: Record.decodeAll \(viaBuffer == nil ? "refused" : "accepted"), "
                     + "RecordPayloadReader \(viaReader == nil ? "refused" : "accepted") \(count) records")
-            return
+            return nil
         }
         violations.expect(viaBuffer.count == count, "\(viaBuffer.count) records decoded, batch says \(count)")
         for (record, raw) in zip(viaBuffer, viaReader) {
@@ -94,8 +129,9 @@ enum RecordBatchTarget {
                 }
             if !same {
                 violations.fail("record decoders disagree on the record at offset delta \(record.offsetDelta)")
-                return
+                return nil
             }
         }
+        return viaBuffer
     }
 }

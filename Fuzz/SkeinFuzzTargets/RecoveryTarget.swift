@@ -1,10 +1,13 @@
 import CCRC32C
 import Foundation
+import SkeinCompression
 import SkeinLog
+import SkeinProtocol
 
-/// Storage recovery after a crash, over a segment file holding the input: whatever the file holds, opening
-/// the directory succeeds or throws a `LogError`, every batch recovery keeps reads back whole with a valid
-/// CRC, and opening again (after a crash, then after a clean shutdown) agrees on the log's offsets.
+/// Storage recovery after a crash, over a segment file holding the input, opened as the broker opens its data
+/// directory (with the record check and a decompressor): whatever the file holds, opening succeeds or throws a
+/// `LogError`, every batch recovery keeps reads back whole with a valid CRC and records `BatchValidator`
+/// accepts, and opening again (after a crash, then after a clean shutdown) agrees on the log's offsets.
 enum RecoveryTarget {
     static let partition = TopicPartition("fuzz", 0)
 
@@ -72,7 +75,8 @@ enum RecoveryTarget {
         -> (manager: LogManager, log: PartitionLog)?
     {
         do {
-            let manager = try LogManager.open(directory: directory, lockWaitMs: 0)
+            let manager = try LogManager.open(
+                directory: directory, decompressor: BrokerLikeRecords(), records: BrokerLikeRecords(), lockWaitMs: 0)
             guard let log = manager.log(for: partition) else {
                 violations.fail("\(what): the partition is gone")
                 return nil
@@ -156,6 +160,13 @@ enum RecoveryTarget {
                 crc == UInt32(bigEndian: batch, at: 17), "a stored batch at byte \(position) has a bad CRC")
             violations.expect(
                 baseOffset(batch) > previousLast, "stored batch offsets do not increase at byte \(position)")
+            do {
+                _ = try batch.withUnsafeBytes { raw throws(BatchValidationError) in
+                    try BrokerLikeRecords.validator.validate(raw)
+                }
+            } catch {
+                violations.fail("a stored batch at byte \(position) fails validation: \(error)")
+            }
             previousLast = lastOffset(batch)
             result.append(batch)
             position += batch.count
@@ -178,6 +189,31 @@ enum RecoveryTarget {
             ProcessInfo.processInfo.environment["SKEIN_FUZZ_TMPDIR"]
             ?? (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
         return base + "/skein-fuzz-recovery-" + UUID().uuidString
+    }
+}
+
+/// The broker's record check and decompressor (SkeinBroker's Recompressor), rebuilt from the public pieces
+/// it is made of, with the fuzzing bound on decompressed size.
+struct BrokerLikeRecords: StoredRecordsValidator, RecordDecompressor {
+    static var validator: BatchValidator {
+        BatchValidator(maxDecompressedBytes: RecordBatchTarget.maximumDecompressedBytes)
+    }
+
+    func problem(inRecordsOf batch: UnsafeRawBufferPointer) -> String? {
+        do {
+            _ = try Self.validator.validate(batch, checkCRC: false)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    func decompress(codec: Int, _ compressed: UnsafeRawBufferPointer) throws -> [UInt8] {
+        guard let codec = CompressionCodec(rawValue: codec) else {
+            throw CompressionError.corrupt(codec: .none, reason: "codec \(codec)")
+        }
+        return try SkeinCompression.decompress(
+            compressed, codec: codec, maxOutputBytes: RecordBatchTarget.maximumDecompressedBytes)
     }
 }
 

@@ -39,6 +39,18 @@ import Testing
         #expect(throws: ProtocolError.self) {
             try payload.withUnsafeBytes { try RecordPayloadReader.decode($0, count: 3) }
         }
+        // The broker's validator blames the second record.
+        let bytes = Array(batch.bytes.readableBytesView)
+        let refusal = bytes.withUnsafeBytes { raw -> BatchValidationError? in
+            do throws(BatchValidationError) {
+                _ = try BatchValidator().validate(raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal?.kind == .invalidRecord)
+        #expect(refusal?.recordIndex == 1)
         // The batch alone, through the batch target too.
         #expect(FuzzTarget.recordBatch.check(Array(batch.bytes.readableBytesView)) == [])
     }
