@@ -10,7 +10,7 @@ CreateTopics frames (and frames mutated into CreateTopics) are not sent unless S
 one asking for many partitions stalls the broker and exhausts its file descriptors (the first finding below,
 test_create_topics_with_100000_partitions_keeps_the_broker_serving), which would fail every run.
 
-Budget: SKEIN_FUZZ_FRAMES mutated frames (default 300) or SKEIN_FUZZ_SECONDS of sending (default 20),
+Budget: SKEIN_FUZZ_FRAMES mutated frames (default 1000) or SKEIN_FUZZ_SECONDS of sending (default 20),
 whichever comes first; SKEIN_FUZZ_SEED makes a run repeatable (the seed in use is printed). For a long run:
 SKEIN_FUZZ_FRAMES=100000000 SKEIN_FUZZ_SECONDS=3600 scripts/interop -k fuzz_frames -s. When a check fails,
 the frames sent since the last passing check are written next to the broker's log and named in the failure.
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skeind_only
 
 CORPUS = REPO / "Fuzz" / "Corpus" / "request"
 TOPICS = ("fuzz-a", "fuzz-b")  # what the captured frames name (capture_frames.py)
-FRAMES = int(os.environ.get("SKEIN_FUZZ_FRAMES", "300"))
+FRAMES = int(os.environ.get("SKEIN_FUZZ_FRAMES", "1000"))
 SECONDS = float(os.environ.get("SKEIN_FUZZ_SECONDS", "20"))
 CHECK_EVERY = int(os.environ.get("SKEIN_FUZZ_CHECK_EVERY", "50"))
 ANSWER_BOUND = 5.0  # seconds a fresh connection may wait for each health-check answer
