@@ -11,24 +11,44 @@ struct BoundedOutput: ~Copyable {
     let codec: CompressionCodec
     private(set) var count = 0
     private var storage: UnsafeMutableRawBufferPointer
+    /// Where the storage came from and goes back to, when the caller reuses a buffer across calls.
+    private let owner: DecompressionBuffer?
 
     /// Big enough that the per-call overhead of the C decoders is noise.
     private static let windowSize = 128 * 1024
 
-    /// - Parameter expectedCount: a size from a frame header. It is untrusted, so it only sizes the first
-    ///   allocation, and only when within the limit (a frame claiming more fails soon enough on its own).
-    init(limit: Int, codec: CompressionCodec, expectedCount: UInt64? = nil) {
+    init(limit: Int, codec: CompressionCodec) {
         self.limit = limit
         self.codec = codec
-        var initialCapacity = Self.windowSize
-        if let expectedCount, expectedCount <= UInt64(limit) {
-            // One byte more, for the call that finds the stream has ended.
-            initialCapacity = max(initialCapacity, Int(expectedCount) + 1)
-        }
-        storage = .allocate(byteCount: initialCapacity, alignment: 1)
+        storage = .allocate(byteCount: Self.windowSize, alignment: 1)
+        owner = nil
     }
 
-    deinit { storage.deallocate() }
+    /// Writes into `buffer`'s storage, which goes back to it (grown, if it had to grow) when this ends.
+    init(limit: Int, codec: CompressionCodec, reusing buffer: DecompressionBuffer) {
+        self.limit = limit
+        self.codec = codec
+        storage = buffer.take()
+        owner = buffer
+    }
+
+    deinit {
+        if let owner {
+            owner.give(back: storage)
+        } else {
+            storage.deallocate()
+        }
+    }
+
+    /// The bytes written so far, valid while this output (or, after it ends, its buffer) is not written.
+    var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[..<count]) }
+
+    /// Sizes the allocation for a decoded size a frame header states. It is untrusted, so it counts only when
+    /// within the limit (a frame claiming more fails soon enough on its own).
+    mutating func expect(_ expectedCount: UInt64) {
+        // One byte more, for the call that finds the stream has ended.
+        if expectedCount <= UInt64(limit) { reserve(Int(expectedCount) + 1 - count) }
+    }
 
     /// Calls `decode` with a window at the end of the output; `decode` returns how many bytes it wrote there.
     mutating func fill(
@@ -66,11 +86,45 @@ struct BoundedOutput: ~Copyable {
     /// the most the limit lets the output reach.
     private mutating func reserve(_ extra: Int) {
         guard storage.count - count < extra else { return }
+        guard storage.count > 0 else {
+            storage = .allocate(byteCount: max(extra, Self.windowSize), alignment: 1)
+            return
+        }
         let ceiling = limit < Int.max ? limit + 1 : limit
         let grown = UnsafeMutableRawBufferPointer.allocate(
             byteCount: max(count + extra, min(storage.count * 2, ceiling)), alignment: 1)
         grown.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[..<count]))
         storage.deallocate()
         storage = grown
+    }
+}
+
+/// Decompression output kept between calls: a thread that decompresses many batches (an event loop
+/// validating produce requests) allocates once instead of per batch. Not thread-safe; one per thread.
+public final class DecompressionBuffer {
+    private var storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    /// A buffer grown past this by one large batch is not kept, so a zip bomb's allocation does not stay.
+    public static let retainedBytesLimit = 8 << 20
+
+    public init() {}
+
+    deinit { storage.deallocate() }
+
+    /// Bytes currently held for reuse.
+    public var capacity: Int { storage.count }
+
+    func take() -> UnsafeMutableRawBufferPointer {
+        defer { storage = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+        return storage
+    }
+
+    func give(back returned: UnsafeMutableRawBufferPointer) {
+        storage.deallocate()
+        if returned.count > Self.retainedBytesLimit {
+            returned.deallocate()
+            storage = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        } else {
+            storage = returned
+        }
     }
 }

@@ -37,14 +37,40 @@ public func decompress(
     _ bytes: UnsafeRawBufferPointer, codec: CompressionCodec, maxOutputBytes: Int
 ) throws(CompressionError) -> [UInt8] {
     precondition(maxOutputBytes >= 0, "maxOutputBytes must not be negative")
-    switch codec {
-    case .none:
+    if codec == .none {
         guard bytes.count <= maxOutputBytes else { throw .outputLimitExceeded(codec: .none, limit: maxOutputBytes) }
         return Array(bytes)
-    case .gzip: return try GzipCodec.decompress(bytes, maxOutputBytes: maxOutputBytes)
-    case .snappy: return try SnappyCodec.decompress(bytes, maxOutputBytes: maxOutputBytes)
-    case .lz4: return try LZ4Codec.decompress(bytes, maxOutputBytes: maxOutputBytes)
-    case .zstd: return try ZstdCodec.decompress(bytes, maxOutputBytes: maxOutputBytes)
+    }
+    var output = BoundedOutput(limit: maxOutputBytes, codec: codec)
+    try decode(bytes, codec: codec, into: &output)
+    return output.finish()
+}
+
+/// Decompresses into `buffer` and calls `body` with the result, which is valid only during the call; see the
+/// overload above for the bound. Callers that decompress many batches on one thread keep one buffer.
+public func decompress<Result>(
+    _ bytes: UnsafeRawBufferPointer, codec: CompressionCodec, maxOutputBytes: Int, reusing buffer: DecompressionBuffer,
+    _ body: (UnsafeRawBufferPointer) -> Result
+) throws(CompressionError) -> Result {
+    precondition(maxOutputBytes >= 0, "maxOutputBytes must not be negative")
+    if codec == .none {
+        guard bytes.count <= maxOutputBytes else { throw .outputLimitExceeded(codec: .none, limit: maxOutputBytes) }
+        return body(bytes)
+    }
+    var output = BoundedOutput(limit: maxOutputBytes, codec: codec, reusing: buffer)
+    try decode(bytes, codec: codec, into: &output)
+    return body(output.written)
+}
+
+private func decode(_ bytes: UnsafeRawBufferPointer, codec: CompressionCodec, into output: inout BoundedOutput)
+    throws(CompressionError)
+{
+    switch codec {
+    case .none: preconditionFailure("uncompressed input is not decoded")
+    case .gzip: try GzipCodec.decompress(bytes, into: &output)
+    case .snappy: try SnappyCodec.decompress(bytes, into: &output)
+    case .lz4: try LZ4Codec.decompress(bytes, into: &output)
+    case .zstd: try ZstdCodec.decompress(bytes, into: &output)
     }
 }
 

@@ -53,8 +53,8 @@ enum GzipCodec {
     }
 
     static func decompress(
-        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int
-    ) throws(CompressionError) -> [UInt8] {
+        _ input: UnsafeRawBufferPointer, into output: inout BoundedOutput
+    ) throws(CompressionError) {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer { stream.deallocate() }
@@ -62,7 +62,6 @@ enum GzipCodec {
         guard status == Z_OK else { throw failure(status, stream, "inflateInit2") }
         defer { inflateEnd(stream) }
 
-        var output = BoundedOutput(limit: maxOutputBytes, codec: .gzip)
         var inputOffset = 0
         while true {
             let inputSlice = min(input.count - inputOffset, maxSlice)
@@ -83,7 +82,7 @@ enum GzipCodec {
             case Z_STREAM_END:
                 // One member is complete. Anything after it must be another member: Kafka clients write
                 // one, but concatenated members are valid gzip and `gzip -c a b` makes them.
-                if inputOffset == input.count { return output.finish() }
+                if inputOffset == input.count { return }
                 guard inflateReset(stream) == Z_OK else { throw failure(Z_STREAM_ERROR, stream, "inflateReset") }
             case Z_OK, Z_BUF_ERROR:
                 // Z_BUF_ERROR only means no progress was possible; with fresh room to write, that can only be

@@ -39,15 +39,14 @@ enum LZ4Codec {
     }
 
     static func decompress(
-        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int
-    ) throws(CompressionError) -> [UInt8] {
+        _ input: UnsafeRawBufferPointer, into output: inout BoundedOutput
+    ) throws(CompressionError) {
         guard let base = input.baseAddress, !input.isEmpty else { throw .truncated(codec: .lz4) }
         var context: OpaquePointer?
         let created = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
         guard LZ4F_isError(created) == 0, let context else { throw failure(created, "LZ4F_createDecompressionContext") }
         defer { LZ4F_freeDecompressionContext(context) }
 
-        var output = BoundedOutput(limit: maxOutputBytes, codec: .lz4)
         var offset = 0
         while true {
             var consumed = input.count - offset
@@ -63,7 +62,7 @@ enum LZ4Codec {
             offset += consumed
             if hint == 0 {
                 // A frame ended and the context is ready for another; the lz4 tool concatenates frames too.
-                if offset == input.count { return output.finish() }
+                if offset == input.count { return }
             } else if consumed == 0 && written == 0 {
                 guard offset < input.count else { throw .truncated(codec: .lz4) }
                 throw .corrupt(codec: .lz4, reason: "decoder made no progress")

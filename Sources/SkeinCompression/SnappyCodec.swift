@@ -73,9 +73,8 @@ enum SnappyCodec {
     }
 
     static func decompress(
-        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int
-    ) throws(CompressionError) -> [UInt8] {
-        var output = BoundedOutput(limit: maxOutputBytes, codec: .snappy)
+        _ input: UnsafeRawBufferPointer, into output: inout BoundedOutput
+    ) throws(CompressionError) {
         if input.starts(with: xerialMagic) {
             guard input.count >= xerialHeaderCount else { throw .truncated(codec: .snappy) }
             // The version fields are not checked: every writer puts 1 in both, and librdkafka ignores them too.
@@ -92,7 +91,7 @@ enum SnappyCodec {
         } else {
             try appendBlock(input, to: &output)
         }
-        return output.finish()
+        return
     }
 
     /// Decodes one raw snappy block onto the end of `output`. The block states its decoded length up front,

@@ -28,16 +28,15 @@ enum ZstdCodec {
     /// The decoder keeps zstd's default window limit (128 MiB, windowLog 27): lower would reject frames that
     /// high-level streaming producers legitimately write, so a hostile frame can make it allocate that much.
     static func decompress(
-        _ input: UnsafeRawBufferPointer, maxOutputBytes: Int
-    ) throws(CompressionError) -> [UInt8] {
+        _ input: UnsafeRawBufferPointer, into output: inout BoundedOutput
+    ) throws(CompressionError) {
         guard let base = input.baseAddress, !input.isEmpty else { throw .truncated(codec: .zstd) }
         guard let context = ZSTD_createDCtx() else {
             throw .libraryFailure(codec: .zstd, reason: "ZSTD_createDCtx failed")
         }
         defer { ZSTD_freeDCtx(context) }
 
-        var output = BoundedOutput(
-            limit: maxOutputBytes, codec: .zstd, expectedCount: ZSTD_getFrameContentSize(base, input.count))
+        output.expect(ZSTD_getFrameContentSize(base, input.count))
         var source = ZSTD_inBuffer(src: base, size: input.count, pos: 0)
         while true {
             let consumedBefore = source.pos
@@ -52,7 +51,7 @@ enum ZstdCodec {
             }
             if remaining == 0 {
                 // A frame is complete and flushed; the context starts on the next one by itself.
-                if source.pos == source.size { return output.finish() }
+                if source.pos == source.size { return }
             } else if source.pos == consumedBefore && written == 0 {
                 guard source.pos < source.size else { throw .truncated(codec: .zstd) }
                 throw .corrupt(codec: .zstd, reason: "decoder made no progress")

@@ -48,6 +48,8 @@ public enum LogError: Error, Equatable, Sendable {
     case logClosed(String)
     case logAlreadyExists(String)
     case invalidName(String)
+    /// A stored batch that cannot be read where a read needed it: damage since the segment was last checked.
+    case unreadableStoredBatch(path: String, position: Int64, InvalidBatch)
 }
 
 extension LogError: CustomStringConvertible {
@@ -60,6 +62,8 @@ extension LogError: CustomStringConvertible {
         case .logClosed(let name): return "log \(name) is closed"
         case .logAlreadyExists(let name): return "log \(name) already exists"
         case .invalidName(let name): return "invalid log name \(name)"
+        case .unreadableStoredBatch(let path, let position, let why):
+            return "\(path): unreadable batch at position \(position) (\(why)); a restart's recovery truncates there"
         }
     }
 }

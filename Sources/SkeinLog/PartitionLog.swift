@@ -251,7 +251,17 @@ public final class PartitionLog: @unchecked Sendable {
         }
         for (segment, file, startHint, limit, limitOffset) in plan.candidates {
             var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 4096)
-            while case .batch(let header, let position) = try scanner.next() {
+            while true {
+                let step = try scanner.next()
+                guard case .batch(let header, let position) = step else {
+                    if case .invalid(let why, let at) = step {
+                        // Damage that arrived after the segment was last checked (the disk, or an edit): an error
+                        // the client can report, never an empty answer below the high watermark that it would
+                        // fetch again forever. The next start's recovery cuts the log there.
+                        throw LogError.unreadableStoredBatch(path: file.path, position: at, why)
+                    }
+                    break
+                }
                 guard header.lastOffset >= offset else { continue }
                 if !minOneBatch && header.totalSize > maxBytes { break }
                 let (end, endOffset) = try batchBoundary(

@@ -74,4 +74,35 @@ final class MarkerValidator: StoredRecordsValidator, @unchecked Sendable {
         #expect(manager.log(for: topic)?.logEndOffset == 4)
         #expect(manager.recoveryReport.bytesTruncated > 0)
     }
+
+    @Test func damageAfterTheCheckIsAnErrorForReadersNotAnEmptyAnswer() throws {
+        let directory = TemporaryDirectory()
+        do {
+            let manager = try LogManager.open(directory: directory.path, records: MarkerValidator())
+            let log = try manager.createLog(topic, config: smallConfig(segmentBytes: 600))
+            for index in 0..<10 { try log.append(batch: smallBatch("good\(index)", records: 2)) }
+            try manager.shutdown()
+        }
+        // The second batch of the first (closed) segment loses its magic byte at rest.
+        let segment = directory.path + "/" + topic.directoryName + "/" + Segment.fileName(0, ".log")
+        let first = smallBatch("good0", records: 2).count
+        let handle = try #require(FileHandle(forUpdatingAtPath: segment))
+        try handle.seek(toOffset: UInt64(first + 16))
+        try handle.write(contentsOf: [0x07])
+        try handle.close()
+
+        let manager = try LogManager.open(directory: directory.path, records: MarkerValidator()) { _ in
+            smallConfig(segmentBytes: 600)
+        }
+        let log = try #require(manager.log(for: topic))
+        // Before the damage, reads are served as stored (a sendfile of the segment does not look inside).
+        #expect(try log.read(from: 0, maxBytes: 1 << 20).slice?.firstOffset == 0)
+        #expect {
+            try log.read(from: 2, maxBytes: 1 << 20)
+        } throws: { error in
+            guard case LogError.unreadableStoredBatch(_, let position, .invalidMagic(7)) = error else { return false }
+            return position == Int64(first)
+        }
+        try manager.shutdown()
+    }
 }

@@ -98,6 +98,32 @@ struct BatchValidatorTests {
         #expect(error.kind == .tooLarge)
     }
 
+    /// One buffer across batches of every codec, a large one and a bomb among them: the same answers as fresh
+    /// allocations, and neither the large one's nor the bomb's allocation is kept.
+    @Test func reusedDecompressionBufferGivesTheSameAnswers() throws {
+        let buffer = DecompressionBuffer()
+        let large = try Self.batch(
+            [Record(timestampDelta: 0, offsetDelta: 0, key: nil, value: ByteBuffer(repeating: 0, count: 12 << 20))],
+            codec: .zstd)
+        for round in 0..<3 {
+            for codec in CompressionCodec.allCases {
+                let bytes = try Self.batch(Self.records(20 + round * 30 + codec.rawValue), codec: codec)
+                let reused = try bytes.withUnsafeBytes { try BatchValidator(reusing: buffer).validate($0) }
+                #expect(reused == (try Self.validate(bytes)))
+            }
+            let summary = try large.withUnsafeBytes { try BatchValidator(reusing: buffer).validate($0) }
+            #expect(summary.recordBytes > 12 << 20)
+            #expect(buffer.capacity <= DecompressionBuffer.retainedBytesLimit)
+            #expect(throws: BatchValidationError.self) {
+                try large.withUnsafeBytes {
+                    try BatchValidator(maxDecompressedBytes: 4 << 20, reusing: buffer).validate($0)
+                }
+            }
+            #expect(buffer.capacity <= DecompressionBuffer.retainedBytesLimit)
+            #expect(buffer.capacity > 0)
+        }
+    }
+
     @Test func everyTruncationOfTheRecordsIsRefused() throws {
         let sound = try Self.batch(Self.records(12))
         for cut in RecordBatchHeader.size..<sound.count {

@@ -76,6 +76,15 @@ enum FetchHandler {
                         answer.lastStableOffset = end
                         answer.logStartOffset = start
                         prepared.hasError = true
+                    } catch LogError.unreadableStoredBatch(let path, let position, let why) {
+                        // Kafka answers a fetch that meets a corrupt stored batch with CORRUPT_MESSAGE.
+                        broker.logger.error(
+                            "fetch from \(log.topicPartition) failed: \(path) position \(position): \(why)")
+                        answer.errorCode = .corruptMessage
+                        answer.highWatermark = log.highWatermark
+                        answer.lastStableOffset = answer.highWatermark
+                        answer.logStartOffset = log.logStartOffset
+                        prepared.hasError = true
                     } catch {
                         broker.logger.error("fetch from \(log.topicPartition) failed: \(error)")
                         answer.errorCode = .kafkaStorageError

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import SkeinCompression
 import SkeinLog
 import SkeinProtocol
@@ -190,7 +191,7 @@ enum ProduceHandler {
         -> ProduceResponse.Partition?
     {
         if skipValidationForBenchmark { return nil }
-        let validator = BatchValidator()
+        let validator = BatchValidator(reusing: decompressionBuffer)
         let failure: (error: BatchValidationError, recordsBefore: Int)? = records.withUnsafeMutableReadableBytes {
             raw in
             var position = 0
@@ -234,6 +235,17 @@ enum ProduceHandler {
             return .init(
                 index: 0, errorCode: .invalidRecord, baseOffset: -1, recordErrors: recordErrors, errorMessage: message)
         }
+    }
+
+    /// One decompression buffer per event-loop thread, reused by every produce request that thread serves.
+    /// Each thread reads and writes only its own value, so nothing here is shared between threads.
+    nonisolated(unsafe) private static let decompressionBuffers = ThreadSpecificVariable<DecompressionBuffer>()
+
+    private static var decompressionBuffer: DecompressionBuffer {
+        if let buffer = decompressionBuffers.currentValue { return buffer }
+        let buffer = DecompressionBuffer()
+        decompressionBuffers.currentValue = buffer
+        return buffer
     }
 
     /// Set only by `Benchmarks/validation-cost.sh` (SKEIN_BENCH_SKIP_RECORD_VALIDATION=1), which measures what

@@ -49,16 +49,23 @@ public struct BatchValidationError: Error, Equatable, Sendable, CustomStringConv
 ///
 /// The walk reads only lengths, varints and the timestamp and offset deltas; keys, values and header bytes are
 /// skipped by their lengths, as Kafka's skip-key-value iteration does. Uncompressed batches, the common
-/// case and the one with a cost budget, are walked in place without allocating.
+/// case and the one with a cost budget, are walked in place without allocating; compressed ones are
+/// decompressed into the caller's reused buffer when it passes one.
 public struct BatchValidator {
     /// A records section may not inflate past this: it bounds what one small malicious batch can cost.
     /// Kafka's default batch limit is 1 MiB; even a 100:1 ratio on it stays far below.
     public static let defaultMaxDecompressedBytes = 128 * 1024 * 1024
 
     public let maxDecompressedBytes: Int
+    /// Where compressed batches are decompressed for the walk; one per thread, kept across calls.
+    public let buffer: DecompressionBuffer?
 
-    public init(maxDecompressedBytes: Int = BatchValidator.defaultMaxDecompressedBytes) {
+    public init(
+        maxDecompressedBytes: Int = BatchValidator.defaultMaxDecompressedBytes,
+        reusing buffer: DecompressionBuffer? = nil
+    ) {
         self.maxDecompressedBytes = maxDecompressedBytes
+        self.buffer = buffer
     }
 
     /// Validates one whole batch (exactly its bytes). `checkCRC` is false only where the caller has just
@@ -84,20 +91,25 @@ public struct BatchValidator {
         if codec == .none {
             return try Self.walk(records, header: header)
         }
-        let plain: [UInt8]
-        do {
-            plain = try SkeinCompression.decompress(records, codec: codec, maxOutputBytes: maxDecompressedBytes)
-        } catch .outputLimitExceeded {
-            throw BatchValidationError(
-                .tooLarge, "\(codec) records inflate past \(maxDecompressedBytes) bytes")
-        } catch {
-            throw BatchValidationError(.corrupt, "\(codec) records cannot be decompressed: \(error)")
-        }
-        // `withUnsafeBytes` rethrows as `any Error`; a Result keeps the typed error.
-        let result: Result<BatchSummary, BatchValidationError> = plain.withUnsafeBytes { raw in
-            do throws(BatchValidationError) { return .success(try Self.walk(raw, header: header)) } catch {
+        // The walk's typed error crosses the decompressor's closure as a Result.
+        func walk(_ plain: UnsafeRawBufferPointer) -> Result<BatchSummary, BatchValidationError> {
+            do throws(BatchValidationError) { return .success(try Self.walk(plain, header: header)) } catch {
                 return .failure(error)
             }
+        }
+        let result: Result<BatchSummary, BatchValidationError>
+        do {
+            if let buffer {
+                result = try SkeinCompression.decompress(
+                    records, codec: codec, maxOutputBytes: maxDecompressedBytes, reusing: buffer, walk)
+            } else {
+                let plain = try SkeinCompression.decompress(records, codec: codec, maxOutputBytes: maxDecompressedBytes)
+                result = plain.withUnsafeBytes(walk)
+            }
+        } catch .outputLimitExceeded {
+            throw BatchValidationError(.tooLarge, "\(codec) records inflate past \(maxDecompressedBytes) bytes")
+        } catch {
+            throw BatchValidationError(.corrupt, "\(codec) records cannot be decompressed: \(error)")
         }
         return try result.get()
     }
