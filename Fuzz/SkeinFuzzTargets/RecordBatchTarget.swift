@@ -44,7 +44,13 @@ enum RecordBatchTarget {
     /// must be readable by both record decoders, with the counts and timestamps the validator reported.
     static func checkBatch(_ bytes: UnsafeRawBufferPointer, _ violations: inout Violations) {
         let validator = BatchValidator(maxDecompressedBytes: maximumDecompressedBytes)
-        let summary = try? validator.validate(bytes)
+        let summary = validate(bytes, validator)
+        // The broker's produce path validates into a buffer its event loop keeps (see DecompressTarget).
+        let reused = DecompressTarget.sharedBuffer.use { buffer in
+            validate(bytes, BatchValidator(maxDecompressedBytes: maximumDecompressedBytes, reusing: buffer))
+        }
+        violations.expect(
+            reused == summary, "validating with a reused buffer: \(reused as Any), without: \(summary as Any)")
         var buffer = ByteBuffer(bytes: bytes)
         let batch: RecordBatch
         do {
@@ -100,8 +106,16 @@ enum RecordBatchTarget {
         var corrected = Array(bytes)
         let changed = corrected.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) }
         guard changed else { return }
-        let again = try? corrected.withUnsafeBytes { try validator.validate($0) }
+        let again = corrected.withUnsafeBytes { validate($0, validator) }
         violations.expect(again == summary, "a batch changed by correctMaxTimestamp no longer validates the same")
+    }
+
+    private static func validate(_ bytes: UnsafeRawBufferPointer, _ validator: BatchValidator) -> BatchSummary? {
+        do throws(BatchValidationError) {
+            return try validator.validate(bytes)
+        } catch {
+            return nil
+        }
     }
 
     /// `Record.decodeAll` (ByteBuffer slices) and `RecordPayloadReader` (a byte cursor, the consumer's fast
