@@ -69,7 +69,9 @@ struct BoundedOutput: ~Copyable {
         byteCount: Int, _ decode: (UnsafeMutableRawBufferPointer) throws(CompressionError) -> Void
     ) throws(CompressionError) {
         guard byteCount <= limit - count else { throw .outputLimitExceeded(codec: codec, limit: limit) }
-        reserve(byteCount)
+        // At least one byte: a reused buffer starts without storage, and an empty window of no storage has no
+        // address to hand a C decoder (a snappy block stating length 0 trapped here; fuzzing finding).
+        reserve(max(byteCount, 1))
         try decode(UnsafeMutableRawBufferPointer(rebasing: storage[count..<count + byteCount]))
         count += byteCount
     }

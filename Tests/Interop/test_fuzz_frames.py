@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, create_topic, wait_until
-from kafkawire import Closed, Conn, kp_decode_response_exact, kp_encode_request
+from kafkawire import (Closed, Conn, kp_decode_response_exact, kp_encode_request, parse_produce_v3_response,
+                       produce_v3_request)
 
 pytestmark = pytest.mark.skeind_only
 
@@ -40,6 +41,7 @@ ANSWER_BOUND = 5.0  # seconds a fresh connection may wait for each health-check 
 READ_BOUND = 60.0  # seconds to read every partition to its end
 
 CREATE_TOPICS = 19
+CORRUPT_MESSAGE, INVALID_RECORD = 2, 87
 SEND_CREATE_TOPICS = os.environ.get("SKEIN_FUZZ_CREATE_TOPICS") == "1"
 
 INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]
@@ -305,3 +307,25 @@ def test_client_id_with_a_line_break_cannot_forge_a_log_line(skeind_factory):
     assert code == 0, "skeind exited %s on SIGTERM:\n%s" % (code, broker.log_tail())
     forged = [line for line in broker.log_tail(1000).splitlines() if "FORGED" in line and "critical" in line]
     assert not any(line.startswith("2026-12-04T00:00:00") for line in forged), "forged log line: %r" % forged
+
+
+SNAPPY_EMPTY_BLOCK_BATCH = bytes.fromhex(
+    "000000000000000000000032ffffffff02ec52617a000200000000000001a24294022e000001a24294022effffffffffffffffffff"
+    "ffffffffff0000000100")
+
+
+def test_snappy_batch_holding_an_empty_block_is_refused_and_the_broker_stays_up(skeind_factory, topic_name):
+    """Found by the decompress target: a snappy records section of one block stating length 0, decompressed into
+    an event loop's reused buffer before it had storage, stopped skeind with a fatal error."""
+    broker = skeind_factory.new().start()
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    with Conn(broker.host, broker.port) as c:
+        corr, partitions, _ = parse_produce_v3_response(
+            c.roundtrip(produce_v3_request(41, topic, 0, SNAPPY_EMPTY_BLOCK_BATCH)))
+    assert corr == 41
+    ((_, _, error, _, _),) = partitions
+    assert error in (CORRUPT_MESSAGE, INVALID_RECORD), "error code %d" % error
+    health_check(broker)
+    code = broker.terminate()
+    assert code == 0, "skeind exited %s on SIGTERM:\n%s" % (code, broker.log_tail())

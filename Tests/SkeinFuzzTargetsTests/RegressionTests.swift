@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SkeinCompression
 import SkeinFuzzTargets
 import SkeinProtocol
 import Testing
@@ -76,6 +77,36 @@ import Testing
         #expect(throws: ProtocolError.unknownApiKey(99)) {
             try RequestFrame.decode(payload: payload(of: Self.unknownApiWithNewlineInClientId))
         }
+    }
+}
+
+/// Found by fuzzing: a snappy records section that is one raw block stating length 0 (the byte 00), decompressed
+/// into a reused buffer that has no storage yet (as each event loop's is at first, and again after a large
+/// batch), trapped in SkeinCompression; one 62-byte Produce batch stopped the broker.
+@Suite struct FuzzFindingTests {
+    static let snappyEmptyBlockBatch = hex(
+        "000000000000000000000032ffffffff02ec52617a000200000000000001a24294022e000001a24294022effffffffffffffffffff"
+            + "ffffffffff0000000100")
+
+    @Test func snappyEmptyBlockIntoAFreshReusedBuffer() throws {
+        #expect(FuzzTarget.decompress.check([1, 0]) == [])
+        let output = try [UInt8(0)].withUnsafeBytes { raw throws(CompressionError) in
+            try decompress(raw, codec: .snappy, maxOutputBytes: 16, reusing: DecompressionBuffer()) { Array($0) }
+        }
+        #expect(output == [])
+    }
+
+    @Test func producedSnappyBatchWithAnEmptyBlockIsRefusedNotFatal() {
+        #expect(FuzzTarget.recordBatch.check(Self.snappyEmptyBlockBatch) == [])
+        let refusal = Self.snappyEmptyBlockBatch.withUnsafeBytes { raw -> BatchValidationError? in
+            do throws(BatchValidationError) {
+                _ = try BatchValidator(reusing: DecompressionBuffer()).validate(raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(refusal != nil, "the validator accepted one record in zero bytes")
     }
 }
 
