@@ -193,6 +193,8 @@ def read_everything(broker, marks: dict):
         c.close()
 
 
+# The sending budget, plus reading everything back three times and two restarts.
+@pytest.mark.timeout(SECONDS + 3 * READ_BOUND + 60)
 def test_mutated_client_frames_leave_the_broker_serving_and_the_store_readable(skeind_factory):
     seeds = load_seeds()
     assert len(seeds) >= 20, "Fuzz/Corpus/request has %d frames; run capture_frames.py" % len(seeds)
