@@ -199,8 +199,10 @@ enum ProduceHandler {
             for header in headers {
                 let batch = UnsafeMutableRawBufferPointer(rebasing: raw[position..<position + header.totalSize])
                 do throws(BatchValidationError) {
-                    let summary = try validator.validate(UnsafeRawBufferPointer(batch))
-                    BatchValidator.correctMaxTimestamp(batch, to: summary)
+                    // The log checks every CRC before it writes anything; correctMaxTimestamp checks it first
+                    // when it must rewrite it. One CRC pass per batch, not two.
+                    let summary = try validator.validate(UnsafeRawBufferPointer(batch), checkCRC: false)
+                    try BatchValidator.correctMaxTimestamp(batch, to: summary)
                     recordsBefore += summary.recordCount
                 } catch {
                     return (error, recordsBefore)
