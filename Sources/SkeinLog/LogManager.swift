@@ -16,6 +16,8 @@ public final class LogManager: @unchecked Sendable {
     public let recoveryReport: RecoveryReport
     let clock: any LogClock
     let decompressor: (any RecordDecompressor)?
+    /// Bounds the segment files held open across every partition of the directory.
+    public let descriptors: DescriptorCache
     private let lock = Lock()
     /// Checkpoint writers (the periodic timer, shutdown, callers) share one temporary file name and must
     /// not interleave; held across the snapshot and the write, so a later checkpoint is never overwritten by
@@ -34,10 +36,13 @@ public final class LogManager: @unchecked Sendable {
 
     /// Opens (creating if needed) `directory`, recovering every partition in it. `config` gives each existing
     /// partition its settings; the broker keeps topic configs elsewhere. Fails if another process holds the
-    /// directory for longer than `lockWaitMs`.
+    /// directory for longer than `lockWaitMs`. `ownedEntries` names what others keep in the directory (the
+    /// broker's metadata files), which is neither a partition nor worth a warning. Segment files are opened
+    /// through `descriptors`, so any number of partitions opens within a fixed number of descriptors.
     public static func open(
         directory: String, clock: any LogClock = SystemClock(), decompressor: (any RecordDecompressor)? = nil,
-        lockWaitMs: Int = 2_000, config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
+        lockWaitMs: Int = 2_000, descriptors: DescriptorCache = .shared, ownedEntries: Set<String> = [],
+        config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
     ) throws -> LogManager {
         try FileIO.makeDirectories(directory)
         let lockFD = try FileIO.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
@@ -67,6 +72,7 @@ public final class LogManager: @unchecked Sendable {
             for name in try FileIO.listDirectory(directory).sorted() {
                 let path = directory + "/" + name
                 if name.hasPrefix(".") || name == checkpointFileName || name.hasSuffix(".tmp") { continue }
+                if ownedEntries.contains(name) { continue }
                 if name.hasSuffix(deletedDirectorySuffix) {
                     try FileIO.removeTree(path)
                     continue
@@ -78,11 +84,11 @@ public final class LogManager: @unchecked Sendable {
                 logs[topicPartition] = try LogLoader.load(
                     directory: path, topicPartition: topicPartition, config: config(topicPartition),
                     checkpoint: checkpoints[topicPartition], cleanShutdown: report.cleanShutdown, clock: clock,
-                    decompressor: decompressor, report: &report)
+                    decompressor: decompressor, descriptors: descriptors, report: &report)
             }
             let manager = LogManager(
                 directory: directory, logs: logs, report: report, clock: clock, decompressor: decompressor,
-                lockFileDescriptor: lockFD)
+                descriptors: descriptors, lockFileDescriptor: lockFD)
             try manager.writeCheckpoint()
             return manager
         } catch {
@@ -93,9 +99,10 @@ public final class LogManager: @unchecked Sendable {
 
     private init(
         directory: String, logs: [TopicPartition: PartitionLog], report: RecoveryReport, clock: any LogClock,
-        decompressor: (any RecordDecompressor)?, lockFileDescriptor: Int32
+        decompressor: (any RecordDecompressor)?, descriptors: DescriptorCache, lockFileDescriptor: Int32
     ) {
         self.directory = directory
+        self.descriptors = descriptors
         self.logs = logs
         self.recoveryReport = report
         self.clock = clock
@@ -137,7 +144,7 @@ public final class LogManager: @unchecked Sendable {
             var report = RecoveryReport()
             let log = try LogLoader.load(
                 directory: path, topicPartition: topicPartition, config: config, checkpoint: nil, cleanShutdown: false,
-                clock: clock, decompressor: decompressor, report: &report)
+                clock: clock, decompressor: decompressor, descriptors: descriptors, report: &report)
             try FileIO.syncDirectory(directory)
             log.observerSlot = observerSlot
             logs[topicPartition] = log
@@ -176,7 +183,8 @@ public final class LogManager: @unchecked Sendable {
             let snapshot = lock.withLock { logs.sorted { $0.key < $1.key } }
             var text = "skein-checkpoint 1\n\(snapshot.count)\n"
             for (topicPartition, log) in snapshot {
-                text += "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
+                text +=
+                    "\(topicPartition.topic) \(topicPartition.partition) \(log.recoveryPoint) \(log.logStartOffset)\n"
             }
             try FileIO.writeAtomically(directory + "/" + LogManager.checkpointFileName, contents: text)
         }
