@@ -69,6 +69,7 @@ def read_all(broker, topic, timeout: float = 90.0) -> dict:
     return values
 
 
+@pytest.mark.timeout(300)  # three starts over 1,000 partitions, two full reads: about 80 s on a quiet machine
 def test_a_broker_with_more_partitions_than_descriptors_serves_them_and_restarts(skeind_factory, topic_name):
     first = skeind_factory.new()
     first.start()
