@@ -101,11 +101,38 @@ public final class Broker: @unchecked Sendable {
             _ = try topics.add(
                 TopicMetadata(name: topic, partitionCount: count, configs: [:], topicId: UUID(), createdAtMs: nowMs()))
         }
-        for topic in topics.allTopics {
+        for registered in topics.allTopics {
+            var topic = registered
+            let present = Set(partitionsOnDisk[topic.name]?.map(\.partition) ?? [])
+            if topic.partitionCount > config.maxPartitionsPerTopic && present.count < Int(topic.partitionCount) {
+                topic = try shrinkUnfinishedTopic(topic, present: present)
+            }
             for partition in 0..<topic.partitionCount {
                 _ = try logs.getOrCreateLog(TopicPartition(topic.name, partition), config: logConfig(for: topic))
             }
         }
+    }
+
+    /// A topic registered with more partitions than `max.partitions.per.topic` whose directories are not all
+    /// there was left by a CreateTopics without bounds (one asking for 100,000 partitions, say, that ran out of
+    /// descriptors or was killed midway). Creating the rest at startup could take minutes or fill the disk,
+    /// so the topic keeps the partitions that exist; it is removed if none does.
+    private func shrinkUnfinishedTopic(_ topic: TopicMetadata, present: Set<Int32>) throws -> TopicMetadata {
+        var kept: Int32 = 0
+        while present.contains(kept) { kept += 1 }
+        logger.warning(
+            "topic \(topic.name) is registered with \(topic.partitionCount) partitions, more than max.partitions.per.topic=\(config.maxPartitionsPerTopic), and only \(present.count) exist: keeping partitions 0..<\(kept)"
+        )
+        guard kept > 0 else {
+            try topics.remove(topic.name)
+            for partition in present { try logs.deleteLog(TopicPartition(topic.name, partition)) }
+            return TopicMetadata(
+                name: topic.name, partitionCount: 0, configs: [:], topicId: topic.topicId, createdAtMs: 0)
+        }
+        for partition in present where partition >= kept {
+            try logs.deleteLog(TopicPartition(topic.name, partition))
+        }
+        return try topics.replacePartitionCount(of: topic.name, with: kept) ?? topic
     }
 
     /// What the broker itself keeps in the data directory, beside the partition directories.

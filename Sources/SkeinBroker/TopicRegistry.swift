@@ -75,6 +75,25 @@ public final class TopicRegistry: @unchecked Sendable {
         }
     }
 
+    /// Changes a topic's partition count (startup repair only: partitions are never removed otherwise);
+    /// returns the updated topic, or nil if it does not exist.
+    @discardableResult
+    public func replacePartitionCount(of name: String, with count: Int32) throws -> TopicMetadata? {
+        try lock.withLock {
+            guard var topic = topics[name] else { return nil }
+            let previous = topic
+            topic.partitionCount = count
+            topics[name] = topic
+            do {
+                try save()
+            } catch {
+                topics[name] = previous
+                throw error
+            }
+            return topic
+        }
+    }
+
     /// Lock held.
     private func save() throws {
         let encoder = JSONEncoder()

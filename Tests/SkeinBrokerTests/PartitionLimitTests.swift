@@ -158,6 +158,33 @@ import Testing
         try await reopened.stop()
     }
 
+    @Test func aTopicLeftHalfCreatedByAnUnboundedRequestIsTrimmedToItsPartitionsAtStartup() async throws {
+        let first = try await TestBroker()
+        let directory = first.directory
+        try first.broker.createTopic("big", partitions: 3)
+        try first.broker.createTopic("fine", partitions: 2)
+        try await first.stop(keepingData: true)
+        // What the broker before the bounds left: the registry promises far more than was ever created.
+        let path = directory + "/" + TopicRegistry.fileName
+        var stored = try JSONDecoder().decode([TopicMetadata].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        for index in stored.indices where stored[index].name == "big" { stored[index].partitionCount = 100_000 }
+        stored.append(
+            TopicMetadata(name: "ghost", partitionCount: 65_535, configs: [:], topicId: UUID(), createdAtMs: 0))
+        try JSONEncoder().encode(stored).write(to: URL(fileURLWithPath: path))
+
+        let reopened = try await TestBroker(directory: directory)
+        #expect(reopened.broker.topics.topic("big")?.partitionCount == 3)
+        #expect(reopened.broker.topics.topic("fine")?.partitionCount == 2)
+        #expect(reopened.broker.topics.topic("ghost") == nil)
+        #expect(partitionDirectories(directory, topic: "big").count == 3)
+        #expect(partitionDirectories(directory, topic: "ghost").isEmpty)
+        let connection = try reopened.connect()
+        #expect(
+            try connection.roundTrip(produce("big", try batch(["still here"]), partition: 2), version: 9).first
+                .errorCode == .noError)
+        try await reopened.stop()
+    }
+
     @Test func theBrokersOwnFilesAreNotReportedAsStrangersAfterAnUncleanStop() throws {
         let directory = NSTemporaryDirectory() + "skein-owned-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
