@@ -219,21 +219,18 @@ public final class Broker: @unchecked Sendable {
             name: name, partitionCount: partitions, configs: configs, topicId: UUID(), createdAtMs: nowMs())
         try reserve(metadata, validateOnly: validateOnly)
         if validateOnly { return metadata }
-        let logConfig = logConfig(for: metadata)
-        var created: [TopicPartition] = []
+        let topicPartitions = (0..<partitions).map { TopicPartition(name, $0) }
+        var created = false
         do {
-            for partition in 0..<partitions {
-                let topicPartition = TopicPartition(name, partition)
-                _ = try logs.getOrCreateLog(topicPartition, config: logConfig)
-                created.append(topicPartition)
-            }
+            try logs.createLogs(topicPartitions, config: logConfig(for: metadata))
+            created = true
             try topicLock.withLock {
                 pendingTopics[name] = nil
                 guard try topics.add(metadata) else { throw TopicCreationError.alreadyExists }
             }
         } catch {
             topicLock.withLock { pendingTopics[name] = nil }
-            for topicPartition in created { try? logs.deleteLog(topicPartition) }
+            if created { for topicPartition in topicPartitions { try? logs.deleteLog(topicPartition) } }
             if let error = error as? TopicCreationError { throw error }
             logger.error("creating topic \(name) failed: \(error)")
             throw .storage("storage error: \(error)")

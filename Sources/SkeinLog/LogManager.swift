@@ -24,6 +24,8 @@ public final class LogManager: @unchecked Sendable {
     /// an earlier one.
     private let checkpointLock = Lock()
     private var logs: [TopicPartition: PartitionLog]
+    /// Partitions whose directories `createLog` is making, outside the lock.
+    private var creating: Set<TopicPartition> = []
     private var lockFileDescriptor: Int32
     private var timer: (any DispatchSourceTimer)?
     private var isShutDown = false
@@ -133,22 +135,56 @@ public final class LogManager: @unchecked Sendable {
     /// Creates an empty partition log; fails if it exists.
     @discardableResult
     public func createLog(_ topicPartition: TopicPartition, config: LogConfig) throws -> PartitionLog {
+        try createLogs([topicPartition], config: config)[0]
+    }
+
+    /// Creates empty partition logs, all or none: on failure the directories made so far are removed. One
+    /// fsync of the data directory covers them all, and none of the work holds the manager's lock, which every
+    /// produce and fetch takes to find its log; a topic with thousands of partitions takes seconds to create.
+    @discardableResult
+    public func createLogs(_ topicPartitions: [TopicPartition], config: LogConfig) throws -> [PartitionLog] {
         try lock.withLock {
             guard !isShutDown else { throw LogError.logClosed(directory) }
-            guard logs[topicPartition] == nil else { throw LogError.logAlreadyExists(topicPartition.description) }
-            guard TopicPartition.isValidTopicName(topicPartition.topic), topicPartition.partition >= 0 else {
-                throw LogError.invalidName(topicPartition.description)
+            for topicPartition in topicPartitions {
+                guard logs[topicPartition] == nil, !creating.contains(topicPartition) else {
+                    throw LogError.logAlreadyExists(topicPartition.description)
+                }
+                guard TopicPartition.isValidTopicName(topicPartition.topic), topicPartition.partition >= 0 else {
+                    throw LogError.invalidName(topicPartition.description)
+                }
             }
-            let path = directory + "/" + topicPartition.directoryName
-            try FileIO.makeDirectory(path)
-            var report = RecoveryReport()
-            let log = try LogLoader.load(
-                directory: path, topicPartition: topicPartition, config: config, checkpoint: nil, cleanShutdown: false,
-                clock: clock, decompressor: decompressor, descriptors: descriptors, report: &report)
+            guard Set(topicPartitions).count == topicPartitions.count else {
+                throw LogError.logAlreadyExists("a partition named twice")
+            }
+            creating.formUnion(topicPartitions)
+        }
+        var made: [String] = []
+        do {
+            var created: [PartitionLog] = []
+            created.reserveCapacity(topicPartitions.count)
+            for topicPartition in topicPartitions {
+                let path = directory + "/" + topicPartition.directoryName
+                try FileIO.makeDirectory(path)
+                made.append(path)
+                var report = RecoveryReport()
+                let log = try LogLoader.load(
+                    directory: path, topicPartition: topicPartition, config: config, checkpoint: nil,
+                    cleanShutdown: false, clock: clock, decompressor: decompressor, descriptors: descriptors,
+                    report: &report)
+                log.observerSlot = observerSlot
+                created.append(log)
+            }
             try FileIO.syncDirectory(directory)
-            log.observerSlot = observerSlot
-            logs[topicPartition] = log
-            return log
+            try lock.withLock {
+                creating.subtract(topicPartitions)
+                guard !isShutDown else { throw LogError.logClosed(directory) }
+                for log in created { logs[log.topicPartition] = log }
+            }
+            return created
+        } catch {
+            lock.withLock { creating.subtract(topicPartitions) }
+            for path in made { try? FileIO.removeTree(path) }
+            throw error
         }
     }
 
@@ -156,8 +192,10 @@ public final class LogManager: @unchecked Sendable {
         if let existing = log(for: topicPartition) { return existing }
         do {
             return try createLog(topicPartition, config: config)
-        } catch LogError.logAlreadyExists {
-            return log(for: topicPartition)!
+        } catch LogError.logAlreadyExists(let name) {
+            // Another caller may still be creating it; it is theirs to finish.
+            guard let existing = log(for: topicPartition) else { throw LogError.logAlreadyExists(name) }
+            return existing
         }
     }
 
