@@ -193,8 +193,12 @@ final class CachedFile: @unchecked Sendable {
     /// go of it, so a reader mid-sendfile finishes undisturbed.
     func markDeleted() throws {
         guard !deleted else { return }
-        try cache.rename(self, to: path + SegmentFile.deletedSuffix)
-        deleted = true
+        do {
+            try cache.rename(self, to: path + SegmentFile.deletedSuffix)
+            deleted = true
+        } catch LogError.io(_, _, let code) where code == ENOENT {
+            // Already gone; nothing to remove later either.
+        }
         retire()
     }
 
