@@ -5,8 +5,8 @@
 #endif
 
 /// Bounds the descriptors a data directory holds open. Every segment file (`.log`, `.index`, `.timeindex`)
-/// is a `CachedFile` that opens on demand; once more than `budget` are open, the least recently used one
-/// that nobody is using is closed. A broker with more partitions than its descriptor limit allows therefore
+/// is a `CachedFile` that opens on demand; once more than `budget` are open, an idle one is closed, the
+/// least recently used as near as a second-chance sweep tells. A broker with more partitions than its descriptor limit allows therefore
 /// still opens and serves them all, paying an `open` when an idle partition wakes up.
 ///
 /// A file in use is pinned and never closed under its user: appends and scans pin for their duration, and a
@@ -18,7 +18,7 @@ public final class DescriptorCache: @unchecked Sendable {
     private let lock = Lock()
     private var openFiles = 0
     private var evictions = 0
-    // Least recently used at `oldest`; only open, unpinned files are linked.
+    // Every open file, in the order eviction considers them.
     private var newest: CachedFile?
     private var oldest: CachedFile?
 
@@ -50,12 +50,13 @@ public final class DescriptorCache: @unchecked Sendable {
 
     // MARK: Pinning (called by CachedFile)
 
-    /// Pins `file`, opening it if needed, and returns its descriptor. Balanced by `unpin`.
+    /// Pins `file`, opening it if needed, and returns its descriptor. Balanced by `unpin`. Using an open file
+    /// only counts and marks it, so the append path costs two uncontended lock holds and no list surgery.
     fileprivate func pin(_ file: CachedFile) throws -> Int32 {
         try lock.withLock {
             if file.descriptor >= 0 {
-                if file.pins == 0 { unlink(file) }
                 file.pins += 1
+                file.referenced = true
                 return file.descriptor
             }
             if openFiles >= budget { evict(openFiles - budget + 1) }
@@ -68,6 +69,7 @@ public final class DescriptorCache: @unchecked Sendable {
             file.descriptor = fd
             file.pins = 1
             openFiles += 1
+            linkAsNewest(file)
             return fd
         }
     }
@@ -75,12 +77,8 @@ public final class DescriptorCache: @unchecked Sendable {
     fileprivate func unpin(_ file: CachedFile) {
         lock.withLock {
             file.pins -= 1
-            guard file.pins == 0, file.descriptor >= 0 else { return }
-            if file.retired || openFiles > budget {
-                closeDescriptor(of: file)
-            } else {
-                linkAsNewest(file)
-            }
+            guard file.pins == 0, file.descriptor >= 0, file.retired || openFiles > budget else { return }
+            closeDescriptor(of: file)
         }
     }
 
@@ -89,7 +87,6 @@ public final class DescriptorCache: @unchecked Sendable {
         lock.withLock {
             if retire { file.retired = true }
             guard file.descriptor >= 0, file.pins == 0 else { return }
-            unlink(file)
             closeDescriptor(of: file)
         }
     }
@@ -104,14 +101,24 @@ public final class DescriptorCache: @unchecked Sendable {
 
     fileprivate func path(of file: CachedFile) -> String { lock.withLock { file.path } }
 
-    // MARK: LRU list (lock held)
+    // MARK: Open files, oldest first (lock held)
 
+    /// Closes up to `count` idle files, oldest first. A file used since it last came round gets a second
+    /// chance (it moves to the newest end), which approximates least-recently-used without reordering the
+    /// list on every use; pinned files are passed over the same way.
     @discardableResult
     private func evict(_ count: Int) -> Int {
         var closed = 0
-        while closed < count, let victim = oldest {
-            unlink(victim)
-            closeDescriptor(of: victim)
+        var visits = 2 * openFiles + count
+        while closed < count, visits > 0, let candidate = oldest {
+            visits -= 1
+            if candidate.pins > 0 || candidate.referenced {
+                candidate.referenced = false
+                unlink(candidate)
+                linkAsNewest(candidate)
+                continue
+            }
+            closeDescriptor(of: candidate)
             evictions += 1
             closed += 1
         }
@@ -119,8 +126,10 @@ public final class DescriptorCache: @unchecked Sendable {
     }
 
     private func closeDescriptor(of file: CachedFile) {
+        unlink(file)
         Glibc.close(file.descriptor)
         file.descriptor = -1
+        file.referenced = false
         openFiles -= 1
     }
 
@@ -156,6 +165,8 @@ final class CachedFile: @unchecked Sendable {
     fileprivate var retired = false
     private var deleted = false
     fileprivate var linked = false
+    /// Used since eviction last looked at it.
+    fileprivate var referenced = false
     fileprivate var newer: CachedFile?
     fileprivate var older: CachedFile?
 
