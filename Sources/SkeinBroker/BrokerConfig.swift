@@ -35,6 +35,17 @@ public struct BrokerConfig: Sendable, Equatable {
     /// broker-wide default (a week) of every sample.
     public var hostMetricsRetentionMs: Int64 = 86_400_000
 
+    // Partition and descriptor bounds: one request must not be able to make the data directory unusable.
+    /// `max.partitions.per.topic`: a CreateTopics asking for more gets INVALID_PARTITIONS.
+    public var maxPartitionsPerTopic: Int32 = 10_000
+    /// `max.partitions.per.request`: partitions one CreateTopics request may create across its topics.
+    public var maxPartitionsPerRequest = 10_000
+    /// `max.partitions`: partitions the broker holds in total, auto-created topics included.
+    public var maxPartitions = 50_000
+    /// `log.max.open.files`: segment file descriptors kept open before idle ones are closed; 0 means half
+    /// of the open file limit (RLIMIT_NOFILE), the rest being left to sockets and sendfile.
+    public var logMaxOpenFiles = 0
+
     public init() {}
 
     public struct ListenAddress: Sendable, Equatable {
@@ -132,6 +143,24 @@ public struct BrokerConfig: Sendable, Equatable {
         case "group.max.session.timeout.ms": groups.maxSessionTimeoutMs = try integer()
         case "offsets.retention.minutes": groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
         case "offset.metadata.max.bytes": groups.maxMetadataBytes = try integer()
+        case "max.partitions.per.topic":
+            maxPartitionsPerTopic = try integer()
+            guard maxPartitionsPerTopic > 0 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be positive")
+            }
+        case "max.partitions.per.request":
+            maxPartitionsPerRequest = try integer()
+            guard maxPartitionsPerRequest > 0 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be positive")
+            }
+        case "max.partitions":
+            maxPartitions = try integer()
+            guard maxPartitions > 0 else { throw InvalidSetting(name: name, value: value, reason: "must be positive") }
+        case "log.max.open.files":
+            logMaxOpenFiles = try integer()
+            guard logMaxOpenFiles >= 0 else {
+                throw InvalidSetting(name: name, value: value, reason: "must be 0 (automatic) or positive")
+            }
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

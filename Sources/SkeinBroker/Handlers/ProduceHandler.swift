@@ -205,6 +205,12 @@ enum ProduceHandler {
                     try BatchValidator.correctMaxTimestamp(batch, to: summary)
                     recordsBefore += summary.recordCount
                 } catch {
+                    // Damage shows as a CRC mismatch first, as in Kafka, which checks the CRC before the walk.
+                    do throws(BatchValidationError) {
+                        _ = try validator.validate(UnsafeRawBufferPointer(batch), checkCRC: true)
+                    } catch let checked {
+                        return (checked, recordsBefore)
+                    }
                     return (error, recordsBefore)
                 }
                 position += header.totalSize

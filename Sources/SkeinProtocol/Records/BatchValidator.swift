@@ -173,7 +173,8 @@ public struct BatchValidator {
         }
         let magic = Int8(bitPattern: batch[16])
         guard magic == RecordBatchHeader.currentMagic else {
-            throw BatchValidationError(.corrupt, "magic \(magic), only 2 is supported")
+            // Produce v3+ may carry only magic 2; Kafka answers other formats with INVALID_RECORD.
+            throw BatchValidationError(.invalidRecord, "magic \(magic), only 2 is supported")
         }
         let framing = Framing(
             crc: load(17, as: UInt32.self), attributes: load(21, as: Int16.self),
