@@ -150,44 +150,17 @@ public struct BrokerConfig: Sendable, Equatable {
         case "group.max.session.timeout.ms": groups.maxSessionTimeoutMs = try integer()
         case "offsets.retention.minutes": groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
         case "offset.metadata.max.bytes": groups.maxMetadataBytes = try integer()
-        case "max.connections":
-            maxConnections = try integer()
-            guard maxConnections! > 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive")
-            }
-        case "max.connections.per.ip":
-            maxConnectionsPerIp = try integer()
-            guard maxConnectionsPerIp > 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive")
-            }
+        case "max.connections": maxConnections = try Self.positive(value, name: name)
+        case "max.connections.per.ip": maxConnectionsPerIp = try Self.positive(value, name: name)
         case "max.connections.per.ip.overrides":
             maxConnectionsPerIpOverrides = try Self.parseOverrides(value, name: name)
-        case "connections.max.idle.ms":
-            connectionsMaxIdleMs = try integer()
-            guard connectionsMaxIdleMs > 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive")
-            }
-        case "socket.partial.request.timeout.ms":
-            partialRequestTimeoutMs = try integer()
-            guard partialRequestTimeoutMs > 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive")
-            }
+        case "connections.max.idle.ms": connectionsMaxIdleMs = try Self.positive(value, name: name)
+        case "socket.partial.request.timeout.ms": partialRequestTimeoutMs = try Self.positive(value, name: name)
         case "queued.max.request.bytes":
-            let bytes: Int = try integer()
-            guard bytes > 0 || bytes == -1 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive, or -1 for no bound")
-            }
-            queuedMaxRequestBytes = bytes == -1 ? nil : bytes
+            queuedMaxRequestBytes = value.trimmingSpaces == "-1" ? nil : try Self.positive(value, name: name)
         case "connection.log.lines.per.interval":
-            connectionLogLinesPerInterval = try integer()
-            guard connectionLogLinesPerInterval >= 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must not be negative")
-            }
-        case "connection.log.interval.ms":
-            connectionLogIntervalMs = try integer()
-            guard connectionLogIntervalMs > 0 else {
-                throw InvalidSetting(name: name, value: value, reason: "must be positive")
-            }
+            connectionLogLinesPerInterval = try Self.positive(value, name: name, orZero: true)
+        case "connection.log.interval.ms": connectionLogIntervalMs = try Self.positive(value, name: name)
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")
@@ -221,6 +194,18 @@ public struct BrokerConfig: Sendable, Equatable {
         var host = String(rest[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// An integer setting above zero (or at least zero, `orZero`).
+    static func positive<T: FixedWidthInteger>(_ text: String, name: String, orZero: Bool = false)
+        throws(InvalidSetting) -> T
+    {
+        guard let parsed = T(text.trimmingSpaces), parsed > 0 || (orZero && parsed == 0) else {
+            throw InvalidSetting(
+                name: name, value: text,
+                reason: orZero ? "expected an integer of 0 or more" : "expected a positive integer")
+        }
+        return parsed
     }
 
     /// Kafka's `max.connections.per.ip.overrides` form: `address:count` pairs, comma-separated; the count

@@ -77,6 +77,34 @@ final class CapturedLog: TextOutputStream, Sendable {
 }
 
 @Suite(.serialized) struct ConnectionLimitTests {
+    @Test func connectionSettingsByTheirKafkaNames() throws {
+        var config = BrokerConfig()
+        #expect(config.maxConnections == nil && config.maxConnectionsPerIp == .max)
+        #expect(config.connectionsMaxIdleMs == 600_000 && config.queuedMaxRequestBytes == 256 << 20)
+        try config.apply(
+            propertiesText: """
+                max.connections=500
+                max.connections.per.ip=20
+                max.connections.per.ip.overrides=127.0.0.2:5, [::1]:0,10.1.1.1:100
+                connections.max.idle.ms=1000
+                socket.partial.request.timeout.ms=2000
+                queued.max.request.bytes=-1
+                connection.log.lines.per.interval=0
+                """)
+        #expect(config.maxConnections == 500 && config.maxConnectionsPerIp == 20)
+        #expect(config.maxConnectionsPerIpOverrides == ["127.0.0.2": 5, "::1": 0, "10.1.1.1": 100])
+        #expect(config.connectionsMaxIdleMs == 1000 && config.partialRequestTimeoutMs == 2000)
+        #expect(config.queuedMaxRequestBytes == nil && config.connectionLogLinesPerInterval == 0)
+        for (name, value) in [
+            ("max.connections", "0"), ("max.connections.per.ip", "-3"), ("connections.max.idle.ms", "x"),
+            ("queued.max.request.bytes", "0"), ("max.connections.per.ip.overrides", "127.0.0.1"),
+            ("connection.log.interval.ms", "0"), ("connection.log.lines.per.interval", "-1"),
+        ] {
+            #expect(throws: BrokerConfig.InvalidSetting.self, "\(name)=\(value)") { try config.apply(name, value) }
+        }
+        #expect(ConnectionGate.defaultMaxConnections() >= 16)
+    }
+
     @Test func maxConnectionsClosesNewConnectionsAtOnce() async throws {
         try await withBroker(settings: ["max.connections": "2"]) { broker in
             let first = try broker.connect()
