@@ -49,6 +49,8 @@ def produce_timed(broker, topic: str, prefix: str) -> tuple[list[bytes], float]:
             latencies.append(msg.latency())
 
     values = [b"%s-%06d" % (prefix.encode(), i) for i in range(RECORDS)]
+    # Metadata and the connection first, so the figure is steady-state latency, not the client's start.
+    assert topic in p.list_topics(topic, timeout=10).topics
     deadline = time.monotonic() + 45
     for i, v in enumerate(values):
         p.produce(topic, v, partition=0, on_delivery=report)
