@@ -44,8 +44,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private var finished: [Int: HandlerResult] = [:]
     private var readingPaused = false
     private var closing = false
-    /// Frame bytes (size field included) of each dispatched request not yet answered, and of all
-    /// requests received and not yet answered, held ones included.
+    /// Frame bytes (size field included) per dispatched request not yet answered; and the total of every
+    /// request received and not yet answered, held ones included, given back when the channel goes.
     private var requestBytes: [Int: Int] = [:]
     private var unansweredBytes = 0
 

@@ -11,6 +11,8 @@ import SkeinProtocol
 ///   the connection's reads are held back (its `read` events are not passed on), so the client's TCP
 ///   sends block instead of the broker's memory growing.
 /// Frames passed on stay counted in the budget; `KafkaConnectionHandler` releases them when answered.
+/// The deadline keeps running while the budget holds reads back: when partial frames are what fills the
+/// budget, all of them are cut within one deadline, not one after another.
 final class KafkaFrameHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
