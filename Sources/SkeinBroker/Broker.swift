@@ -15,6 +15,9 @@ public final class Broker: @unchecked Sendable {
     let purgatory = FetchPurgatory()
     let recompressor: Recompressor
     public let logger: Logger
+    /// Every warning a client can trigger at will (refused requests and batches, bad frames, refused
+    /// connections) goes through this, so a client retrying in a loop cannot fill the journal.
+    public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
     private let topicLock = NSLock()
@@ -39,6 +42,9 @@ public final class Broker: @unchecked Sendable {
     public init(config: BrokerConfig, logger: Logger = Logger(label: "skeind")) throws {
         self.config = config
         self.logger = logger
+        self.clientWarnings = LogRateLimiter(
+            logger: logger, linesPerInterval: config.connectionLogLinesPerInterval,
+            intervalMs: config.connectionLogIntervalMs)
         let directory = config.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = try TopicRegistry(dataDirectory: directory)

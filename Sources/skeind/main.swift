@@ -35,10 +35,12 @@ struct Skeind: AsyncParsableCommand {
 
     mutating func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        // Client text (client ids, topics, group ids) reaches log lines; escaping every line keeps each
+        // one line, so no client can write what looks like a line of the broker's own.
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(handler)
         }
         let logger = Logger(label: "skeind")
         var brokerConfig = try makeConfig()

@@ -82,7 +82,9 @@ enum ProduceHandler {
     ) -> Outcome {
         let index = partition.index
         func failure(_ code: ErrorCode, _ message: String? = nil) -> Outcome {
-            if let message { broker.logger.warning("produce to \(topic)-\(index) refused: \(message)") }
+            if let message {
+                broker.clientWarnings.warning("refused produce", "produce to \"\(topic)\"-\(index) refused: \(message)")
+            }
             return Outcome(response: .init(index: index, errorCode: code, baseOffset: -1, errorMessage: message))
         }
         guard TopicPartition.isValidTopicName(topic) else {
@@ -114,8 +116,9 @@ enum ProduceHandler {
             }
         }
         if let refusal = validateRecords(&records, headers: headers, version: version) {
-            broker.logger.warning(
-                "produce to \(topic)-\(index) refused: \(refusal.errorMessage ?? "\(refusal.errorCode)")")
+            broker.clientWarnings.warning(
+                "refused produce",
+                "produce to \"\(topic)\"-\(index) refused: \(refusal.errorMessage ?? "\(refusal.errorCode)")")
             broker.metrics.batchRefused(topic: topic, error: refusal.errorCode)
             var response = refusal
             response.index = index
