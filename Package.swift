@@ -77,6 +77,12 @@ let package = Package(
             name: "skein-crash-writer",
             dependencies: ["SkeinLog", "SkeinTestSupport"]
         ),
+        // What record validation costs per GiB and per record, per codec (Benchmarks/validation-cost.sh).
+        .executableTarget(
+            name: "skein-validation-bench",
+            dependencies: ["SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/ValidationBench"
+        ),
         .executableTarget(
             name: "skein-storage-bench",
             dependencies: ["SkeinLog", "SkeinTestSupport"],

@@ -15,9 +15,17 @@ public final class Broker: @unchecked Sendable {
     let purgatory = FetchPurgatory()
     let recompressor: Recompressor
     public let logger: Logger
+    /// Every warning a client can trigger at will (refused requests and batches, bad frames, refused
+    /// connections) goes through this, so a client retrying in a loop cannot fill the journal.
+    public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
     private let topicLock = NSLock()
+    /// Topics whose partitions are being created, with their partition counts (under `topicLock`): they
+    /// count against `max.partitions` and hold their name until they are registered or rolled back.
+    private var pendingTopics: [String: Int32] = [:]
+    /// Runs topic creation off the event loops: a CreateTopics may create thousands of directories.
+    let adminQueue = DispatchQueue(label: "skein.admin")
     private var snapshotTimer: (any DispatchSourceTimer)?
     private var groupTimeoutTimer: (any DispatchSourceTimer)?
     private let portLock = NSLock()
@@ -34,13 +42,20 @@ public final class Broker: @unchecked Sendable {
     public init(config: BrokerConfig, logger: Logger = Logger(label: "skeind")) throws {
         self.config = config
         self.logger = logger
+        self.clientWarnings = LogRateLimiter(
+            logger: logger, linesPerInterval: config.connectionLogLinesPerInterval,
+            intervalMs: config.connectionLogIntervalMs)
         let directory = config.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = try TopicRegistry(dataDirectory: directory)
         let defaults = config.logDefaults
         self.recompressor = Recompressor()
-        self.logs = try LogManager.open(directory: directory, decompressor: recompressor, records: recompressor) {
-            topicPartition in
+        let descriptors = DescriptorCache(
+            budget: config.logMaxOpenFiles > 0 ? config.logMaxOpenFiles : DescriptorCache.defaultBudget())
+        self.logs = try LogManager.open(
+            directory: directory, decompressor: recompressor, records: recompressor, descriptors: descriptors,
+            ownedEntries: Self.ownedEntries
+        ) { topicPartition in
             TopicConfig.logConfig(overrides: registry.topic(topicPartition.topic)?.configs ?? [:], defaults: defaults)
         }
         self.topics = registry
@@ -60,6 +75,7 @@ public final class Broker: @unchecked Sendable {
         metrics.registry.register(
             CollectorFunction { [weak self] writer in self?.collectStateMetrics(into: &writer) })
         try reconcileTopicsWithLogs()
+        reportDescriptorBudget()
         try producers.recover(logs: logs.allLogs)
         logs.startBackgroundTasks(
             retentionCheckIntervalMs: config.retentionCheckIntervalMs,
@@ -91,10 +107,61 @@ public final class Broker: @unchecked Sendable {
             _ = try topics.add(
                 TopicMetadata(name: topic, partitionCount: count, configs: [:], topicId: UUID(), createdAtMs: nowMs()))
         }
-        for topic in topics.allTopics {
+        for registered in topics.allTopics {
+            var topic = registered
+            let present = Set(partitionsOnDisk[topic.name]?.map(\.partition) ?? [])
+            if topic.partitionCount > config.maxPartitionsPerTopic && present.count < Int(topic.partitionCount) {
+                topic = try shrinkUnfinishedTopic(topic, present: present)
+            }
             for partition in 0..<topic.partitionCount {
                 _ = try logs.getOrCreateLog(TopicPartition(topic.name, partition), config: logConfig(for: topic))
             }
+        }
+    }
+
+    /// A topic registered with more partitions than `max.partitions.per.topic` whose directories are not all
+    /// there was left by a CreateTopics without bounds (one asking for 100,000 partitions, say, that ran out of
+    /// descriptors or was killed midway). Creating the rest at startup could take minutes or fill the disk,
+    /// so the topic keeps the partitions that exist; it is removed if none does.
+    private func shrinkUnfinishedTopic(_ topic: TopicMetadata, present: Set<Int32>) throws -> TopicMetadata {
+        var kept: Int32 = 0
+        while present.contains(kept) { kept += 1 }
+        logger.warning(
+            "topic \(topic.name) is registered with \(topic.partitionCount) partitions, more than max.partitions.per.topic=\(config.maxPartitionsPerTopic), and only \(present.count) exist: keeping partitions 0..<\(kept)"
+        )
+        guard kept > 0 else {
+            try topics.remove(topic.name)
+            for partition in present { try logs.deleteLog(TopicPartition(topic.name, partition)) }
+            return TopicMetadata(
+                name: topic.name, partitionCount: 0, configs: [:], topicId: topic.topicId, createdAtMs: 0)
+        }
+        for partition in present where partition >= kept {
+            try logs.deleteLog(TopicPartition(topic.name, partition))
+        }
+        return try topics.replacePartitionCount(of: topic.name, with: kept) ?? topic
+    }
+
+    /// What the broker itself keeps in the data directory, beside the partition directories.
+    static let ownedEntries: Set<String> = [
+        TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups",
+    ]
+
+    /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the
+    /// broker still serves them all, reopening idle segment files on demand.
+    private func reportDescriptorBudget() {
+        let partitions = logs.topicPartitions.count
+        let budget = logs.descriptors.budget
+        let limit = DescriptorCache.openFileLimit().map { $0 == Int.max ? "unlimited" : String($0) } ?? "unknown"
+        // The active segment's .log, .index and .timeindex.
+        let needed = partitions * 3
+        if needed > budget {
+            logger.warning(
+                "\(partitions) partitions need ~\(needed) descriptors, log.max.open.files is \(budget) (open file limit \(limit)): idle segment files will be closed and reopened"
+            )
+        } else {
+            logger.info(
+                "\(partitions) partitions need ~\(needed) descriptors; log.max.open.files \(budget), open file limit \(limit)"
+            )
         }
     }
 
@@ -115,9 +182,25 @@ public final class Broker: @unchecked Sendable {
         case invalidPartitions(String)
         case invalidReplicationFactor(String)
         case invalidConfig(String)
+        /// A broker-wide bound (`max.partitions`, `max.partitions.per.request`) would be passed.
+        case policyViolation(String)
+        case storage(String)
     }
 
+    /// Partitions the broker holds, counting topics being created. `topicLock` held.
+    private var partitionCountLocked: Int {
+        topics.allTopics.reduce(0) { $0 + Int($1.partitionCount) } + pendingTopics.values.reduce(0) { $0 + Int($1) }
+    }
+
+    /// Partitions the broker holds, counting topics being created.
+    public var partitionCount: Int { topicLock.withLock { partitionCountLocked } }
+
     /// Creates a topic and its partition logs. `validateOnly` checks everything and creates nothing.
+    ///
+    /// The partition directories are created without holding `topicLock`, so a large topic does not stall
+    /// auto-creation, config changes or deletes meanwhile; the name and the partition count are reserved
+    /// first. The topic is registered (and visible to Metadata) only once every partition exists; a failure
+    /// removes what was created.
     @discardableResult
     public func createTopic(
         _ name: String, partitions requested: Int32, replicationFactor: Int16 = -1, configs: [String: String] = [:],
@@ -127,8 +210,10 @@ public final class Broker: @unchecked Sendable {
             throw .invalidName("topic name \"\(name)\" must be 1-249 characters of [a-zA-Z0-9._-] and not . or ..")
         }
         let partitions = requested == -1 ? config.numPartitions : requested
-        guard partitions > 0 && partitions <= 100_000 else {
-            throw .invalidPartitions("number of partitions must be between 1 and 100000")
+        guard partitions > 0 else { throw .invalidPartitions("number of partitions must be positive") }
+        guard partitions <= config.maxPartitionsPerTopic else {
+            throw .invalidPartitions(
+                "\(partitions) partitions exceed max.partitions.per.topic=\(config.maxPartitionsPerTopic)")
         }
         guard replicationFactor == -1 || replicationFactor == 1 else {
             throw .invalidReplicationFactor("replication factor \(replicationFactor) exceeds the 1 available broker")
@@ -138,26 +223,42 @@ public final class Broker: @unchecked Sendable {
         }
         let metadata = TopicMetadata(
             name: name, partitionCount: partitions, configs: configs, topicId: UUID(), createdAtMs: nowMs())
-        if validateOnly {
-            guard topics.topic(name) == nil else { throw .alreadyExists }
-            return metadata
-        }
-        topicLock.lock()
-        defer { topicLock.unlock() }
+        try reserve(metadata, validateOnly: validateOnly)
+        if validateOnly { return metadata }
+        let topicPartitions = (0..<partitions).map { TopicPartition(name, $0) }
+        var created = false
         do {
-            guard try topics.add(metadata) else { throw TopicCreationError.alreadyExists }
-            for partition in 0..<partitions {
-                _ = try logs.getOrCreateLog(TopicPartition(name, partition), config: logConfig(for: metadata))
+            try logs.createLogs(topicPartitions, config: logConfig(for: metadata))
+            created = true
+            try topicLock.withLock {
+                pendingTopics[name] = nil
+                guard try topics.add(metadata) else { throw TopicCreationError.alreadyExists }
             }
-        } catch let error as TopicCreationError {
-            throw error
         } catch {
+            topicLock.withLock { pendingTopics[name] = nil }
+            if created { for topicPartition in topicPartitions { try? logs.deleteLog(topicPartition) } }
+            if let error = error as? TopicCreationError { throw error }
             logger.error("creating topic \(name) failed: \(error)")
-            throw .invalidConfig("storage error: \(error)")
+            throw .storage("storage error: \(error)")
         }
         logger.info(
             "created topic \(name) with \(partitions) partitions\(configs.isEmpty ? "" : ", configs \(configs)")")
         return metadata
+    }
+
+    /// Checks the name is free and `max.partitions` leaves room, and unless `validateOnly` holds both for
+    /// the creation that follows.
+    private func reserve(_ metadata: TopicMetadata, validateOnly: Bool) throws(TopicCreationError) {
+        topicLock.lock()
+        defer { topicLock.unlock() }
+        guard topics.topic(metadata.name) == nil, pendingTopics[metadata.name] == nil else { throw .alreadyExists }
+        let held = partitionCountLocked
+        guard held + Int(metadata.partitionCount) <= config.maxPartitions else {
+            throw .policyViolation(
+                "the broker holds \(held) partitions; \(metadata.partitionCount) more would exceed max.partitions=\(config.maxPartitions)"
+            )
+        }
+        if !validateOnly { pendingTopics[metadata.name] = metadata.partitionCount }
     }
 
     /// The topic, creating it with the broker defaults when auto-creation is on and the name is valid.

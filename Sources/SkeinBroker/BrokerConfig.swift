@@ -35,6 +35,35 @@ public struct BrokerConfig: Sendable, Equatable {
     /// broker-wide default (a week) of every sample.
     public var hostMetricsRetentionMs: Int64 = 86_400_000
 
+    // Partition and descriptor bounds: one request must not be able to make the data directory unusable.
+    /// `max.partitions.per.topic`: a CreateTopics asking for more gets INVALID_PARTITIONS.
+    public var maxPartitionsPerTopic: Int32 = 10_000
+    /// `max.partitions.per.request`: partitions one CreateTopics request may create across its topics.
+    public var maxPartitionsPerRequest = 10_000
+    /// `max.partitions`: partitions the broker holds in total, auto-created topics included.
+    public var maxPartitions = 50_000
+    /// `log.max.open.files`: segment file descriptors kept open before idle ones are closed; 0 means half
+    /// of the open file limit (RLIMIT_NOFILE), the rest being left to sockets and sendfile.
+    public var logMaxOpenFiles = 0
+
+    // Connection bounds (issue #10): what one client, or many, can make the broker hold.
+    /// `max.connections`: Kafka connections open at once; nil derives it from the open-file limit.
+    public var maxConnections: Int?
+    /// `max.connections.per.ip`: connections from one address; unlimited by default, as in Kafka.
+    public var maxConnectionsPerIp = Int.max
+    /// `max.connections.per.ip.overrides`: `address:count` pairs, comma-separated.
+    public var maxConnectionsPerIpOverrides: [String: Int] = [:]
+    /// `connections.max.idle.ms`: a connection with no traffic and no request pending this long is closed.
+    public var connectionsMaxIdleMs: Int64 = 600_000
+    /// `socket.partial.request.timeout.ms`: a frame whose first bytes arrived must be complete this soon.
+    public var partialRequestTimeoutMs: Int64 = 30_000
+    /// `queued.max.request.bytes`: request bytes read and not yet answered, broker-wide; nil for no bound.
+    public var queuedMaxRequestBytes: Int? = 256 * 1024 * 1024
+    /// `connection.log.lines.per.interval` and `connection.log.interval.ms`: how many lines each kind of
+    /// client-triggered warning (refused requests, refused connections, bad frames) may write per interval.
+    public var connectionLogLinesPerInterval = 5
+    public var connectionLogIntervalMs: Int64 = 10_000
+
     public init() {}
 
     public struct ListenAddress: Sendable, Equatable {
@@ -132,6 +161,21 @@ public struct BrokerConfig: Sendable, Equatable {
         case "group.max.session.timeout.ms": groups.maxSessionTimeoutMs = try integer()
         case "offsets.retention.minutes": groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
         case "offset.metadata.max.bytes": groups.maxMetadataBytes = try integer()
+        case "max.partitions.per.topic": maxPartitionsPerTopic = try Self.positive(value, name: name)
+        case "max.partitions.per.request": maxPartitionsPerRequest = try Self.positive(value, name: name)
+        case "max.partitions": maxPartitions = try Self.positive(value, name: name)
+        case "log.max.open.files": logMaxOpenFiles = try Self.positive(value, name: name, orZero: true)
+        case "max.connections": maxConnections = try Self.positive(value, name: name)
+        case "max.connections.per.ip": maxConnectionsPerIp = try Self.positive(value, name: name)
+        case "max.connections.per.ip.overrides":
+            maxConnectionsPerIpOverrides = try Self.parseOverrides(value, name: name)
+        case "connections.max.idle.ms": connectionsMaxIdleMs = try Self.positive(value, name: name)
+        case "socket.partial.request.timeout.ms": partialRequestTimeoutMs = try Self.positive(value, name: name)
+        case "queued.max.request.bytes":
+            queuedMaxRequestBytes = value.trimmingSpaces == "-1" ? nil : try Self.positive(value, name: name)
+        case "connection.log.lines.per.interval":
+            connectionLogLinesPerInterval = try Self.positive(value, name: name, orZero: true)
+        case "connection.log.interval.ms": connectionLogIntervalMs = try Self.positive(value, name: name)
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")
@@ -165,6 +209,34 @@ public struct BrokerConfig: Sendable, Equatable {
         var host = String(rest[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// An integer setting above zero (or at least zero, `orZero`).
+    static func positive<T: FixedWidthInteger>(_ text: String, name: String, orZero: Bool = false)
+        throws(InvalidSetting) -> T
+    {
+        guard let parsed = T(text.trimmingSpaces), parsed > 0 || (orZero && parsed == 0) else {
+            throw InvalidSetting(
+                name: name, value: text,
+                reason: orZero ? "expected an integer of 0 or more" : "expected a positive integer")
+        }
+        return parsed
+    }
+
+    /// Kafka's `max.connections.per.ip.overrides` form: `address:count` pairs, comma-separated; the count
+    /// is after the last colon, so IPv6 addresses need no brackets.
+    static func parseOverrides(_ text: String, name: String) throws(InvalidSetting) -> [String: Int] {
+        var overrides: [String: Int] = [:]
+        for entry in text.split(separator: ",") {
+            let pair = entry.trimmingSpaces
+            if pair.isEmpty { continue }
+            guard let colon = pair.lastIndex(of: ":"), let count = Int(pair[pair.index(after: colon)...]), count >= 0
+            else { throw InvalidSetting(name: name, value: text, reason: "expected address:count[,address:count]") }
+            var host = String(pair[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            overrides[host] = count
+        }
+        return overrides
     }
 
     /// What Metadata and FindCoordinator tell clients to connect to.

@@ -17,38 +17,17 @@ public enum HandlerResult: Sendable {
     case nothing
     /// A reply that cannot be produced: the connection is closed after earlier responses are sent.
     case closeConnection(reason: String)
+    /// A request refused by closing the connection (after earlier responses), already logged.
+    case refused
 
     static func frame(_ buffer: ByteBuffer) -> HandlerResult { .parts([.bytes(buffer)]) }
 }
 
 public typealias Respond = @Sendable (HandlerResult) -> Void
 
-/// Splits the byte stream into Kafka frames. The size is checked before anything is allocated for the
-/// frame, so a client announcing 2 GiB costs nothing but a log line and a closed connection.
-struct KafkaFrameDecoder: NIOSingleStepByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    let maximumFrameBytes: Int32
-
-    mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
-        try FrameLength.readFrame(from: &buffer, maximum: maximumFrameBytes)
-    }
-
-    mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
-        if let frame = try decode(buffer: &buffer) { return frame }
-        if buffer.readableBytes > 0 {
-            throw TruncatedFrame(bytes: buffer.readableBytes)
-        }
-        return nil
-    }
-
-    struct TruncatedFrame: Error, CustomStringConvertible {
-        var bytes: Int
-        var description: String { "connection closed in the middle of a frame (\(bytes) bytes pending)" }
-    }
-}
-
 /// Runs requests of one connection and writes their responses in request order, as Kafka clients
 /// expect, even when a later request (a Metadata) finishes before an earlier one (an acks=all Produce).
+/// Request bytes stay counted in the broker's `RequestMemoryBudget` until their response is written.
 final class KafkaConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = IOData
@@ -58,15 +37,23 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     private let router: RequestRouter
     private let logger: Logger
+    private let warnings: LogRateLimiter
+    private let budget: RequestMemoryBudget
     private var nextSequence = 0
     private var nextToSend = 0
     private var finished: [Int: HandlerResult] = [:]
     private var readingPaused = false
     private var closing = false
+    /// Frame bytes (size field included) per dispatched request not yet answered; and the total of every
+    /// request received and not yet answered, held ones included, given back when the channel goes.
+    private var requestBytes: [Int: Int] = [:]
+    private var unansweredBytes = 0
 
-    init(router: RequestRouter, logger: Logger) {
+    init(router: RequestRouter, logger: Logger, warnings: LogRateLimiter, budget: RequestMemoryBudget) {
         self.router = router
         self.logger = logger
+        self.warnings = warnings
+        self.budget = budget
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -76,13 +63,36 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Answers still in flight have nowhere to go; their bytes are given back now, once.
+        closing = true
+        budget.release(unansweredBytes)
+        unansweredBytes = 0
+        requestBytes.removeAll()
         router.broker.metrics.connectionClosed()
         context.fireChannelInactive()
     }
 
+    /// `connections.max.idle.ms` passed without a byte read or written. A request still pending (a
+    /// JoinGroup waiting for its group, a long Fetch) keeps the connection, as its answer is traffic to come.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard !closing, nextToSend == nextSequence, held.isEmpty else { return }
+        logger.debug("closing idle connection from \(context.remoteAddress?.description ?? "?")")
+        router.broker.metrics.connectionClosedByBroker(reason: "idle")
+        closing = true
+        context.close(promise: nil)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closing else { return }
         let payload = unwrapInboundIn(data)
+        guard !closing else {
+            budget.release(4 + payload.readableBytes)
+            return
+        }
+        unansweredBytes += 4 + payload.readableBytes
         if heldBehind != nil {
             held.append(payload)
             if held.count >= Self.maxInFlight && !readingPaused {
@@ -106,6 +116,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private func dispatch(_ payload: ByteBuffer, context: ChannelHandlerContext) {
         let sequence = nextSequence
         nextSequence += 1
+        requestBytes[sequence] = 4 + payload.readableBytes
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let connection = ConnectionInfo(remote: context.remoteAddress?.description ?? "?", eventLoop: loop)
@@ -133,6 +144,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         finished[sequence] = result
         var wrote = false
         while let next = finished.removeValue(forKey: nextToSend) {
+            // Given back before anything below can close the channel (channelInactive gives back the rest).
+            let answeredBytes = requestBytes.removeValue(forKey: nextToSend) ?? 0
+            unansweredBytes -= answeredBytes
+            budget.release(answeredBytes)
             nextToSend += 1
             switch next {
             case .nothing:
@@ -141,11 +156,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 for part in parts { write(part, context: context) }
                 wrote = true
             case .closeConnection(let reason):
-                logger.warning("closing connection from \(context.remoteAddress?.description ?? "?"): \(reason)")
-                closing = true
-                finished.removeAll()
-                context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
-                    .whenComplete { _ in context.close(promise: nil) }
+                warnings.warning(
+                    "closed connection",
+                    "closing connection from \(context.remoteAddress?.description ?? "?"): \(reason)")
+                closeAfterWrites(context: context)
+                return
+            case .refused:
+                closeAfterWrites(context: context)
                 return
             }
         }
@@ -164,6 +181,14 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
             context.read()
         }
+    }
+
+    /// Closes once the responses written so far are flushed, so a client sees every answer it was due.
+    private func closeAfterWrites(context: ChannelHandlerContext) {
+        closing = true
+        finished.removeAll()
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))))
+            .whenComplete { _ in context.close(promise: nil) }
     }
 
     private func write(_ part: ResponsePart, context: ChannelHandlerContext) {
@@ -190,15 +215,17 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let remote = context.remoteAddress?.description ?? "?"
         switch error {
         case let error as ProtocolError:
-            logger.warning("closing connection from \(context.remoteAddress?.description ?? "?"): \(error)")
-        case let error as KafkaFrameDecoder.TruncatedFrame:
-            logger.info("connection from \(context.remoteAddress?.description ?? "?"): \(error)")
+            router.broker.metrics.connectionClosedByBroker(reason: "invalid_frame")
+            warnings.warning("invalid frame", "closing connection from \(remote): \(error)")
+        case let error as KafkaFrameHandler.TruncatedFrame:
+            warnings.log(.info, "truncated frame", "connection from \(remote): \(error)")
         case let error as IOError where error.errnoCode == ECONNRESET || error.errnoCode == EPIPE:
-            logger.debug("connection from \(context.remoteAddress?.description ?? "?") reset")
+            logger.debug("connection from \(remote) reset")
         default:
-            logger.warning("closing connection from \(context.remoteAddress?.description ?? "?"): \(error)")
+            warnings.warning("connection error", "closing connection from \(remote): \(error)")
         }
         closing = true
         context.close(promise: nil)
@@ -210,22 +237,57 @@ public struct ConnectionInfo: Sendable {
     public var eventLoop: any EventLoop
 }
 
-/// Accepts Kafka connections and wires each to a `KafkaConnectionHandler`.
+/// Accepts Kafka connections and wires each through the connection bounds (`ConnectionGateHandler`,
+/// idle timeout, `KafkaFrameHandler`) to a `KafkaConnectionHandler`.
 public final class KafkaServer: Sendable {
     public let channel: any Channel
     public var localAddress: SocketAddress? { channel.localAddress }
+    let gate: ConnectionGate
+    let budget: RequestMemoryBudget
+    let warnings: LogRateLimiter
+    private let flushWarnings: RepeatedTask
 
-    private init(channel: any Channel) {
+    private init(
+        channel: any Channel, gate: ConnectionGate, budget: RequestMemoryBudget, warnings: LogRateLimiter,
+        flushWarnings: RepeatedTask
+    ) {
         self.channel = channel
+        self.gate = gate
+        self.budget = budget
+        self.warnings = warnings
+        self.flushWarnings = flushWarnings
     }
 
     /// Binds `host:port`, or adopts `boundSocket` (a listening descriptor from systemd) when given.
     public static func start(
         broker: Broker, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil
     ) async throws -> KafkaServer {
-        let router = RequestRouter(broker: broker)
+        let config = broker.config
         let logger = broker.logger
-        let maxFrame = Int32(clamping: broker.config.maxRequestBytes)
+        let metrics = broker.metrics
+        let warnings = broker.clientWarnings
+        let router = RequestRouter(broker: broker, warnings: warnings)
+        let gate = ConnectionGate(
+            maxConnections: config.maxConnections ?? ConnectionGate.defaultMaxConnections(),
+            maxPerIp: config.maxConnectionsPerIp, overrides: config.maxConnectionsPerIpOverrides)
+        let budget = RequestMemoryBudget(limit: config.queuedMaxRequestBytes, gauge: metrics.requestQueueBytes)
+        let maxFrame = Int32(clamping: config.maxRequestBytes)
+        let idle = TimeAmount.milliseconds(config.connectionsMaxIdleMs)
+        let partialTimeout = TimeAmount.milliseconds(config.partialRequestTimeoutMs)
+        let refused: @Sendable (ConnectionGate.Refusal, String) -> Void = { refusal, ip in
+            metrics.connectionRefused(reason: refusal.rawValue)
+            warnings.warning(
+                "refused connection",
+                "refused a connection from \(ip): \(refusal.rawValue) (\(refusal == .total ? gate.maxConnections : gate.limit(for: ip))) reached"
+            )
+        }
+        let timedOut: KafkaFrameHandler.TimeoutReport = { remote, received, claimed in
+            metrics.connectionClosedByBroker(reason: "partial_request_timeout")
+            warnings.warning(
+                "partial request timeout",
+                "closing connection from \(remote): a frame (\(claimed.map { "\($0) bytes claimed" } ?? "size incomplete"), \(received) bytes received) was not complete within \(config.partialRequestTimeoutMs) ms"
+            )
+        }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -233,10 +295,15 @@ public final class KafkaServer: Sendable {
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(KafkaFrameDecoder(maximumFrameBytes: maxFrame)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        KafkaConnectionHandler(router: router, logger: logger))
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(ConnectionGateHandler(gate: gate, refused: refused))
+                    try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                    try pipeline.addHandler(
+                        KafkaFrameHandler(
+                            maximumFrameBytes: maxFrame, partialTimeout: partialTimeout, budget: budget,
+                            timedOut: timedOut))
+                    try pipeline.addHandler(
+                        KafkaConnectionHandler(router: router, logger: logger, warnings: warnings, budget: budget))
                 }
             }
         let channel: any Channel
@@ -245,10 +312,15 @@ public final class KafkaServer: Sendable {
         } else {
             channel = try await bootstrap.bind(host: host, port: port).get()
         }
-        return KafkaServer(channel: channel)
+        let interval = TimeAmount.milliseconds(config.connectionLogIntervalMs)
+        let flush = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            warnings.flush()
+        }
+        return KafkaServer(channel: channel, gate: gate, budget: budget, warnings: warnings, flushWarnings: flush)
     }
 
     public func close() async throws {
+        flushWarnings.cancel()
         try await channel.close()
     }
 }

@@ -26,10 +26,12 @@ struct RequestContext: Sendable {
     }
 }
 
-/// Reads the header of each frame, answers what cannot be served (unknown APIs, unsupported versions,
-/// malformed bodies) with Kafka's error codes, and hands the rest to the handler for its API.
+/// Reads the header of each frame, refuses what cannot be served (unknown APIs, unsupported versions,
+/// malformed bodies) by closing the connection as Kafka does, and hands the rest to the handler for its
+/// API.
 final class RequestRouter: Sendable {
     let broker: Broker
+    let warnings: LogRateLimiter
 
     /// The APIs this broker implements and advertises. Advertising an API makes clients use it, so an API
     /// joins this list only with its handler (librdkafka, for one, sends telemetry if key 71 is listed).
@@ -40,8 +42,9 @@ final class RequestRouter: Sendable {
         .deleteGroups, .offsetDelete,
     ]
 
-    init(broker: Broker) {
+    init(broker: Broker, warnings: LogRateLimiter) {
         self.broker = broker
+        self.warnings = warnings
     }
 
     func route(_ payload: ByteBuffer, connection: ConnectionInfo, respond handOver: @escaping Respond) {
@@ -53,7 +56,8 @@ final class RequestRouter: Sendable {
             switch result {
             case .parts: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: outcome.failed)
             case .nothing: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: false)
-            case .closeConnection: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: true)
+            case .closeConnection, .refused:
+                metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: true)
             }
             handOver(result)
         }
@@ -62,15 +66,14 @@ final class RequestRouter: Sendable {
         do {
             header = try RequestHeader.decode(from: &buffer)
         } catch {
-            respond(.closeConnection(reason: "unreadable request header: \(error)"))
+            refuse(.malformed, "unreadable request header: \(error)", connection: connection, respond: respond)
             return
         }
+        let client = "client \(header.clientId.quotedForLog), correlation \(header.correlationId)"
         guard let api = header.api, Self.implemented.contains(api) else {
-            broker.logger.warning(
-                "unsupported API key \(header.apiKey) from \(connection.remote) (client \(header.clientId ?? "-")); answering UNSUPPORTED_VERSION"
-            )
-            outcome.markFailed()
-            respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+            refuse(
+                .unsupported, "unknown API key \(header.apiKey) v\(header.apiVersion) (\(client))",
+                connection: connection, respond: respond)
             return
         }
         guard api.isSupported(header.apiVersion) else {
@@ -80,11 +83,9 @@ final class RequestRouter: Sendable {
                     header: header, connection: connection, respond: respond, outcome: outcome)
                 ApiVersionsHandler.rejectVersion(context: context)
             } else {
-                broker.logger.warning(
-                    "\(api) v\(header.apiVersion) from \(connection.remote) is outside \(api.supportedVersions); answering UNSUPPORTED_VERSION"
-                )
-                outcome.markFailed()
-                respond(.frame(Self.bareErrorFrame(correlationId: header.correlationId, .unsupportedVersion)))
+                refuse(
+                    .unsupported, "\(api) v\(header.apiVersion) is outside \(api.supportedVersions) (\(client))",
+                    connection: connection, respond: respond)
             }
             return
         }
@@ -92,7 +93,9 @@ final class RequestRouter: Sendable {
         do {
             request = try KafkaRequest.decode(apiKey: api, version: header.apiVersion, from: &buffer)
         } catch {
-            respond(.closeConnection(reason: "malformed \(api) v\(header.apiVersion) request: \(error)"))
+            refuse(
+                .malformed, "malformed \(api) v\(header.apiVersion) request (\(client)): \(error)",
+                connection: connection, respond: respond)
             return
         }
         let context = RequestContext(header: header, connection: connection, respond: respond, outcome: outcome)
@@ -125,13 +128,20 @@ final class RequestRouter: Sendable {
         }
     }
 
-    /// A response with only a correlation id and an error code: the most a broker can say to a request
-    /// whose response layout it does not know. Kafka clients log the code before giving up on the request.
-    static func bareErrorFrame(correlationId: Int32, _ error: ErrorCode) -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: 10)
-        buffer.writeInteger(Int32(6))
-        buffer.writeInteger(correlationId)
-        buffer.writeInteger(error.rawValue)
-        return buffer
+    private enum Refusal: String {
+        case unsupported = "unsupported request"
+        case malformed = "malformed request"
+
+        var metricReason: String { self == .unsupported ? "unsupported_request" : "malformed_request" }
+    }
+
+    /// Closes the connection after earlier responses, as Kafka does for a request it cannot parse or
+    /// serve. An error reply is no option: a response is only readable in the layout of its API and
+    /// version, and a bare correlation id and error code makes clients report "not enough bytes"
+    /// instead of the cause. A closed connection makes them log a disconnect and look at versions again.
+    private func refuse(_ refusal: Refusal, _ what: String, connection: ConnectionInfo, respond: Respond) {
+        broker.metrics.connectionClosedByBroker(reason: refusal.metricReason)
+        warnings.warning(refusal.rawValue, "closing connection from \(connection.remote): \(what)")
+        respond(.refused)
     }
 }

@@ -60,10 +60,22 @@ public final class TopicRegistry: @unchecked Sendable {
     /// Replaces a topic's config overrides; returns the updated topic, or nil if it does not exist.
     @discardableResult
     public func replaceConfigs(of name: String, with configs: [String: String]) throws -> TopicMetadata? {
+        try update(name) { $0.configs = configs }
+    }
+
+    /// Changes a topic's partition count (startup repair only: partitions are never removed otherwise);
+    /// returns the updated topic, or nil if it does not exist.
+    @discardableResult
+    public func replacePartitionCount(of name: String, with count: Int32) throws -> TopicMetadata? {
+        try update(name) { $0.partitionCount = count }
+    }
+
+    /// Applies `change` and saves; a failed save leaves the topic as it was.
+    private func update(_ name: String, _ change: (inout TopicMetadata) -> Void) throws -> TopicMetadata? {
         try lock.withLock {
             guard var topic = topics[name] else { return nil }
             let previous = topic
-            topic.configs = configs
+            change(&topic)
             topics[name] = topic
             do {
                 try save()

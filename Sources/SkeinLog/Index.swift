@@ -57,28 +57,30 @@ struct TimeIndexEntry: IndexEntry, Equatable {
 }
 
 /// An index file mirrored in memory. Entries are appended to the file as they are added (one small pwrite per
-/// `index.interval.bytes` of log), and the file is only ever read whole when a segment is opened.
+/// `index.interval.bytes` of log), and the file is only ever read whole when a segment is opened. Its
+/// descriptor comes from the `DescriptorCache`, so an idle partition's indexes hold none.
 final class IndexFile<Entry: IndexEntry> {
     let path: String
     private(set) var entries: [Entry] = []
-    private var fd: Int32 = -1
+    private let handle: CachedFile
     let maxEntries: Int
 
-    init(path: String, maxBytes: Int) {
+    init(path: String, maxBytes: Int, descriptors: DescriptorCache) {
         self.path = path
         self.maxEntries = max(1, maxBytes / Entry.size)
+        self.handle = CachedFile(path: path, writable: true, cache: descriptors)
     }
 
-    deinit { closeFile() }
+    deinit { handle.retire() }
 
     var isFull: Bool { entries.count >= maxEntries }
     var last: Entry? { entries.last }
 
     /// Creates an empty index file, replacing any stale one.
     func create() throws {
-        closeFile()
+        handle.closeIfIdle()
         entries = []
-        fd = try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        Glibc.close(try FileIO.open(path, flags: O_RDWR | O_CREAT | O_TRUNC))
     }
 
     /// Loads the file and returns the number of bytes that had to be dropped because they were a partial
@@ -106,10 +108,11 @@ final class IndexFile<Entry: IndexEntry> {
     }
 
     func append(_ entry: Entry) throws {
-        if fd < 0 { fd = try FileIO.open(path, flags: O_RDWR | O_CREAT) }
         var buffer = [UInt8](repeating: 0, count: Entry.size)
         buffer.withUnsafeMutableBytes { entry.write(into: $0) }
-        try buffer.withUnsafeBytes { try FileIO.write(fd, $0, at: Int64(entries.count * Entry.size), path: path) }
+        try handle.withDescriptor { fd in
+            try buffer.withUnsafeBytes { try FileIO.write(fd, $0, at: Int64(entries.count * Entry.size), path: path) }
+        }
         entries.append(entry)
     }
 
@@ -118,13 +121,12 @@ final class IndexFile<Entry: IndexEntry> {
         let kept = entries.prefix(while: keep).count
         guard kept < entries.count else { return }
         entries.removeLast(entries.count - kept)
-        if fd < 0 { fd = try FileIO.open(path, flags: O_RDWR | O_CREAT) }
-        try FileIO.truncate(fd, to: Int64(kept * Entry.size), path: path)
+        try handle.withDescriptor { try FileIO.truncate($0, to: Int64(kept * Entry.size), path: path) }
     }
 
     /// Replaces the file's content with the in-memory entries.
     func rewrite() throws {
-        closeFile()
+        handle.closeIfIdle()
         var buffer = [UInt8](repeating: 0, count: entries.count * Entry.size)
         buffer.withUnsafeMutableBytes { raw in
             for (i, entry) in entries.enumerated() {
@@ -142,7 +144,7 @@ final class IndexFile<Entry: IndexEntry> {
     }
 
     func sync() throws {
-        if fd >= 0 { try FileIO.syncData(fd, path: path) }
+        try handle.withDescriptor { try FileIO.syncData($0, path: path) }
     }
 
     /// Syncs the file through a descriptor of its own, so it can run without the partition lock while other
@@ -157,11 +159,14 @@ final class IndexFile<Entry: IndexEntry> {
         try FileIO.syncData(fd, path: path)
     }
 
+    /// Gives the descriptor back; the next use reopens the file.
     func closeFile() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-        }
+        handle.closeIfIdle()
+    }
+
+    /// No more use through this object (the segment is being deleted).
+    func retire() {
+        handle.retire()
     }
 
     /// The last entry whose key is ≤ `target` (or < `target` when `strictly`), by binary search over entries

@@ -31,7 +31,7 @@ enum LogLoader {
     static func load(
         directory: String, topicPartition: TopicPartition, config: LogConfig, checkpoint: CheckpointEntry?,
         cleanShutdown: Bool, clock: any LogClock, decompressor: (any RecordDecompressor)?,
-        records: (any StoredRecordsValidator)? = nil, report: inout RecoveryReport
+        records: (any StoredRecordsValidator)? = nil, descriptors: DescriptorCache, report: inout RecoveryReport
     ) throws -> PartitionLog {
         var logSizes: [Int64: Int64] = [:]
         var indexFiles: [Int64: [String: Int64]] = [:]
@@ -63,11 +63,15 @@ enum LogLoader {
         }
 
         var segments: [Segment] = bases.map {
-            Segment(directory: directory, baseOffset: $0, size: logSizes[$0]!, config: config, indexesLoaded: false)
+            Segment(
+                directory: directory, baseOffset: $0, size: logSizes[$0]!, config: config, indexesLoaded: false,
+                descriptors: descriptors)
         }
         if segments.isEmpty {
             segments = [
-                try Segment.create(directory: directory, baseOffset: checkpoint?.logStartOffset ?? 0, config: config)
+                try Segment.create(
+                    directory: directory, baseOffset: checkpoint?.logStartOffset ?? 0, config: config,
+                    descriptors: descriptors)
             ]
         }
         for (index, segment) in segments.enumerated().dropLast() {
@@ -145,7 +149,7 @@ enum LogLoader {
             topicPartition: topicPartition, directory: directory, config: config, segments: segments,
             logStartOffset: checkpoint?.logStartOffset ?? segments[0].baseOffset,
             recoveryPoint: trustedCheckpoint != nil ? logEnd : min(checkpoint?.recoveryPoint ?? 0, logEnd),
-            clock: clock, decompressor: decompressor)
+            clock: clock, decompressor: decompressor, descriptors: descriptors)
     }
 
     /// Why a closed segment's index files cannot be loaded as they are, if they cannot.

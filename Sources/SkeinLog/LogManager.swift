@@ -16,12 +16,16 @@ public final class LogManager: @unchecked Sendable {
     public let recoveryReport: RecoveryReport
     let clock: any LogClock
     let decompressor: (any RecordDecompressor)?
+    /// Bounds the segment files held open across every partition of the directory.
+    public let descriptors: DescriptorCache
     private let lock = Lock()
     /// Checkpoint writers (the periodic timer, shutdown, callers) share one temporary file name and must
     /// not interleave; held across the snapshot and the write, so a later checkpoint is never overwritten by
     /// an earlier one.
     private let checkpointLock = Lock()
     private var logs: [TopicPartition: PartitionLog]
+    /// Partitions whose directories `createLog` is making, outside the lock.
+    private var creating: Set<TopicPartition> = []
     private var lockFileDescriptor: Int32
     private var timer: (any DispatchSourceTimer)?
     private var isShutDown = false
@@ -38,14 +42,17 @@ public final class LogManager: @unchecked Sendable {
 
     /// Opens (creating if needed) `directory`, recovering every partition in it. `config` gives each existing
     /// partition its settings; the broker keeps topic configs elsewhere. Fails if another process holds the
-    /// directory for longer than `lockWaitMs`.
+    /// directory for longer than `lockWaitMs`. `ownedEntries` names what others keep in the directory (the
+    /// broker's metadata files), which is neither a partition nor worth a warning. Segment files are opened
+    /// through `descriptors`, so any number of partitions opens within a fixed number of descriptors.
     ///
     /// With `records`, recovery also walks the records of every batch it rescans, and a directory whose batches
     /// were never walked (written by a version without the check, or `checkAll`) is rescanned whole once.
     public static func open(
         directory: String, clock: any LogClock = SystemClock(), decompressor: (any RecordDecompressor)? = nil,
         records: (any StoredRecordsValidator)? = nil, checkAll: Bool = false,
-        lockWaitMs: Int = 2_000, config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
+        lockWaitMs: Int = 2_000, descriptors: DescriptorCache = .shared, ownedEntries: Set<String> = [],
+        config: (TopicPartition) -> LogConfig = { _ in LogConfig() }
     ) throws -> LogManager {
         try FileIO.makeDirectories(directory)
         let lockFD = try FileIO.open(directory + "/" + lockFileName, flags: O_RDWR | O_CREAT)
@@ -84,6 +91,7 @@ public final class LogManager: @unchecked Sendable {
             for name in try FileIO.listDirectory(directory).sorted() {
                 let path = directory + "/" + name
                 if name.hasPrefix(".") || name == checkpointFileName || name.hasSuffix(".tmp") { continue }
+                if ownedEntries.contains(name) { continue }
                 if name.hasSuffix(deletedDirectorySuffix) {
                     try FileIO.removeTree(path)
                     continue
@@ -95,7 +103,8 @@ public final class LogManager: @unchecked Sendable {
                 logs[topicPartition] = try LogLoader.load(
                     directory: path, topicPartition: topicPartition, config: config(topicPartition),
                     checkpoint: checkpoints[topicPartition], cleanShutdown: report.cleanShutdown && !fullCheck,
-                    clock: clock, decompressor: decompressor, records: records, report: &report)
+                    clock: clock, decompressor: decompressor, records: records, descriptors: descriptors,
+                    report: &report)
             }
             if fullCheck {
                 storageLogger.notice(
@@ -105,7 +114,7 @@ public final class LogManager: @unchecked Sendable {
             }
             let manager = LogManager(
                 directory: directory, logs: logs, report: report, clock: clock, decompressor: decompressor,
-                lockFileDescriptor: lockFD)
+                descriptors: descriptors, lockFileDescriptor: lockFD)
             try manager.writeCheckpoint()
             return manager
         } catch {
@@ -116,9 +125,10 @@ public final class LogManager: @unchecked Sendable {
 
     private init(
         directory: String, logs: [TopicPartition: PartitionLog], report: RecoveryReport, clock: any LogClock,
-        decompressor: (any RecordDecompressor)?, lockFileDescriptor: Int32
+        decompressor: (any RecordDecompressor)?, descriptors: DescriptorCache, lockFileDescriptor: Int32
     ) {
         self.directory = directory
+        self.descriptors = descriptors
         self.logs = logs
         self.recoveryReport = report
         self.clock = clock
@@ -149,22 +159,56 @@ public final class LogManager: @unchecked Sendable {
     /// Creates an empty partition log; fails if it exists.
     @discardableResult
     public func createLog(_ topicPartition: TopicPartition, config: LogConfig) throws -> PartitionLog {
+        try createLogs([topicPartition], config: config)[0]
+    }
+
+    /// Creates empty partition logs, all or none: on failure the directories made so far are removed. One
+    /// fsync of the data directory covers them all, and none of the work holds the manager's lock, which every
+    /// produce and fetch takes to find its log; a topic with thousands of partitions takes seconds to create.
+    @discardableResult
+    public func createLogs(_ topicPartitions: [TopicPartition], config: LogConfig) throws -> [PartitionLog] {
         try lock.withLock {
             guard !isShutDown else { throw LogError.logClosed(directory) }
-            guard logs[topicPartition] == nil else { throw LogError.logAlreadyExists(topicPartition.description) }
-            guard TopicPartition.isValidTopicName(topicPartition.topic), topicPartition.partition >= 0 else {
-                throw LogError.invalidName(topicPartition.description)
+            for topicPartition in topicPartitions {
+                guard logs[topicPartition] == nil, !creating.contains(topicPartition) else {
+                    throw LogError.logAlreadyExists(topicPartition.description)
+                }
+                guard TopicPartition.isValidTopicName(topicPartition.topic), topicPartition.partition >= 0 else {
+                    throw LogError.invalidName(topicPartition.description)
+                }
             }
-            let path = directory + "/" + topicPartition.directoryName
-            try FileIO.makeDirectory(path)
-            var report = RecoveryReport()
-            let log = try LogLoader.load(
-                directory: path, topicPartition: topicPartition, config: config, checkpoint: nil, cleanShutdown: false,
-                clock: clock, decompressor: decompressor, report: &report)
+            guard Set(topicPartitions).count == topicPartitions.count else {
+                throw LogError.logAlreadyExists("a partition named twice")
+            }
+            creating.formUnion(topicPartitions)
+        }
+        var made: [String] = []
+        do {
+            var created: [PartitionLog] = []
+            created.reserveCapacity(topicPartitions.count)
+            for topicPartition in topicPartitions {
+                let path = directory + "/" + topicPartition.directoryName
+                try FileIO.makeDirectory(path)
+                made.append(path)
+                var report = RecoveryReport()
+                let log = try LogLoader.load(
+                    directory: path, topicPartition: topicPartition, config: config, checkpoint: nil,
+                    cleanShutdown: false, clock: clock, decompressor: decompressor, descriptors: descriptors,
+                    report: &report)
+                log.observerSlot = observerSlot
+                created.append(log)
+            }
             try FileIO.syncDirectory(directory)
-            log.observerSlot = observerSlot
-            logs[topicPartition] = log
-            return log
+            try lock.withLock {
+                creating.subtract(topicPartitions)
+                guard !isShutDown else { throw LogError.logClosed(directory) }
+                for log in created { logs[log.topicPartition] = log }
+            }
+            return created
+        } catch {
+            lock.withLock { creating.subtract(topicPartitions) }
+            for path in made { try? FileIO.removeTree(path) }
+            throw error
         }
     }
 
@@ -172,8 +216,10 @@ public final class LogManager: @unchecked Sendable {
         if let existing = log(for: topicPartition) { return existing }
         do {
             return try createLog(topicPartition, config: config)
-        } catch LogError.logAlreadyExists {
-            return log(for: topicPartition)!
+        } catch LogError.logAlreadyExists(let name) {
+            // Another caller may still be creating it; it is theirs to finish.
+            guard let existing = log(for: topicPartition) else { throw LogError.logAlreadyExists(name) }
+            return existing
         }
     }
 

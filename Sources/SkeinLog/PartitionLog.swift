@@ -44,6 +44,8 @@ public final class PartitionLog: @unchecked Sendable {
     public let directory: String
     let clock: any LogClock
     let decompressor: (any RecordDecompressor)?
+    /// Shared with every partition of the data directory; segments open their files through it.
+    let descriptors: DescriptorCache
     private let lock = Lock()
     private var _config: LogConfig
     private var segments: [Segment]
@@ -66,7 +68,8 @@ public final class PartitionLog: @unchecked Sendable {
 
     init(
         topicPartition: TopicPartition, directory: String, config: LogConfig, segments: [Segment],
-        logStartOffset: Int64, recoveryPoint: Int64, clock: any LogClock, decompressor: (any RecordDecompressor)?
+        logStartOffset: Int64, recoveryPoint: Int64, clock: any LogClock, decompressor: (any RecordDecompressor)?,
+        descriptors: DescriptorCache
     ) {
         precondition(!segments.isEmpty)
         self.topicPartition = topicPartition
@@ -75,6 +78,7 @@ public final class PartitionLog: @unchecked Sendable {
         self.segments = segments
         self.clock = clock
         self.decompressor = decompressor
+        self.descriptors = descriptors
         self._logEndOffset = segments.last!.nextOffset
         self._logStartOffset = min(max(logStartOffset, segments.first!.baseOffset), _logEndOffset)
         self.flushedOffset = min(recoveryPoint, _logEndOffset)
@@ -147,14 +151,15 @@ public final class PartitionLog: @unchecked Sendable {
                 batchStart += headers[index].totalSize
             }
             let active = segments[segments.count - 1]
-            let file = try active.openFile()
             let writeAt = active.size
-            do {
-                try FileIO.write(file.descriptor, UnsafeRawBufferPointer(records), at: writeAt, path: active.logPath)
-            } catch {
-                // A partial write (ENOSPC, EIO) must not leave half a batch for readers or recovery to trip on.
-                try? FileIO.truncate(file.descriptor, to: writeAt, path: active.logPath)
-                throw error
+            try active.log.withDescriptor { fd in
+                do {
+                    try FileIO.write(fd, UnsafeRawBufferPointer(records), at: writeAt, path: active.logPath)
+                } catch {
+                    // A partial write (ENOSPC, EIO) must not leave half a batch for readers or recovery to trip on.
+                    try? FileIO.truncate(fd, to: writeAt, path: active.logPath)
+                    throw error
+                }
             }
             if active.rollClockStartMs == nil { active.rollClockStartMs = now }
             var batchPosition = writeAt
@@ -205,7 +210,8 @@ public final class PartitionLog: @unchecked Sendable {
         try previous.close()
         previous.indexesNeedSync = true
         previous.releaseResources()
-        let segment = try Segment.create(directory: directory, baseOffset: _logEndOffset, config: _config)
+        let segment = try Segment.create(
+            directory: directory, baseOffset: _logEndOffset, config: _config, descriptors: descriptors)
         segment.nextOffset = _logEndOffset
         segments.append(segment)
     }
@@ -334,17 +340,19 @@ public final class PartitionLog: @unchecked Sendable {
     /// Calls `body` with the header of every batch from the one holding `offset` to the end, in order;
     /// the broker replays producer state this way after a restart.
     public func forEachBatchHeader(from offset: Int64, _ body: (StoredBatchHeader) throws -> Void) throws {
-        let plan: [(SegmentFile, Int64, Int64)] = try lock.withLock {
+        // Files are leased one at a time below: a replay over many segments must not pin them all at once.
+        let plan: [(Segment, Int64, Int64)] = try lock.withLock {
             guard offset < _logEndOffset else { return [] }
             let first = segmentIndex(containing: max(offset, _logStartOffset))
             return try segments[first...].map { segment in
                 try loadIndexesReportingRepairs(segment)
                 let hint = segment.offsetIndex.lastEntry(
                     atMost: segment.relative(max(offset, segment.baseOffset)), by: \.relativeOffset)
-                return (try segment.openFile(), Int64(hint?.position ?? 0), segment.size)
+                return (segment, Int64(hint?.position ?? 0), segment.size)
             }
         }
-        for (file, start, limit) in plan {
+        for (segment, start, limit) in plan {
+            let file = try segment.openFile()
             var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers)
             while case .batch(let header, _) = try scanner.next() {
                 if header.lastOffset >= offset { try body(header) }
@@ -357,8 +365,8 @@ public final class PartitionLog: @unchecked Sendable {
     /// The first offset whose record timestamp is ≥ `timestamp`, as Kafka's ListOffsets answers it; nil when
     /// every record is older.
     public func offset(forTimestamp timestamp: Int64) throws -> TimestampLookup? {
-        let (candidates, logStart): ([(Segment, SegmentFile, Int64, Int64)], Int64) = try lock.withLock {
-            var found: [(Segment, SegmentFile, Int64, Int64)] = []
+        let (candidates, logStart): ([(Segment, Int64, Int64)], Int64) = try lock.withLock {
+            var found: [(Segment, Int64, Int64)] = []
             for segment in segments where !segment.isEmpty {
                 try loadIndexesReportingRepairs(segment)
                 guard segment.maxTimestamp >= timestamp else { continue }
@@ -367,11 +375,12 @@ public final class PartitionLog: @unchecked Sendable {
                 let position = entry.flatMap {
                     segment.offsetIndex.lastEntry(atMost: $0.relativeOffset, by: \.relativeOffset)
                 }
-                found.append((segment, try segment.openFile(), Int64(position?.position ?? 0), segment.size))
+                found.append((segment, Int64(position?.position ?? 0), segment.size))
             }
             return (found, _logStartOffset)
         }
-        for (_, file, start, limit) in candidates {
+        for (segment, start, limit) in candidates {
+            let file = try segment.openFile()
             var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers, chunkSize: 4096)
             while case .batch(let header, let position) = try scanner.next() {
                 guard header.maxTimestamp >= timestamp, header.lastOffset >= logStart else { continue }
@@ -497,18 +506,19 @@ public final class PartitionLog: @unchecked Sendable {
     /// One group-commit round: fsync every segment with unsynced bytes, then advance the flushed offset to the
     /// log end captured before the fsync started.
     private func syncOnce() throws {
-        let (target, dirty): (Int64, [(segment: Segment, file: SegmentFile, size: Int64, closed: Bool)]) =
-            try lock.withLock {
+        let (target, dirty): (Int64, [(segment: Segment, size: Int64, closed: Bool)]) =
+            lock.withLock {
                 let active = segments[segments.count - 1]
-                let dirty = try segments.filter { $0.syncedSize < $0.size || $0.indexesNeedSync }
-                    .map { (segment: $0, file: try $0.openFile(), size: $0.size, closed: $0 !== active) }
+                let dirty = segments.filter { $0.syncedSize < $0.size || $0.indexesNeedSync }
+                    .map { (segment: $0, size: $0.size, closed: $0 !== active) }
                 firstUnflushedAppendMs = nil
                 return (_logEndOffset, dirty)
             }
         beforeSync?()
         let syncStart = dirty.isEmpty ? nil : DispatchTime.now().uptimeNanoseconds
         for entry in dirty {
-            try FileIO.syncData(entry.file.descriptor, path: entry.segment.logPath)
+            // Any descriptor of the file will do: fdatasync writes back the file's pages, whoever dirtied them.
+            try entry.segment.log.withDescriptor { try FileIO.syncData($0, path: entry.segment.logPath) }
             if entry.closed {
                 // Closed segments take no more index appends, so their index files can be synced unlocked.
                 try IndexFile<OffsetIndexEntry>.syncFile(at: entry.segment.offsetIndex.path)
@@ -613,9 +623,13 @@ public final class PartitionLog: @unchecked Sendable {
         }
     }
 
-    /// Refuses further appends; the manager is about to remove the directory.
+    /// Refuses further appends; the manager is about to remove the directory. Idle descriptors are given back
+    /// now, so the removed files' space is freed without waiting for this object to go.
     func markClosed() {
-        lock.withLock { isClosed = true }
+        lock.withLock {
+            isClosed = true
+            for segment in segments { segment.releaseResources() }
+        }
     }
 }
 

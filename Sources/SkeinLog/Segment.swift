@@ -26,7 +26,8 @@ final class Segment {
     var bytesSinceLastIndexEntry = 0
     /// Wall-clock time of the first append, for `segment.ms`.
     var rollClockStartMs: Int64?
-    private var file: SegmentFile?
+    /// The `.log` file; its descriptor opens on demand and closes when idle (see `DescriptorCache`).
+    let log: CachedFile
     /// Set when a segment is closed: its final index entries must reach the disk with the next flush.
     var indexesNeedSync = false
     /// Closed segments opened after a clean shutdown load their indexes on first use.
@@ -45,13 +46,19 @@ final class Segment {
         return Int64(stem)
     }
 
-    init(directory: String, baseOffset: Int64, size: Int64, config: LogConfig, indexesLoaded: Bool) {
+    init(
+        directory: String, baseOffset: Int64, size: Int64, config: LogConfig, indexesLoaded: Bool,
+        descriptors: DescriptorCache
+    ) {
         self.baseOffset = baseOffset
         self.logPath = directory + "/" + Segment.fileName(baseOffset, ".log")
+        self.log = CachedFile(path: logPath, writable: true, cache: descriptors)
         self.offsetIndex = IndexFile(
-            path: directory + "/" + Segment.fileName(baseOffset, ".index"), maxBytes: config.segmentIndexBytes)
+            path: directory + "/" + Segment.fileName(baseOffset, ".index"), maxBytes: config.segmentIndexBytes,
+            descriptors: descriptors)
         self.timeIndex = IndexFile(
-            path: directory + "/" + Segment.fileName(baseOffset, ".timeindex"), maxBytes: config.segmentIndexBytes)
+            path: directory + "/" + Segment.fileName(baseOffset, ".timeindex"), maxBytes: config.segmentIndexBytes,
+            descriptors: descriptors)
         self.indexIntervalBytes = config.indexIntervalBytes
         self.size = size
         self.syncedSize = size
@@ -61,9 +68,12 @@ final class Segment {
     }
 
     /// Creates the files of a new, empty segment.
-    static func create(directory: String, baseOffset: Int64, config: LogConfig) throws -> Segment {
+    static func create(
+        directory: String, baseOffset: Int64, config: LogConfig, descriptors: DescriptorCache
+    ) throws -> Segment {
         let segment = Segment(
-            directory: directory, baseOffset: baseOffset, size: 0, config: config, indexesLoaded: true)
+            directory: directory, baseOffset: baseOffset, size: 0, config: config, indexesLoaded: true,
+            descriptors: descriptors)
         let fd = try FileIO.open(segment.logPath, flags: O_RDWR | O_CREAT | O_TRUNC)
         Glibc.close(fd)
         try segment.offsetIndex.create()
@@ -71,11 +81,13 @@ final class Segment {
         return segment
     }
 
+    /// A lease on the `.log` file: its descriptor stays valid until the lease is released.
     func openFile() throws -> SegmentFile {
-        if let file { return file }
-        let opened = try SegmentFile(path: logPath, writable: true)
-        file = opened
-        return opened
+        try log.lease()
+    }
+
+    deinit {
+        log.retire()
     }
 
     var isEmpty: Bool { size == 0 }
@@ -117,7 +129,7 @@ final class Segment {
     /// Drops the descriptors a closed segment no longer needs, so thousands of segments do not hold
     /// thousands of files open. Readers that hold the log file keep it until they finish.
     func releaseResources() {
-        file = nil
+        log.closeIfIdle()
         offsetIndex.closeFile()
         timeIndex.closeFile()
     }
@@ -227,15 +239,10 @@ final class Segment {
 
     /// Marks the files deleted: indexes go now, the log once its last reader lets go.
     func delete() throws {
-        offsetIndex.closeFile()
-        timeIndex.closeFile()
+        offsetIndex.retire()
+        timeIndex.retire()
         try FileIO.remove(offsetIndex.path)
         try FileIO.remove(timeIndex.path)
-        if let file {
-            try file.markDeleted()
-            self.file = nil
-        } else {
-            try FileIO.remove(logPath)
-        }
+        try log.markDeleted()
     }
 }

@@ -4,40 +4,27 @@
     import Darwin
 #endif
 
-/// An open `.log` file shared by the writer and every in-flight read. Retention never closes or unlinks a file
-/// a reader still holds: deleting a segment only renames it to `.deleted`, and the last reference to go
-/// (a fetch response finishing its sendfile, say) closes the descriptor and removes the file.
+/// A lease on a segment's `.log` file: its descriptor stays open, whatever the `DescriptorCache` does with
+/// idle files, until the lease is released. Every read holds one, and a fetch's `FileSlice` carries one to
+/// the sendfile. Retention never closes or unlinks a file a lease still holds: deleting a segment only
+/// renames it to `.deleted`, and the file goes once its last lease is released.
 public final class SegmentFile: @unchecked Sendable {
-    /// Valid for as long as this object lives. Callers that outlive it (an asynchronous sendfile) should
-    /// `dup` it or keep this object alive until they finish.
+    /// Valid for as long as this lease lives. Callers that outlive it (an asynchronous sendfile) should
+    /// `dup` it or keep the lease alive until they finish.
     public let descriptor: Int32
-    private let lock = Lock()
-    private var currentPath: String
-    private var deleted = false
+    private let file: CachedFile
 
-    init(path: String, writable: Bool) throws {
-        descriptor = try FileIO.open(path, flags: writable ? (O_RDWR | O_CREAT) : O_RDONLY)
-        currentPath = path
+    init(file: CachedFile, descriptor: Int32) {
+        self.file = file
+        self.descriptor = descriptor
     }
 
-    public var path: String { lock.withLock { currentPath } }
-
-    /// Renames the file out of the way now and removes it once no reader holds it.
-    func markDeleted() throws {
-        try lock.withLock {
-            guard !deleted else { return }
-            let target = currentPath + SegmentFile.deletedSuffix
-            try FileIO.rename(currentPath, target)
-            currentPath = target
-            deleted = true
-        }
-    }
+    public var path: String { file.currentPath }
 
     static let deletedSuffix = ".deleted"
 
     deinit {
-        close(descriptor)
-        if deleted { unlink(currentPath) }
+        file.endLease()
     }
 }
 

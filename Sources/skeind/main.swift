@@ -35,10 +35,12 @@ struct Skeind: AsyncParsableCommand {
 
     mutating func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        // Client text (client ids, topics, group ids) reaches log lines; escaping every line keeps each
+        // one line, so no client can write what looks like a line of the broker's own.
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(handler)
         }
         let logger = Logger(label: "skeind")
         var brokerConfig = try makeConfig()
@@ -122,13 +124,18 @@ struct Skeind: AsyncParsableCommand {
     }
 
     private func raiseOpenFileLimit(logger: Logger) {
-        // Every partition keeps its active segment open; the default soft limit of 1024 is too low.
+        // Segment files beyond the descriptor budget are closed and reopened, which works at any limit but
+        // costs an open per idle partition woken; the soft limit (often 1024) is raised to the hard one so
+        // that a large broker rarely pays it. The budget is derived from the limit after this.
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max
-        else { return }
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        guard limit.rlim_cur < limit.rlim_max else { return }
+        let soft = limit.rlim_cur
         limit.rlim_cur = limit.rlim_max
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 {
-            logger.warning("could not raise the open file limit")
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            logger.info("open file limit raised from \(soft) to \(limit.rlim_max)")
+        } else {
+            logger.warning("could not raise the open file limit above \(soft): \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -81,13 +81,23 @@ extension FetchResponse {
         }
     }
 
-    @Test func unknownApiKeysGetAnErrorAndTheConnectionKeepsWorking() async throws {
+    @Test func unknownApiKeysAndUnsupportedVersionsCloseTheConnectionAfterEarlierAnswers() async throws {
         try await withBroker { broker in
             let connection = try broker.connect()
-            connection.send([0, 0, 0, 10, 0x27, 0x0F, 0, 0, 0, 0, 0, 5, 0xFF, 0xFF])  // key 9999, correlation 5
-            let payload = try #require(connection.receiveFrame())
-            #expect(Array(payload.readableBytesView) == [0, 0, 0, 5, 0, 35])
-            #expect(try connection.roundTrip(ApiVersionsRequest(), version: 3).errorCode == .noError)
+            // An ApiVersions, then key 9999 pipelined behind it: the first is answered, then the close.
+            var frames = try connection.frame(ApiVersionsRequest(), version: 3)
+            frames.writeBytes([0, 0, 0, 10, 0x27, 0x0F, 0, 0, 0, 0, 0, 5, 0xFF, 0xFF])
+            connection.send(frames)
+            let answer = try #require(connection.receiveFrame())
+            #expect(answer.getInteger(at: 0, as: Int32.self) == 1)
+            #expect(connection.isClosedByPeer())
+            let metadataV99 = try broker.connect()
+            metadataV99.send([0, 0, 0, 11, 0, 3, 0, 99, 0, 0, 0, 6, 0xFF, 0xFF, 0])  // flexible header: tagged fields
+            #expect(metadataV99.isClosedByPeer())
+            #expect(try broker.connect().roundTrip(ApiVersionsRequest(), version: 3).errorCode == .noError)
+            let metrics = broker.broker.metrics.render()
+            #expect(metrics.contains("skein_connections_closed_by_broker_total{reason=\"unsupported_request\"} 2"))
+            #expect(metrics.contains("skein_requests_total{api=\"Unknown\",outcome=\"error\"} 1"))
         }
     }
 

@@ -33,17 +33,32 @@ final class TestBroker: @unchecked Sendable {
         if !keepingData { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    func connect() throws -> RawKafkaConnection { try RawKafkaConnection(port: port) }
+    func connect(from source: String? = nil) throws -> RawKafkaConnection {
+        try RawKafkaConnection(port: port, from: source)
+    }
 }
 
 /// A blocking socket that speaks raw frames, so tests can send exactly the bytes they mean, malformed
 /// ones included, and read exactly what comes back.
 final class RawKafkaConnection: @unchecked Sendable {
     private let socket: Int32
+    var descriptor: Int32 { socket }
     private var correlationId: Int32 = 0
 
-    init(port: Int) throws {
+    /// `from`: a loopback source address (127.0.0.2, ...), for tests of per-address limits.
+    init(port: Int, from source: String? = nil) throws {
         socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else { throw POSIXError(.EADDRNOTAVAIL) }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -127,7 +127,7 @@ import Testing
         handle.closeFile()
         let (manager, log) = try reopen(directory, segmentBytes: 2048)
         #expect(log.segmentCount == 3)
-        #expect(manager.recoveryReport.repairs.contains { $0.contains("crcMismatch") })
+        #expect(manager.recoveryReport.repairs.contains { $0.contains("CRC mismatch") })
         #expect(manager.recoveryReport.repairs.contains { $0.contains("followed a truncated segment") })
         let batches = try log.readAllBatches()
         #expect(batches.last.map { baseOffset(of: $0) + Int64(lastOffsetDelta(of: $0)) + 1 } == log.logEndOffset)

@@ -185,14 +185,28 @@ struct BatchValidatorTests {
         bytes.replaceSubrange(35..<43, with: [UInt8](repeating: 0xFF, count: 8))
         Self.reseal(&bytes)
         let summary = try Self.validate(bytes)
-        let changed = bytes.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) }
+        let changed = try bytes.withUnsafeMutableBytes { try BatchValidator.correctMaxTimestamp($0, to: summary) }
         #expect(changed)
         var buffer = ByteBuffer(bytes: bytes)
         let batch = try #require(try RecordBatch.read(from: &buffer))
         #expect(batch.header.maxTimestamp == summary.maxTimestamp)
         try batch.verifyCRC()
-        let again = bytes.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) }
+        let again = try bytes.withUnsafeMutableBytes { try BatchValidator.correctMaxTimestamp($0, to: summary) }
         #expect(!again)
+    }
+
+    /// Produce validates without the CRC (the log checks it); a damaged batch must not get a fresh CRC here.
+    @Test func correctionRefusesABatchWhoseCRCIsAlreadyWrong() throws {
+        var bytes = try Self.batch([
+            Record(timestampDelta: 0, offsetDelta: 0, key: nil, value: ByteBuffer(string: "abcdef"))
+        ])
+        bytes.replaceSubrange(35..<43, with: [UInt8](repeating: 0xFF, count: 8))
+        Self.reseal(&bytes)
+        bytes[bytes.count - 3] ^= 0x01  // an "e" of the value, after sealing: the walk passes, the CRC does not
+        let summary = try bytes.withUnsafeBytes { try BatchValidator().validate($0, checkCRC: false) }
+        #expect(throws: BatchValidationError.self) {
+            try bytes.withUnsafeMutableBytes { try BatchValidator.correctMaxTimestamp($0, to: summary) }
+        }
     }
 
     @Test func logAppendTimeBatchesKeepTheirHeader() throws {
@@ -201,7 +215,7 @@ struct BatchValidatorTests {
         Self.reseal(&bytes)
         var summary = try Self.validate(bytes)
         summary.maxTimestamp += 1
-        #expect(!bytes.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) })
+        #expect(try !bytes.withUnsafeMutableBytes { try BatchValidator.correctMaxTimestamp($0, to: summary) })
     }
 }
 

@@ -54,7 +54,9 @@ final class OffsetStore: @unchecked Sendable {
         var config = LogConfig()
         config.segmentBytes = 1 << 20
         config.retentionMs = -1
-        logs = try LogManager.open(directory: directory, clock: clock) { _ in config }
+        logs = try LogManager.open(directory: directory, clock: clock, ownedEntries: ["offsets-snapshot.json"]) { _ in
+            config
+        }
         log = try logs.getOrCreateLog(TopicPartition("__consumer_offsets", 0), config: config)
         try load()
     }

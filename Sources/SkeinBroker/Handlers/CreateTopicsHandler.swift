@@ -2,10 +2,22 @@ import SkeinLog
 import SkeinProtocol
 
 /// CreateTopics with Kafka's topic config names; `validate_only` checks without creating.
+///
+/// Creating a partition costs a directory, three files and fsyncs, so a large request takes seconds: it runs
+/// on the broker's admin queue, never on an event loop, and the answer is sent when it is done. Other
+/// connections are served meanwhile; this connection's later requests wait, as Kafka answers in order.
 enum CreateTopicsHandler {
     static func handle(_ request: CreateTopicsRequest, context: RequestContext, broker: Broker) {
+        broker.adminQueue.async {
+            context.reply(CreateTopicsResponse(topics: create(request, broker: broker)))
+        }
+    }
+
+    static func create(_ request: CreateTopicsRequest, broker: Broker) -> [CreateTopicsResponse.Topic] {
         var seen = Set<String>()
-        let results = request.topics.map { topic -> CreateTopicsResponse.Topic in
+        // Partitions this request has created (or, validating, would create): `max.partitions.per.request`.
+        var requestPartitions = 0
+        return request.topics.map { topic -> CreateTopicsResponse.Topic in
             guard seen.insert(topic.name).inserted else {
                 return .init(
                     name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
@@ -14,6 +26,17 @@ enum CreateTopicsHandler {
                 return .init(
                     name: topic.name, errorCode: .invalidReplicaAssignment,
                     errorMessage: "manual replica assignment is not supported")
+            }
+            let asked = Int(topic.numPartitions == -1 ? broker.config.numPartitions : topic.numPartitions)
+            // A topic over max.partitions.per.topic is refused for that, below, whatever else the request asks.
+            if asked > 0 && asked <= broker.config.maxPartitionsPerTopic
+                && requestPartitions + asked > broker.config.maxPartitionsPerRequest
+            {
+                return .init(
+                    name: topic.name, errorCode: .policyViolation,
+                    errorMessage:
+                        "\(asked) more partitions would take this request past max.partitions.per.request=\(broker.config.maxPartitionsPerRequest)"
+                )
             }
             var configs: [String: String] = [:]
             for config in topic.configs {
@@ -27,6 +50,7 @@ enum CreateTopicsHandler {
             }
             switch outcome {
             case .success(let created):
+                requestPartitions += Int(created.partitionCount)
                 let described = TopicConfig.describe(overrides: created.configs, broker: broker.config).map {
                     CreateTopicsResponse.Config(name: $0.name, value: $0.value, configSource: $0.source.rawValue)
                 }
@@ -42,10 +66,11 @@ enum CreateTopicsHandler {
                     case .invalidPartitions(let why): (.invalidPartitions, why)
                     case .invalidReplicationFactor(let why): (.invalidReplicationFactor, why)
                     case .invalidConfig(let why): (.invalidConfig, why)
+                    case .policyViolation(let why): (.policyViolation, why)
+                    case .storage(let why): (.kafkaStorageError, why)
                     }
                 return .init(name: topic.name, errorCode: code, errorMessage: message)
             }
         }
-        context.reply(CreateTopicsResponse(topics: results))
     }
 }

@@ -6,7 +6,7 @@ enum DeleteGroupsHandler {
     static func handle(_ request: DeleteGroupsRequest, context: RequestContext, broker: Broker) {
         broker.groups.deleteGroups(request.groupsNames) { outcomes in
             for outcome in outcomes where outcome.errorCode == .noError {
-                broker.logger.info("deleted group \(outcome.groupId)")
+                broker.logger.info("deleted group \(outcome.groupId.quotedForLog)")
             }
             context.reply(
                 DeleteGroupsResponse(results: outcomes.map { .init(groupId: $0.groupId, errorCode: $0.errorCode) }))

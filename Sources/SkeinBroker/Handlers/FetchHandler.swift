@@ -78,7 +78,8 @@ enum FetchHandler {
                         prepared.hasError = true
                     } catch LogError.unreadableStoredBatch(let path, let position, let why) {
                         // Kafka answers a fetch that meets a corrupt stored batch with CORRUPT_MESSAGE.
-                        broker.logger.error(
+                        broker.clientWarnings.log(
+                            .error, "unreadable stored batch",
                             "fetch from \(log.topicPartition) failed: \(path) position \(position): \(why)")
                         answer.errorCode = .corruptMessage
                         answer.highWatermark = log.highWatermark

@@ -54,7 +54,7 @@ enum OffsetCommitHandler {
         }
         broker.groups.offsets.commit(groupId: request.groupId, offsets: accepted) { result in
             if case .failure(let error) = result {
-                broker.logger.error("storing offsets of group \(request.groupId) failed: \(error)")
+                broker.logger.error("storing offsets of group \(request.groupId.quotedForLog) failed: \(error)")
             }
             context.reply(result.isFailure ? failed : stored)
         }

@@ -17,7 +17,7 @@ enum OffsetDeleteHandler {
                 return
             }
             if case .failure(let error) = stored {
-                broker.logger.error("deleting offsets of group \(request.groupId) failed: \(error)")
+                broker.logger.error("deleting offsets of group \(request.groupId.quotedForLog) failed: \(error)")
             }
             let topics = request.topics.map { topic in
                 OffsetDeleteResponse.Topic(

@@ -82,7 +82,9 @@ enum ProduceHandler {
     ) -> Outcome {
         let index = partition.index
         func failure(_ code: ErrorCode, _ message: String? = nil) -> Outcome {
-            if let message { broker.logger.warning("produce to \(topic)-\(index) refused: \(message)") }
+            if let message {
+                broker.clientWarnings.warning("refused produce", "produce to \"\(topic)\"-\(index) refused: \(message)")
+            }
             return Outcome(response: .init(index: index, errorCode: code, baseOffset: -1, errorMessage: message))
         }
         guard TopicPartition.isValidTopicName(topic) else {
@@ -114,8 +116,9 @@ enum ProduceHandler {
             }
         }
         if let refusal = validateRecords(&records, headers: headers, version: version) {
-            broker.logger.warning(
-                "produce to \(topic)-\(index) refused: \(refusal.errorMessage ?? "\(refusal.errorCode)")")
+            broker.clientWarnings.warning(
+                "refused produce",
+                "produce to \"\(topic)\"-\(index) refused: \(refusal.errorMessage ?? "\(refusal.errorCode)")")
             broker.metrics.batchRefused(topic: topic, error: refusal.errorCode)
             var response = refusal
             response.index = index
@@ -199,10 +202,18 @@ enum ProduceHandler {
             for header in headers {
                 let batch = UnsafeMutableRawBufferPointer(rebasing: raw[position..<position + header.totalSize])
                 do throws(BatchValidationError) {
-                    let summary = try validator.validate(UnsafeRawBufferPointer(batch))
-                    BatchValidator.correctMaxTimestamp(batch, to: summary)
+                    // The log checks every CRC before it writes anything; correctMaxTimestamp checks it first
+                    // when it must rewrite it. One CRC pass per batch, not two.
+                    let summary = try validator.validate(UnsafeRawBufferPointer(batch), checkCRC: false)
+                    try BatchValidator.correctMaxTimestamp(batch, to: summary)
                     recordsBefore += summary.recordCount
                 } catch {
+                    // Damage shows as a CRC mismatch first, as in Kafka, which checks the CRC before the walk.
+                    do throws(BatchValidationError) {
+                        _ = try validator.validate(UnsafeRawBufferPointer(batch), checkCRC: true)
+                    } catch let checked {
+                        return (checked, recordsBefore)
+                    }
                     return (error, recordsBefore)
                 }
                 position += header.totalSize

@@ -31,6 +31,9 @@ public final class BrokerMetrics: LogObserver, Sendable {
     let retentionDeletedBytes: MetricFamily<Counter>
     let connectionsOpen: Gauge
     let connectionsAccepted: Counter
+    let connectionsRefused: MetricFamily<Counter>
+    let connectionsClosedByBroker: MetricFamily<Counter>
+    let requestQueueBytes: Gauge
 
     public init() {
         let requests = registry.counterFamily(
@@ -74,6 +77,16 @@ public final class BrokerMetrics: LogObserver, Sendable {
         connectionsOpen = registry.gauge("skein_connections_open", help: "Kafka client connections open now.")
         connectionsAccepted = registry.counter(
             "skein_connections_accepted_total", help: "Kafka client connections accepted.")
+        connectionsRefused = registry.counterFamily(
+            "skein_connections_refused_total",
+            help: "Kafka connections closed as soon as accepted, by the limit reached.", labelNames: ["reason"])
+        connectionsClosedByBroker = registry.counterFamily(
+            "skein_connections_closed_by_broker_total",
+            help: "Kafka connections the broker closed, by reason (requests refused, bad frames, timeouts).",
+            labelNames: ["reason"])
+        requestQueueBytes = registry.gauge(
+            "skein_request_queue_bytes",
+            help: "Request bytes read and not yet answered, partial frames included (queued.max.request.bytes).")
         registry.register(
             CollectorFunction { writer in
                 writer.family("skein_build_info", type: .gauge, help: "Always 1; the label carries the skeind version.")
@@ -139,6 +152,15 @@ public final class BrokerMetrics: LogObserver, Sendable {
 
     func connectionClosed() {
         connectionsOpen.decrement()
+    }
+
+    /// `reason` is one of a few fixed words from the connection code, never client text.
+    func connectionRefused(reason: String) {
+        connectionsRefused.labels(reason).increment()
+    }
+
+    func connectionClosedByBroker(reason: String) {
+        connectionsClosedByBroker.labels(reason).increment()
     }
 
     // MARK: LogObserver

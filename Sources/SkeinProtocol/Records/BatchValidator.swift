@@ -116,13 +116,28 @@ public struct BatchValidator {
 
     /// Sets a CreateTime batch's maxTimestamp to the one computed from its records, recomputing the CRC, as
     /// Kafka does (Sarama before 2025 writes -1 there). Returns whether anything changed.
+    ///
+    /// The batch's CRC is checked before it is replaced, so a batch validated with `checkCRC: false` cannot
+    /// have a damaged CRC made good here; when nothing changes, the CRC is left for the caller (the log checks
+    /// it on append, which is why Produce skips it in `validate`: one pass over the bytes instead of two).
     @discardableResult
-    public static func correctMaxTimestamp(_ batch: UnsafeMutableRawBufferPointer, to summary: BatchSummary) -> Bool {
+    public static func correctMaxTimestamp(_ batch: UnsafeMutableRawBufferPointer, to summary: BatchSummary)
+        throws(BatchValidationError) -> Bool
+    {
         let attributes = Int16(bigEndian: batch.loadUnaligned(fromByteOffset: 21, as: Int16.self))
         guard attributes & RecordBatchHeader.logAppendTimeFlag == 0 else { return false }
         let stored = Int64(
             bigEndian: batch.loadUnaligned(fromByteOffset: RecordBatchHeader.maxTimestampOffset, as: Int64.self))
         guard stored != summary.maxTimestamp else { return false }
+        let storedCRC = UInt32(
+            bigEndian: batch.loadUnaligned(fromByteOffset: RecordBatchHeader.crcOffset, as: UInt32.self))
+        let computed = skein_crc32c(
+            0, batch.baseAddress! + RecordBatchHeader.crcCoverageStart, batch.count - RecordBatchHeader.crcCoverageStart
+        )
+        guard computed == storedCRC else {
+            throw BatchValidationError(
+                .corrupt, "CRC mismatch: batch says \(hex(storedCRC)), bytes give \(hex(computed))")
+        }
         batch.storeBytes(
             of: summary.maxTimestamp.bigEndian, toByteOffset: RecordBatchHeader.maxTimestampOffset, as: Int64.self)
         let crc = skein_crc32c(
@@ -158,7 +173,8 @@ public struct BatchValidator {
         }
         let magic = Int8(bitPattern: batch[16])
         guard magic == RecordBatchHeader.currentMagic else {
-            throw BatchValidationError(.corrupt, "magic \(magic), only 2 is supported")
+            // Produce v3+ may carry only magic 2; Kafka answers other formats with INVALID_RECORD.
+            throw BatchValidationError(.invalidRecord, "magic \(magic), only 2 is supported")
         }
         let framing = Framing(
             crc: load(17, as: UInt32.self), attributes: load(21, as: Int16.self),
