@@ -104,8 +104,20 @@ enum RecordBatchTarget {
 
         // Correcting the header's max timestamp (as the broker does for CreateTime batches) keeps it valid.
         var corrected = Array(bytes)
-        let changed = corrected.withUnsafeMutableBytes { BatchValidator.correctMaxTimestamp($0, to: summary) }
-        guard changed else { return }
+        let changed = corrected.withUnsafeMutableBytes { raw -> Result<Bool, BatchValidationError> in
+            do throws(BatchValidationError) {
+                return .success(try BatchValidator.correctMaxTimestamp(raw, to: summary))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard case .success(true) = changed else {
+            // The CRC was checked above, so the only refusal there is (a damaged CRC) cannot happen.
+            if case .failure(let error) = changed {
+                violations.fail("correctMaxTimestamp refused a valid batch: \(error)")
+            }
+            return
+        }
         let again = corrected.withUnsafeBytes { validate($0, validator) }
         violations.expect(again == summary, "a batch changed by correctMaxTimestamp no longer validates the same")
     }
