@@ -5,21 +5,15 @@ import SkeinFuzzTargets
 import SkeinProtocol
 import Testing
 
-/// Inputs that once crashed, hung or corrupted something, or that the issue named as hostile; each runs
-/// through the same entry function libFuzzer calls (see Fuzz/), and is also a seed in Fuzz/Corpus.
+/// Inputs the issue named as hostile; each runs through the same entry function libFuzzer calls (see Fuzz/).
+/// The bytes are the seeds committed in Fuzz/Corpus.
 @Suite struct FuzzRegressionTests {
     /// Produce v7, one uncompressed batch with a valid CRC whose second record claims 200 bytes it does not have.
-    static let produceWithShortRecord = hex(
-        "000000800000000700000003000472656c69ffffffff00001388000000010002756e00000001000000000000005600000000000000"
-            + "000000004affffffff02e6534e90000000000002000001a24225a153000001a24225a153ffffffffffffffffffffffffffff000000"
-            + "030e000000010261009003000002010262000e00000401026300")
+    static let produceWithShortRecord = corpusInput(.request, "issue-produce-v7-short-record")
     /// CreateTopics v4 asking for 100,000 partitions.
-    static let createHundredThousandPartitions = hex(
-        "0000002a0013000400000005000472656c69000000010003626967000186a0000100000000000000000000753000")
+    static let createHundredThousandPartitions = corpusInput(.request, "issue-createtopics-100000-partitions")
     /// API key 99 (unknown) from a client whose ID holds a newline and a forged log line.
-    static let unknownApiWithNewlineInClientId = hex(
-        "0000004a00630000000000010040780a323032362d31322d30345430303a30303a30302b3030303020637269746963616c20736b65"
-            + "696e643a205b536b65696e42726f6b65725d20464f52474544")
+    static let unknownApiWithNewlineInClientId = corpusInput(.request, "issue-unknown-api-newline-client-id")
 
     @Test func produceBatchWithARecordLongerThanTheBatch() throws {
         #expect(FuzzTarget.request.check(Self.produceWithShortRecord) == [])
@@ -84,11 +78,10 @@ import Testing
 /// into a reused buffer that has no storage yet (as each event loop's is at first, and again after a large
 /// batch), trapped in SkeinCompression; one 62-byte Produce batch stopped the broker.
 @Suite struct FuzzFindingTests {
-    static let snappyEmptyBlockBatch = hex(
-        "000000000000000000000032ffffffff02ec52617a000200000000000001a24294022e000001a24294022effffffffffffffffffff"
-            + "ffffffffff0000000100")
+    static let snappyEmptyBlockBatch = corpusInput(.recordBatch, "finding-snappy-empty-block-fresh-buffer")
 
     @Test func snappyEmptyBlockIntoAFreshReusedBuffer() throws {
+        #expect(corpusInput(.decompress, "finding-snappy-empty-block-fresh-buffer") == [1, 0])
         #expect(FuzzTarget.decompress.check([1, 0]) == [])
         let output = try [UInt8(0)].withUnsafeBytes { raw throws(CompressionError) in
             try decompress(raw, codec: .snappy, maxOutputBytes: 16, reusing: DecompressionBuffer()) { Array($0) }
@@ -128,15 +121,11 @@ import Testing
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 
-func hex(_ string: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = string.startIndex
-    while index < string.endIndex {
-        let next = string.index(index, offsetBy: 2)
-        bytes.append(UInt8(string[index..<next], radix: 16)!)
-        index = next
-    }
-    return bytes
+/// A committed input from Fuzz/Corpus: the regression tests feed the same bytes the fuzzers start from.
+func corpusInput(_ target: FuzzTarget, _ name: String) -> [UInt8] {
+    let path = repositoryRoot + "/Fuzz/Corpus/" + target.rawValue + "/" + name
+    guard let data = FileManager.default.contents(atPath: path) else { fatalError("missing \(path)") }
+    return [UInt8](data)
 }
 
 /// The frame payload after the 4-byte size prefix.
