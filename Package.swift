@@ -156,7 +156,12 @@ let package = Package(
             dependencies: ["SkeinFuzzTargets", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/skein-fuzz"
         ),
-        .testTarget(name: "SkeinFuzzTargetsTests", dependencies: ["SkeinFuzzTargets"]),
+        .testTarget(
+            name: "SkeinFuzzTargetsTests",
+            dependencies: [
+                "SkeinFuzzTargets", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinBrokerTests",
