@@ -70,7 +70,9 @@ public final class Broker: @unchecked Sendable {
             : report.cleanShutdown
                 ? "after a clean shutdown"
                 : "recovered after an unclean shutdown: \(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated"
-        logger.info("opened \(directory): \(report.partitions) partitions, \(report.segments) segments, \(state)")
+        let checked = report.checkedEveryRecord && report.partitions > 0 ? "; every stored record checked" : ""
+        logger.info(
+            "opened \(directory): \(report.partitions) partitions, \(report.segments) segments, \(state)\(checked)")
         logs.observer = metrics
         metrics.registry.register(
             CollectorFunction { [weak self] writer in self?.collectStateMetrics(into: &writer) })

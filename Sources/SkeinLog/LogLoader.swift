@@ -10,6 +10,8 @@ public struct RecoveryReport: Sendable {
     public var segmentsRescanned = 0
     public var bytesRescanned: Int64 = 0
     public var bytesTruncated: Int64 = 0
+    /// Every stored batch had its records walked at this open (a directory older than the check).
+    public var checkedEveryRecord = false
     /// One line per repair: a file removed, an index rebuilt, a tail truncated.
     public var repairs: [String] = []
 

@@ -107,6 +107,7 @@ public final class LogManager: @unchecked Sendable {
                     report: &report)
             }
             if fullCheck {
+                report.checkedEveryRecord = true
                 storageLogger.notice(
                     "checked every record of \(report.partitions) partitions (\(report.bytesRescanned) bytes)\(checkAll ? "" : ": the data directory predates record validation")"
                 )
