@@ -11,7 +11,7 @@ requests cannot make the read-back phase list and read tens of thousands of part
 
 Budget: SKEIN_FUZZ_FRAMES mutated frames (default 1000) or SKEIN_FUZZ_SECONDS of sending (default 20),
 whichever comes first; SKEIN_FUZZ_SEED makes a run repeatable (the seed in use is printed). For a long run:
-SKEIN_FUZZ_FRAMES=100000000 SKEIN_FUZZ_SECONDS=3600 scripts/interop -k fuzz_frames -s. When a check fails,
+SKEIN_FUZZ_FRAMES=100000000 SKEIN_FUZZ_SECONDS=3600 SKEIN_FUZZ_SENDERS=32 scripts/interop -k fuzz_frames -s. When a check fails,
 the frames sent since the last passing check are written next to the broker's log and named in the failure.
 """
 
@@ -19,6 +19,7 @@ import os
 import random
 import socket
 import struct
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -36,6 +37,10 @@ TOPICS = ("fuzz-a", "fuzz-b")  # what the captured frames name (capture_frames.p
 FRAMES = int(os.environ.get("SKEIN_FUZZ_FRAMES", "1000"))
 SECONDS = float(os.environ.get("SKEIN_FUZZ_SECONDS", "20"))
 CHECK_EVERY = int(os.environ.get("SKEIN_FUZZ_CHECK_EVERY", "50"))
+# Connections sending at once. Each sender waits a little on every connection for answers, so a soak of a
+# million frames needs many (SKEIN_FUZZ_SENDERS=32 sends about 4,000 frames/s here); each sender has its
+# own generator seeded from the run's seed, so a run is repeatable per sender.
+SENDERS = int(os.environ.get("SKEIN_FUZZ_SENDERS", "4"))
 ANSWER_BOUND = 5.0  # seconds a fresh connection may wait for each health-check answer
 READ_BOUND = 60.0  # seconds to read every partition to its end
 
@@ -216,15 +221,34 @@ def test_mutated_client_frames_leave_the_broker_serving_and_the_store_readable(s
         send_connection(broker.host, broker.port, [recent[-1]])
     checked("health check after the unmutated seeds", lambda: health_check(broker))
 
-    sent, started = 0, time.monotonic()
-    while sent < FRAMES and time.monotonic() - started < SECONDS:
-        batch = [framed(rng, mutate(rng, rng.choice(seeds), seeds)) for _ in range(rng.randint(1, 4))]
-        recent.extend(batch)
-        send_connection(broker.host, broker.port, batch)
-        before = sent
-        sent += len(batch)
-        if sent // CHECK_EVERY != before // CHECK_EVERY:
-            checked("health check after %d frames" % sent, lambda: health_check(broker))
+    lock = threading.Lock()
+    progress = {"sent": 0}
+    started = time.monotonic()
+
+    def sender(index: int):
+        own = random.Random(seed * 1_000 + index)
+        while True:
+            batch = [framed(own, mutate(own, own.choice(seeds), seeds)) for _ in range(own.randint(1, 4))]
+            with lock:
+                if progress["sent"] >= FRAMES or time.monotonic() - started >= SECONDS:
+                    return
+                progress["sent"] += len(batch)
+                recent.extend(batch)
+            send_connection(broker.host, broker.port, batch)
+
+    senders = [threading.Thread(target=sender, args=(i,), daemon=True) for i in range(max(1, SENDERS))]
+    for thread in senders:
+        thread.start()
+    next_check = CHECK_EVERY
+    # The senders stop by the budget; the health checks run here meanwhile, each time CHECK_EVERY more frames
+    # have gone out. join() with a timeout bounds each wait.
+    while alive := [thread for thread in senders if thread.is_alive()]:
+        alive[0].join(0.02)
+        if progress["sent"] >= next_check:
+            next_check = progress["sent"] + CHECK_EVERY
+            checked("health check after %d frames" % progress["sent"], lambda: health_check(broker))
+        assert time.monotonic() - started < SECONDS + 30, "senders did not stop within 30s of the budget"
+    sent = progress["sent"]
     elapsed = time.monotonic() - started
     print("fuzz_frames: %d mutated frames in %.1fs (%.0f frames/s)" % (sent, elapsed, sent / max(elapsed, 1e-9)))
     assert sent > 0
