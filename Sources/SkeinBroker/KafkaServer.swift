@@ -196,20 +196,18 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         case .bytes(let buffer):
             context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         case .file(let slice):
-            // A descriptor of our own: the segment may be deleted or the slice released before sendfile
-            // finishes, and NIO closes nothing it did not open.
-            let descriptor = dup(slice.file.descriptor)
-            guard descriptor >= 0 else {
-                closing = true
-                logger.error("dup failed while sending \(slice.file.path); closing the connection")
-                context.close(promise: nil)
-                return
-            }
-            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+            // The slice's lease keeps its descriptor open (the descriptor cache never closes a leased file,
+            // and a deleted segment's file stays until its last lease goes), so the sendfile uses it as it is:
+            // no duplicate per partition, which under a tight descriptor limit is what ran out. The lease is
+            // held until the write completes, and NIO is told the descriptor is not its to close.
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: slice.file.descriptor)
             let region = FileRegion(
                 fileHandle: handle, readerIndex: Int(slice.position), endIndex: Int(slice.position) + slice.length)
             let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenComplete { _ in try? handle.close() }
+            promise.futureResult.whenComplete { _ in
+                _ = try? handle.takeDescriptorOwnership()
+                withExtendedLifetime(slice) {}
+            }
             context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
         }
     }

@@ -46,6 +46,10 @@ enum FetchHandler {
         var firstWithData = true
         var prepared = Prepared(response: FetchResponse(errorCode: .noError, sessionId: 0), slices: [])
         let readCommitted = request.isolationLevel == 1
+        // Each partition with data holds its segment file open until the response is written. Past this many,
+        // later partitions are answered without records (the client fetches them next time), so one fetch of
+        // thousands of partitions cannot take more descriptors than the segment-file budget can spare.
+        var filesLeft = max(16, broker.logs.descriptors.budget / 8)
         for topic in request.topics {
             var partitions: [FetchResponse.Partition] = []
             var slices: [FileSlice?] = []
@@ -54,7 +58,11 @@ enum FetchHandler {
                     partitionIndex: requested.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
                     abortedTransactions: readCommitted ? [] : nil, records: .bytes(ByteBuffer()))
                 var slice: FileSlice?
-                if let log = broker.log(topic.topic, requested.partition) {
+                if let log = broker.log(topic.topic, requested.partition), filesLeft == 0 {
+                    answer.highWatermark = log.highWatermark
+                    answer.lastStableOffset = answer.highWatermark
+                    answer.logStartOffset = log.logStartOffset
+                } else if let log = broker.log(topic.topic, requested.partition) {
                     let budget = min(Int(max(0, requested.partitionMaxBytes)), remaining)
                     do {
                         let result = try log.read(
@@ -65,6 +73,7 @@ enum FetchHandler {
                         answer.logStartOffset = result.logStartOffset
                         if let found = result.slice, budget > 0 || firstWithData {
                             slice = found
+                            filesLeft -= 1
                             answer.records = .external(byteCount: found.length)
                             remaining = max(0, remaining - found.length)
                             prepared.recordBytes += found.length
