@@ -58,11 +58,12 @@ enum FetchHandler {
                     partitionIndex: requested.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
                     abortedTransactions: readCommitted ? [] : nil, records: .bytes(ByteBuffer()))
                 var slice: FileSlice?
-                if let log = broker.log(topic.topic, requested.partition), filesLeft == 0 {
+                let log = broker.log(topic.topic, requested.partition)
+                if let log, filesLeft == 0 {
                     answer.highWatermark = log.highWatermark
                     answer.lastStableOffset = answer.highWatermark
                     answer.logStartOffset = log.logStartOffset
-                } else if let log = broker.log(topic.topic, requested.partition) {
+                } else if let log {
                     let budget = min(Int(max(0, requested.partitionMaxBytes)), remaining)
                     do {
                         let result = try log.read(
