@@ -125,6 +125,11 @@ final class RequestRouter: Sendable {
             IncrementalAlterConfigsHandler.handle(request, context: context, broker: broker)
         case .deleteGroups(let request): DeleteGroupsHandler.handle(request, context: context, broker: broker)
         case .offsetDelete(let request): OffsetDeleteHandler.handle(request, context: context, broker: broker)
+        case .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit, .describeTransactions,
+            .listTransactions:
+            // The codec knows these but no handler serves them yet; they are not in `implemented`, so
+            // the guard above already refused them and this only keeps the switch exhaustive.
+            refuse(.unsupported, "\(api) has no handler (\(client))", connection: connection, respond: respond)
         }
     }
 
