@@ -1,0 +1,314 @@
+"""Transactions under crashes: skeind killed with SIGKILL while a transactional producer runs, and a
+consume-transform-produce worker killed with SIGKILL in the middle of its work. The clients run as subprocesses
+(txn_crash_clients.py) that journal what their calls returned; the checks compare that journal with what a
+read_committed consumer sees.
+
+Skeind only: the mock has no durable transaction state and cannot restart on a data directory."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicPartitions, IsolationLevel, KafkaError,
+                             Producer, TopicPartition)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from conftest import create_topic, wait_until
+
+pytestmark = pytest.mark.skeind_only("restarts skeind on its data directory")
+
+CRASH_ROUNDS = int(os.environ.get("SKEIN_INTEROP_TXN_CRASH_ROUNDS", "3"))
+CLIENTS = Path(__file__).with_name("txn_crash_clients.py")
+MAX_CLIENT_STARTS = 10 + 4 * CRASH_ROUNDS  # a client exits when fenced or stuck; more starts than this is a bug
+
+
+class ClientProcess:
+    """One of txn_crash_clients.py's modes, restarted when it exits, killed (by pid) at teardown."""
+
+    def __init__(self, tmp: Path, mode: str, *args: str):
+        self.tmp, self.mode, self.args = tmp, mode, [str(a) for a in args]
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.exits: list[int] = []
+
+    def start(self, *extra: str):
+        assert self.starts < MAX_CLIENT_STARTS, "%s started %d times; last stderr:\n%s" % (
+            self.mode, self.starts, self.stderr_tail())
+        self.starts += 1
+        with open(self.tmp / ("%s-%d.stderr" % (self.mode, self.starts)), "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, str(CLIENTS), self.mode, *self.args, *extra],
+                                         stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def keep_running(self):
+        """Starts the client again if it exited (fenced or gave up after the broker went away)."""
+        if not self.running():
+            if self.proc is not None:
+                self.exits.append(self.proc.returncode)
+            self.start()
+
+    def kill(self):
+        if self.running():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.exits.append(self.proc.returncode)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("%s did not stop within %.0fs:\n%s" % (self.mode, timeout, self.stderr_tail()))
+
+    def stderr_tail(self, lines: int = 40) -> str:
+        out = []
+        for i in range(max(1, self.starts - 2), self.starts + 1):
+            path = self.tmp / ("%s-%d.stderr" % (self.mode, i))
+            if path.exists():
+                out.append("--- %s ---" % path.name)
+                out += path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out)
+
+
+@pytest.fixture
+def clients():
+    started: list[ClientProcess] = []
+
+    def make(tmp, mode, *args):
+        c = ClientProcess(tmp, mode, *args)
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        c.kill()
+
+
+def journal_lines(path: Path) -> list[list[str]]:
+    if not path.exists():
+        return []
+    # A line without its newline is one the client was writing when it was killed.
+    return [line.split() for line in path.read_text().splitlines(keepends=True) if line.endswith("\n")]
+
+
+def read_all(bootstrap: str, topic: str, partitions: int, isolation: str, timeout: float = 60.0):
+    """Every record of every partition with the given isolation level, read to the end. Returns
+    ({partition: [value]}, {partition: offset where the end was reported})."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "txn-crash-read-%d" % time.monotonic_ns(),
+                  "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": isolation})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    values: dict[int, list[bytes]] = {p: [] for p in range(partitions)}
+    eof: dict[int, int] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(eof) < partitions:
+            assert time.monotonic() < deadline, "%s: only partitions %s read to their end in %.0fs" % (
+                isolation, sorted(eof), timeout)
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    eof[m.partition()] = m.offset()
+                    continue
+                raise AssertionError("consumer error: %s" % m.error())
+            # A record after the reported end (a fetch that raced the end) resets it.
+            eof.pop(m.partition(), None)
+            values[m.partition()].append(m.value())
+    finally:
+        c.close()
+    return values, eof
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int, committed: bool) -> dict[int, int]:
+    """ListOffsets LATEST per partition: the last stable offset with read_committed, else the high watermark."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    level = IsolationLevel.READ_COMMITTED if committed else IsolationLevel.READ_UNCOMMITTED
+    fs = admin.list_offsets({TopicPartition(topic, p): OffsetSpec.latest() for p in range(partitions)},
+                            isolation_level=level, request_timeout=10)
+    return {tp.partition: f.result(timeout=15).offset for tp, f in fs.items()}
+
+
+@pytest.mark.timeout(120 + 60 * CRASH_ROUNDS)
+def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name, tmp_path):
+    rng = random.Random(int(os.environ.get("SKEIN_INTEROP_TXN_CRASH_SEED", "1104")))
+    b = skeind_factory.new(settings={"log.segment.bytes": "262144"}).start()
+    topic, partitions = topic_name(), 3
+    create_topic(b, topic, partitions)
+    journal, stop = tmp_path / "journal", tmp_path / "stop"
+    producer = clients(tmp_path, "producer", b.bootstrap, topic, partitions, "txn-crash-producer", journal, stop,
+                       rng.randint(0, 1 << 30))
+    producer.start()
+
+    def lines_at_least(target: int, what: str = "B"):
+        def reached():
+            b.assert_alive()
+            producer.keep_running()
+            return sum(1 for line in journal_lines(journal) if line[0] in what) >= target
+        return reached
+
+    def count(what: str) -> int:
+        return sum(1 for line in journal_lines(journal) if line[0] in what)
+
+    kills = []
+    for round_no in range(CRASH_ROUNDS):
+        # The kill lands at whatever the producer is doing after a random number of journal lines more: producing,
+        # flushing, aborting, or in the middle of EndTxn.
+        wait_until(lines_at_least(count("BPCA") + rng.randint(3, 60), "BPCA"), 60,
+                   "round %d: producer progress before the kill" % round_no)
+        kills.append(" ".join(journal_lines(journal)[-1]))
+        b.kill()
+        b.start()
+        # Whatever was open or preparing when the broker died is resolved at the restart: the last stable offset
+        # reaches the high watermark as it was then (the producer may have opened a new transaction since).
+        restart_hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
+        wait_until(lambda: all(lso >= restart_hw[p] for p, lso in
+                               end_offsets(b.bootstrap, topic, partitions, committed=True).items()),
+                   30, "round %d: last stable offsets to reach the high watermarks %s after the restart"
+                   % (round_no, restart_hw))
+    # The producer goes on after the last restart.
+    wait_until(lines_at_least(count("C") + 3, "C"), 60, "producer commits after the last restart")
+    stop.touch()
+    code = producer.wait(60)
+    assert code in (0, 3), "producer exited %s:\n%s" % (code, producer.stderr_tail())
+
+    begun, committed, aborted, preparing = {}, set(), set(), set()
+    for line in journal_lines(journal):
+        if line[0] == "B":
+            begun[int(line[1])] = int(line[2])
+        elif line[0] == "C":
+            committed.add(int(line[1]))
+        elif line[0] == "A":
+            aborted.add(int(line[1]))
+        elif line[0] == "P":
+            preparing.add(int(line[1]))
+    in_doubt = preparing - committed - aborted
+    assert committed and aborted, "the run needs committed and aborted transactions: %s" % journal.read_text()
+
+    def parse(values):
+        seen = {}
+        for part, vs in values.items():
+            for v in vs:
+                n, seq, k = int(v[1:9]), int(v[11:15]), int(v[18:22])
+                assert v == b"t%08d-s%04d-of%04d" % (n, seq, k), v
+                assert (n + seq) % partitions == part, "record %r in partition %d" % (v, part)
+                seen.setdefault(n, []).append(seq)
+        return seen
+
+    values, eof = read_all(b.bootstrap, topic, partitions, "read_committed")
+    visible = parse(values)
+    dupes = {n: seqs for n, seqs in visible.items() if len(seqs) != len(set(seqs))}
+    assert not dupes, "records visible more than once: %s" % dupes
+    missing = {n: sorted(set(range(begun[n])) - set(visible.get(n, []))) for n in committed}
+    assert not {n: m for n, m in missing.items() if m}, "committed records missing: %s" % missing
+    partial = {n: sorted(visible[n]) for n in in_doubt if n in visible and len(visible[n]) != begun[n]}
+    assert not partial, "transactions in doubt partly visible: %s" % partial
+    leaked = {n: sorted(visible[n]) for n in visible if n not in committed and n not in in_doubt}
+    assert not leaked, "records of transactions not committed are visible: %s (aborted %s)" % (leaked, sorted(aborted))
+
+    # read_uncommitted shows the aborted records: they were in the log, and the broker hid them.
+    raw = parse(read_all(b.bootstrap, topic, partitions, "read_uncommitted")[0])
+    assert any(n in raw for n in aborted), "no aborted record reached the log; the test checks nothing"
+    # The last stable offset caught up with the high watermark: nothing is left open.
+    hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
+    wait_until(lambda: end_offsets(b.bootstrap, topic, partitions, committed=True) == hw, 30,
+               "last stable offsets to equal the high watermarks %s" % hw)
+    assert eof == hw, "read_committed reached its end at %s, high watermarks %s" % (eof, hw)
+    print("txn crash: kills after %s; %d committed, %d aborted, %d in doubt (%d visible), producer starts %d"
+          % (kills, len(committed), len(aborted), len(in_doubt), len(in_doubt & set(visible)), producer.starts))
+    b.assert_alive()
+    assert b.terminate() == 0
+
+
+@pytest.mark.timeout(180 + 60 * CRASH_ROUNDS)
+def test_consume_transform_produce_survives_worker_sigkill(skeind_factory, clients, topic_name, tmp_path):
+    rng = random.Random(int(os.environ.get("SKEIN_INTEROP_TXN_CRASH_SEED", "1104")) + 1)
+    b = skeind_factory.new().start()
+    in_topic, out_topic, partitions, total = topic_name("in"), topic_name("out"), 2, 1000 * (CRASH_ROUNDS + 1)
+    create_topic(b, in_topic, partitions)
+    create_topic(b, out_topic, partitions)
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 5})
+    for i in range(total):
+        p.produce(in_topic, b"in%06d" % i, key=b"%d" % i, partition=i % partitions)
+        p.poll(0)
+    assert p.flush(30) == 0
+
+    journal, stop = tmp_path / "journal", tmp_path / "stop"
+    group = "ctp-" + out_topic
+    worker = clients(tmp_path, "transform", b.bootstrap, in_topic, out_topic, group, "ctp-" + out_topic, journal,
+                     stop, rng.randint(0, 1 << 30))
+    worker.start()
+
+    def lines() -> list[list[str]]:
+        return journal_lines(journal)
+
+    def processed() -> int:
+        return sum(int(r.split("-")[1]) - int(r.split(":")[1].split("-")[0])
+                   for line in lines() if line[0] == "C" for r in line[1].split(","))
+
+    # Each round kills the worker twice: from outside at a random point (after a random number of journal lines:
+    # consuming, producing, sending offsets or inside EndTxn), then from inside, at an exact point of a transaction
+    # (its outputs in the log; its offsets sent too; committed but not yet journaled).
+    phases = ["flushed", "offsets-sent", "committed"]
+    kills = []
+    for round_no in range(CRASH_ROUNDS):
+        target = len(lines()) + rng.randint(2, 40)
+
+        def reached():
+            b.assert_alive()
+            worker.keep_running()
+            return len(lines()) >= target
+
+        wait_until(reached, 60, "round %d: worker progress before the kill" % round_no)
+        assert processed() < total, "the worker finished early; make the input larger"
+        worker.kill()
+        kills.append("outside after %s" % " ".join(lines()[-1]))
+        die_at = "%s:%d" % (phases[round_no % len(phases)], rng.randint(1, 6))
+        worker.start(die_at)
+        assert worker.wait(60) == -signal.SIGKILL, "worker did not die at %s:\n%s" % (die_at, worker.stderr_tail())
+        kills.append("inside at " + die_at)
+        worker.start()
+    assert processed() < total, "the worker finished early; make the input larger"
+
+    # The group's committed offsets reach the end of the input: every input was consumed by a committed
+    # transaction.
+    end = end_offsets(b.bootstrap, in_topic, partitions, committed=False)
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+
+    def all_consumed():
+        b.assert_alive()
+        worker.keep_running()
+        f = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=10)[group]
+        got = {tp.partition: tp.offset for tp in f.result(15).topic_partitions if tp.topic == in_topic}
+        return all(got.get(part, -1) == end[part] for part in range(partitions))
+
+    wait_until(all_consumed, 120, "committed offsets of %s to reach %s" % (group, end))
+    stop.touch()
+    code = worker.wait(60)
+    assert code in (0, 3), "worker exited %s:\n%s" % (code, worker.stderr_tail())
+
+    values, _ = read_all(b.bootstrap, out_topic, partitions, "read_committed")
+    outs = [v for vs in values.values() for v in vs]
+    expected = sorted(b"out:in%06d" % i for i in range(total))
+    dupes = sorted(v for v, count in Counter(outs).items() if count > 1)
+    assert not dupes, "%d outputs visible more than once, first %s" % (len(dupes), dupes[:5])
+    assert sorted(outs) == expected, "outputs missing: %s" % sorted(set(expected) - set(outs))[:10]
+    for part, vs in values.items():
+        assert vs == sorted(vs), "partition %d: outputs out of input order" % part
+    # The killed workers' uncommitted outputs reached the log (the kills after "flushed") and were hidden.
+    raw, _ = read_all(b.bootstrap, out_topic, partitions, "read_uncommitted")
+    raw_count = sum(len(v) for v in raw.values())
+    assert raw_count > total, "no aborted output in the log (%d records); the test checks nothing" % raw_count
+    print("ctp: kills %s; %d worker starts, %d raw outputs for %d inputs" % (kills, worker.starts, raw_count, total))
+    b.assert_alive()
+    assert b.terminate() == 0
