@@ -224,8 +224,11 @@ def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name,
     wait_until(lambda: end_offsets(b.bootstrap, topic, partitions, committed=True) == hw, 30,
                "last stable offsets to equal the high watermarks %s" % hw)
     assert eof == hw, "read_committed reached its end at %s, high watermarks %s" % (eof, hw)
-    print("txn crash: kills after %s; %d committed, %d aborted, %d in doubt (%d visible), producer starts %d"
-          % (kills, len(committed), len(aborted), len(in_doubt), len(in_doubt & set(visible)), producer.starts))
+    log = b.log_tail(100000)
+    print("txn crash: kills after %s; %d committed, %d aborted, %d in doubt (%d visible), producer starts %d; "
+          "at restarts skeind completed %d prepared and aborted %d open transactions"
+          % (kills, len(committed), len(aborted), len(in_doubt), len(in_doubt & set(visible)), producer.starts,
+             log.count("completing transaction of"), log.count("aborting open transaction of")))
     b.assert_alive()
     assert b.terminate() == 0
 
@@ -310,5 +313,53 @@ def test_consume_transform_produce_survives_worker_sigkill(skeind_factory, clien
     raw_count = sum(len(v) for v in raw.values())
     assert raw_count > total, "no aborted output in the log (%d records); the test checks nothing" % raw_count
     print("ctp: kills %s; %d worker starts, %d raw outputs for %d inputs" % (kills, worker.starts, raw_count, total))
+    b.assert_alive()
+    assert b.terminate() == 0
+
+
+def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, clients, topic_name, tmp_path):
+    """A producer dies with its transaction open and no new incarnation comes: the broker aborts the transaction
+    after transaction.timeout.ms, so the last stable offset moves on and read_committed never shows the records.
+    (A broker restart aborts every open transaction at once; test_broker_sigkill_during_transactions covers that.)"""
+    b = skeind_factory.new(settings={"transaction.abort.timed.out.transaction.cleanup.interval.ms": "200"}).start()
+    topic, partitions, timeout_ms = topic_name(), 2, 4000
+    create_topic(b, topic, partitions)
+    # Committed records before and after, from another transactional id, so that the LSO has somewhere to go.
+    ok = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "txn-open-bystander"})
+    ok.init_transactions(15)
+    ok.begin_transaction()
+    ok.produce(topic, b"before", partition=0)
+    ok.commit_transaction(15)
+
+    journal = tmp_path / "journal"
+    dead = clients(tmp_path, "open", b.bootstrap, topic, partitions, "txn-open-dead", timeout_ms, journal)
+    dead.start()
+    assert dead.wait(60) == -signal.SIGKILL, "the open-transaction client did not die as planned:\n" + dead.stderr_tail()
+    assert journal_lines(journal) == [["F", str(3 * partitions)]]
+    hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
+    lso = end_offsets(b.bootstrap, topic, partitions, committed=True)
+    assert lso == {0: 2, 1: 0}, "the open transaction does not hold the last stable offsets: %s (hw %s)" % (lso, hw)
+
+    ok.begin_transaction()
+    ok.produce(topic, b"after", partition=1)
+    ok.commit_transaction(30)
+    # Every partition's LSO reaches its high watermark (the abort marker included) without any client's help.
+    wait_until(lambda: end_offsets(b.bootstrap, topic, partitions, committed=True)
+               == end_offsets(b.bootstrap, topic, partitions, committed=False),
+               timeout_ms / 1000 + 20, "the dead producer's transaction to be aborted")
+    assert "open longer than its timeout of %d ms" % timeout_ms in b.log_tail(), "not aborted by the timeout"
+    values, eof = read_all(b.bootstrap, topic, partitions, "read_committed")
+    assert values == {0: [b"before"], 1: [b"after"]}, values
+    assert eof == end_offsets(b.bootstrap, topic, partitions, committed=False)
+    raw, _ = read_all(b.bootstrap, topic, partitions, "read_uncommitted")
+    assert sorted(v for vs in raw.values() for v in vs) == sorted(
+        [b"before", b"after"] + [b"open-%04d" % i for i in range(3 * partitions)]), raw
+    # The transactional id is usable again: a new incarnation commits.
+    again = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "txn-open-dead"})
+    again.init_transactions(15)
+    again.begin_transaction()
+    again.produce(topic, b"new incarnation", partition=0)
+    again.commit_transaction(15)
+    assert read_all(b.bootstrap, topic, partitions, "read_committed")[0][0] == [b"before", b"new incarnation"]
     b.assert_alive()
     assert b.terminate() == 0

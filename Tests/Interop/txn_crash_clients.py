@@ -3,6 +3,7 @@ the broker under them) at any moment. Not a test module.
 
     python txn_crash_clients.py producer BOOTSTRAP TOPIC PARTITIONS TXN_ID JOURNAL STOP_FILE SEED
     python txn_crash_clients.py transform BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP TXN_ID JOURNAL STOP_FILE SEED [DIE_AT]
+    python txn_crash_clients.py open BOOTSTRAP TOPIC PARTITIONS TXN_ID TIMEOUT_MS JOURNAL
 
 Each appends to a journal (one line per event, flushed and fsynced before the next step, so a line is there
 exactly when the step before it returned):
@@ -16,6 +17,7 @@ transform: "F r"    a transaction's outputs for the input ranges r ("p:from-to,.
            "S r"    its consumer offsets were sent to the transaction
            "C r"    it committed
            "X why"  as above
+open:      "F k"    k records of an open transaction are flushed; the process then SIGKILLs itself
 Transaction numbers continue across restarts: a new producer starts after the highest number in the journal.
 """
 
@@ -188,6 +190,20 @@ def run_transform(bootstrap, in_topic, out_topic, group, txn_id, journal_path, s
     return 0
 
 
+def run_open(bootstrap, topic, partitions, txn_id, timeout_ms, journal_path):
+    """Opens a transaction, writes records into every partition, and dies with it open (SIGKILL, no abort)."""
+    journal = Journal(journal_path)
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txn_id,
+                  "transaction.timeout.ms": int(timeout_ms)})
+    p.init_transactions(15)
+    p.begin_transaction()
+    for seq in range(3 * int(partitions)):
+        p.produce(topic, b"open-%04d" % seq, partition=seq % int(partitions))
+    assert p.flush(15) == 0
+    journal.write("F %d" % (3 * int(partitions)))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    sys.exit({"producer": run_producer, "transform": run_transform}[mode](*args))
+    sys.exit({"producer": run_producer, "transform": run_transform, "open": run_open}[mode](*args))
