@@ -40,6 +40,7 @@ final class RequestRouter: Sendable {
         .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
         .offsetCommit, .offsetFetch, .describeGroups, .listGroups, .alterConfigs, .incrementalAlterConfigs,
         .deleteGroups, .offsetDelete,
+        .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -125,6 +126,12 @@ final class RequestRouter: Sendable {
             IncrementalAlterConfigsHandler.handle(request, context: context, broker: broker)
         case .deleteGroups(let request): DeleteGroupsHandler.handle(request, context: context, broker: broker)
         case .offsetDelete(let request): OffsetDeleteHandler.handle(request, context: context, broker: broker)
+        case .createPartitions(let request): CreatePartitionsHandler.handle(request, context: context, broker: broker)
+        case .deleteRecords(let request): DeleteRecordsHandler.handle(request, context: context, broker: broker)
+        case .describeCluster(let request): DescribeClusterHandler.handle(request, context: context, broker: broker)
+        case .describeLogDirs(let request): DescribeLogDirsHandler.handle(request, context: context, broker: broker)
+        case .describeProducers(let request):
+            DescribeProducersHandler.handle(request, context: context, broker: broker)
         }
     }
 

@@ -27,6 +27,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case deleteGroups = 42
     case incrementalAlterConfigs = 44
     case offsetDelete = 47
+    case deleteRecords = 21
+    case describeLogDirs = 35
+    case createPartitions = 37
+    case describeCluster = 60
+    case describeProducers = 61
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -61,6 +66,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .deleteGroups: 0...2
         case .incrementalAlterConfigs: 0...1
         case .offsetDelete: 0...0
+        case .deleteRecords: 0...2
+        case .describeLogDirs: 0...4
+        case .createPartitions: 0...3
+        case .describeCluster: 0...2
+        case .describeProducers: 0...0
         }
     }
 
@@ -92,6 +102,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .incrementalAlterConfigs: 1
         // v0 is the only version we speak and it is not flexible; Kafka's v1 is.
         case .offsetDelete: 1
+        case .deleteRecords: 2
+        case .describeLogDirs: 2
+        case .createPartitions: 2
+        case .describeCluster: 0
+        case .describeProducers: 0
         }
     }
 
@@ -150,6 +165,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .deleteGroups: "DeleteGroups"
         case .incrementalAlterConfigs: "IncrementalAlterConfigs"
         case .offsetDelete: "OffsetDelete"
+        case .deleteRecords: "DeleteRecords"
+        case .describeLogDirs: "DescribeLogDirs"
+        case .createPartitions: "CreatePartitions"
+        case .describeCluster: "DescribeCluster"
+        case .describeProducers: "DescribeProducers"
         }
     }
 }

@@ -25,6 +25,11 @@ public enum KafkaRequest: Equatable, Sendable {
     case deleteGroups(DeleteGroupsRequest)
     case incrementalAlterConfigs(IncrementalAlterConfigsRequest)
     case offsetDelete(OffsetDeleteRequest)
+    case deleteRecords(DeleteRecordsRequest)
+    case describeLogDirs(DescribeLogDirsRequest)
+    case createPartitions(CreatePartitionsRequest)
+    case describeCluster(DescribeClusterRequest)
+    case describeProducers(DescribeProducersRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -54,6 +59,11 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .deleteRecords(let m): m
+        case .describeLogDirs(let m): m
+        case .createPartitions(let m): m
+        case .describeCluster(let m): m
+        case .describeProducers(let m): m
         }
     }
 
@@ -84,6 +94,11 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
+        case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
+        case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
+        case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
+        case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -117,6 +132,11 @@ public enum KafkaResponse: Equatable, Sendable {
     case deleteGroups(DeleteGroupsResponse)
     case incrementalAlterConfigs(IncrementalAlterConfigsResponse)
     case offsetDelete(OffsetDeleteResponse)
+    case deleteRecords(DeleteRecordsResponse)
+    case describeLogDirs(DescribeLogDirsResponse)
+    case createPartitions(CreatePartitionsResponse)
+    case describeCluster(DescribeClusterResponse)
+    case describeProducers(DescribeProducersResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -145,6 +165,11 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .deleteRecords(let m): m
+        case .describeLogDirs(let m): m
+        case .createPartitions(let m): m
+        case .describeCluster(let m): m
+        case .describeProducers(let m): m
         }
     }
 
@@ -175,6 +200,11 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
+        case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
+        case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
+        case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
+        case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
         }
     }
 

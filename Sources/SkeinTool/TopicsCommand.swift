@@ -5,16 +5,21 @@ import SkeinClient
 public struct TopicsCommand: AsyncParsableCommand, Sendable {
     public static let configuration = CommandConfiguration(
         commandName: "topics",
-        abstract: "List, create, delete, describe and configure topics.",
+        abstract: "List, create, delete, describe, configure and grow topics, and delete old records.",
         discussion: """
             Examples:
               skein topics list
               skein topics create events -p 6 -c retention.ms=86400000 -c compression.type=zstd
               skein topics describe events
               skein topics alter-config events --set retention.ms=3600000 --delete segment.bytes
+              skein topics add-partitions events --partitions 12
+              skein topics delete-records events --partition 0 --before 1500
               skein topics delete events
             """,
-        subcommands: [List.self, Create.self, Delete.self, Describe.self, AlterConfig.self])
+        subcommands: [
+            List.self, Create.self, Delete.self, Describe.self, AlterConfig.self, AddPartitions.self,
+            DeleteRecords.self,
+        ])
 
     public init() {}
 

@@ -127,6 +127,8 @@ struct FixtureTests {
             .offsetForLeaderEpoch: (2...4, 4), .describeConfigs: (1...4, 4),
             .alterConfigs: (0...2, 2), .deleteGroups: (0...2, 2), .incrementalAlterConfigs: (0...1, 1),
             .offsetDelete: (0...0, 1),
+            .deleteRecords: (0...2, 2), .describeLogDirs: (0...4, 2), .createPartitions: (0...3, 2),
+            .describeCluster: (0...2, 0), .describeProducers: (0...0, 0),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

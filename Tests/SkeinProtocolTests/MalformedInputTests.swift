@@ -16,6 +16,9 @@ struct MalformedInputTests {
         VersionCase(api: .describeConfigs, version: 4), VersionCase(api: .joinGroup, version: 7),
         VersionCase(api: .incrementalAlterConfigs, version: 1), VersionCase(api: .alterConfigs, version: 0),
         VersionCase(api: .deleteGroups, version: 2), VersionCase(api: .offsetDelete, version: 0),
+        VersionCase(api: .createPartitions, version: 0), VersionCase(api: .createPartitions, version: 3),
+        VersionCase(api: .deleteRecords, version: 2), VersionCase(api: .describeCluster, version: 2),
+        VersionCase(api: .describeLogDirs, version: 4), VersionCase(api: .describeProducers, version: 0),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)
