@@ -205,3 +205,25 @@ def test_kafka_python_admin_partitions_records_and_descriptions(broker, topic_na
         assert sizes[2] > 0 and sizes[0] == 0
     finally:
         admin.close()
+
+
+def test_skein_topics_add_partitions_and_delete_records(broker, topic_name):
+    from test_cli import ok, one_line_error, skein
+    topic = topic_name()
+    create_topic(broker, topic, 2)
+    assert "now has 3 partitions" in ok(skein(broker, "topics", "add-partitions", topic, "--partitions", "3"))
+    wait_until(lambda: topic_partitions(broker, topic) == 3, 10, "metadata with 3 partitions")
+    ok(skein(broker, "topics", "add-partitions", topic, "--partitions", "5", "--validate-only"))
+    assert topic_partitions(broker, topic) == 3
+    one_line_error(skein(broker, "topics", "add-partitions", topic, "--partitions", "2"), 64, "cannot be removed")
+    one_line_error(skein(broker, "topics", "add-partitions", topic_name("gone"), "--partitions", "2"), 2, "no topic")
+
+    produce(broker, topic, ["r%d" % i for i in range(6)], partition=2)
+    out = ok(skein(broker, "topics", "delete-records", topic, "--partition", "2", "--before", "4"))
+    assert out.splitlines()[1].split() == ["2", "4"], out
+    assert watermarks(broker, topic, 2) == (4, 6)
+    out = ok(skein(broker, "topics", "delete-records", topic, "--all"))
+    assert [line.split() for line in out.splitlines()[1:]] == [["0", "0"], ["1", "0"], ["2", "6"]], out
+    one_line_error(skein(broker, "topics", "delete-records", topic, "--partition", "2", "--before", "99"), 64,
+                   "past the end")
+    one_line_error(skein(broker, "topics", "delete-records", topic), 64)

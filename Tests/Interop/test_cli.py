@@ -394,6 +394,7 @@ def test_help_has_examples_for_every_command(broker):
     commands = [["produce"], ["consume"], ["logs"], ["topics"], ["topics", "list"], ["topics", "create"],
                 ["topics", "delete"], ["topics", "describe"], ["groups"], ["groups", "list"],
                 ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["topics", "alter-config"],
+                ["topics", "add-partitions"], ["topics", "delete-records"],
                 ["cluster"], ["bench"], ["bench", "produce"], ["bench", "consume"], ["bench", "group"]]
     for command in commands:
         res = skein(broker, *command, "--help", bootstrap=False)
