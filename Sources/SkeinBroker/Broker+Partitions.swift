@@ -23,7 +23,8 @@ extension Broker {
                 "partition \(partition) is assigned to broker \(other), but the only broker is \(config.nodeId)"
         }
         guard brokerIds.count == 1 else {
-            return "partition \(partition) names broker \(config.nodeId) \(brokerIds.count) times; it can hold one replica"
+            return
+                "partition \(partition) names broker \(config.nodeId) \(brokerIds.count) times; it can hold one replica"
         }
         return nil
     }
@@ -105,7 +106,8 @@ extension Broker {
         let held = partitionCountLocked
         guard held + Int(adding) <= config.maxPartitions else {
             throw .policyViolation(
-                "the broker holds \(held) partitions; \(adding) more would exceed max.partitions=\(config.maxPartitions)")
+                "the broker holds \(held) partitions; \(adding) more would exceed max.partitions=\(config.maxPartitions)"
+            )
         }
         if !validateOnly { pendingTopics[name] = adding }
         return current

@@ -19,7 +19,8 @@ extension ProducerStateManager {
         let state = state(for: topicPartition)
         let producers = state.lock.withLock { state.producers }
         return producers.sorted { $0.key < $1.key }.map { id, entry in
-            ProducerDescription(producerId: id, epoch: entry.epoch, lastSequence: entry.batches.last?.lastSequence ?? -1)
+            ProducerDescription(
+                producerId: id, epoch: entry.epoch, lastSequence: entry.batches.last?.lastSequence ?? -1)
         }
     }
 }

@@ -53,7 +53,9 @@ enum SingleNodeTopicConfigs {
     ]
 
     /// Configs whose value is a comma-separated list (IncrementalAlterConfigs APPEND and SUBTRACT).
-    static let listNames: Set<String> = ["follower.replication.throttled.replicas", "leader.replication.throttled.replicas"]
+    static let listNames: Set<String> = [
+        "follower.replication.throttled.replicas", "leader.replication.throttled.replicas",
+    ]
 
     /// Nil if `value` is acceptable for `name`, else why not. Only for names in `settings`.
     static func problem(_ name: String, _ value: String) -> String? {

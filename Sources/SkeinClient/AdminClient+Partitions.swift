@@ -44,7 +44,8 @@ extension AdminClient {
                 for result in topic.partitions {
                     let partition = TopicPartition(topic: topic.name, partition: result.partitionIndex)
                     if result.errorCode == .unknownTopicOrPartition {
-                        throw KafkaClientError.unknownTopicOrPartition(topic: topic.name, partition: result.partitionIndex)
+                        throw KafkaClientError.unknownTopicOrPartition(
+                            topic: topic.name, partition: result.partitionIndex)
                     }
                     try Self.check(result.errorCode, nil, context: "delete records of \(partition)")
                     starts[partition] = result.lowWatermark

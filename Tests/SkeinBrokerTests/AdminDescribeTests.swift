@@ -131,7 +131,9 @@ import Testing
                         .init(
                             resourceType: DescribeConfigsRequest.topicResourceType, resourceName: "legacy",
                             configs: [
-                                .init(name: name, configOperation: IncrementalAlterConfigsRequest.setOperation, value: value)
+                                .init(
+                                    name: name, configOperation: IncrementalAlterConfigsRequest.setOperation,
+                                    value: value)
                             ])
                     ]), version: 1)
                 #expect(refused.responses.first?.errorCode == .invalidConfig, "\(name)=\(value)")
@@ -148,7 +150,8 @@ import Testing
                 ]), version: 1)
             #expect(appended.responses.first?.errorCode == .noError)
             #expect(
-                broker.broker.topics.topic("legacy")?.configs["follower.replication.throttled.replicas"] == "0:0,1:0,2:0")
+                broker.broker.topics.topic("legacy")?.configs["follower.replication.throttled.replicas"]
+                    == "0:0,1:0,2:0")
         }
     }
 }

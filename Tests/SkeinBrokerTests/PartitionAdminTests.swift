@@ -88,7 +88,8 @@ import Testing
             #expect(elsewhere.errorCode == .invalidReplicaAssignment)
             #expect(elsewhere.errorMessage?.contains("broker 7") == true)
             #expect(try grow("fixed", to: 5, assignments: [[0]], on: connection).errorCode == .invalidReplicaAssignment)
-            #expect(try grow("fixed", to: 4, assignments: [[0, 0]], on: connection).errorCode == .invalidReplicaAssignment)
+            #expect(
+                try grow("fixed", to: 4, assignments: [[0, 0]], on: connection).errorCode == .invalidReplicaAssignment)
             #expect(try grow("fixed", to: 9, on: connection).errorCode == .invalidPartitions)
             #expect(try grow("fixed", to: 4, validateOnly: true, on: connection).errorCode == .noError)
             #expect(try partitionCount("fixed", on: connection) == 3)
@@ -117,7 +118,8 @@ import Testing
                     .init(
                         name: "placed", numPartitions: -1, replicationFactor: -1,
                         assignments: [
-                            Assignment(partitionIndex: 0, brokerIds: [3]), Assignment(partitionIndex: 1, brokerIds: [3]),
+                            Assignment(partitionIndex: 0, brokerIds: [3]),
+                            Assignment(partitionIndex: 1, brokerIds: [3]),
                             Assignment(partitionIndex: 2, brokerIds: [3]),
                         ]),
                     .init(
@@ -173,10 +175,13 @@ import Testing
             DeleteRecordsRequest(topics: [
                 .init(
                     name: topic,
-                    partitions: offsets.sorted { $0.key < $1.key }.map { .init(partitionIndex: $0.key, offset: $0.value) }
+                    partitions: offsets.sorted { $0.key < $1.key }.map {
+                        .init(partitionIndex: $0.key, offset: $0.value)
+                    }
                 )
             ]), version: version)
-        return Dictionary(uniqueKeysWithValues: (response.topics.first?.partitions ?? []).map { ($0.partitionIndex, $0) })
+        return Dictionary(
+            uniqueKeysWithValues: (response.topics.first?.partitions ?? []).map { ($0.partitionIndex, $0) })
     }
 
     @Test(arguments: [Int16(0), 2])
@@ -197,7 +202,8 @@ import Testing
         let below = try connection.roundTrip(fetch("trimmed", partition: 0, offset: 2), version: 12)
         #expect(below.first.errorCode == .offsetOutOfRange)
         #expect(below.first.logStartOffset == 6)
-        #expect(try connection.roundTrip(fetch("trimmed", partition: 0, offset: 6), version: 12).values.first == "record-6")
+        #expect(
+            try connection.roundTrip(fetch("trimmed", partition: 0, offset: 6), version: 12).values.first == "record-6")
         // Lower than the start changes nothing; past the high watermark is out of range.
         #expect(try deleteRecords("trimmed", [0: 3], on: connection)[0]?.lowWatermark == 6)
         let beyond = try deleteRecords("trimmed", [0: 11], on: connection)[0]

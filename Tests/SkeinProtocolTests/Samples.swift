@@ -196,7 +196,9 @@ enum Samples {
         case .deleteRecords:
             return DeleteRecordsRequest(
                 topics: [
-                    .init(name: "t", partitions: [.init(partitionIndex: 0, offset: 42), .init(partitionIndex: 1, offset: -1)])
+                    .init(
+                        name: "t",
+                        partitions: [.init(partitionIndex: 0, offset: 42), .init(partitionIndex: 1, offset: -1)])
                 ], timeoutMs: 1500, unknownTaggedFields: tags)
         case .describeCluster:
             return DescribeClusterRequest(
