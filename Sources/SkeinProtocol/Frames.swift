@@ -25,6 +25,12 @@ public enum KafkaRequest: Equatable, Sendable {
     case deleteGroups(DeleteGroupsRequest)
     case incrementalAlterConfigs(IncrementalAlterConfigsRequest)
     case offsetDelete(OffsetDeleteRequest)
+    case addPartitionsToTxn(AddPartitionsToTxnRequest)
+    case addOffsetsToTxn(AddOffsetsToTxnRequest)
+    case endTxn(EndTxnRequest)
+    case txnOffsetCommit(TxnOffsetCommitRequest)
+    case describeTransactions(DescribeTransactionsRequest)
+    case listTransactions(ListTransactionsRequest)
     case deleteRecords(DeleteRecordsRequest)
     case describeLogDirs(DescribeLogDirsRequest)
     case createPartitions(CreatePartitionsRequest)
@@ -59,6 +65,12 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .addPartitionsToTxn(let m): m
+        case .addOffsetsToTxn(let m): m
+        case .endTxn(let m): m
+        case .txnOffsetCommit(let m): m
+        case .describeTransactions(let m): m
+        case .listTransactions(let m): m
         case .deleteRecords(let m): m
         case .describeLogDirs(let m): m
         case .createPartitions(let m): m
@@ -94,6 +106,12 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .addPartitionsToTxn: .addPartitionsToTxn(try .decode(from: &buffer, version: version))
+        case .addOffsetsToTxn: .addOffsetsToTxn(try .decode(from: &buffer, version: version))
+        case .endTxn: .endTxn(try .decode(from: &buffer, version: version))
+        case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
+        case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
+        case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
         case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
         case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
@@ -132,6 +150,12 @@ public enum KafkaResponse: Equatable, Sendable {
     case deleteGroups(DeleteGroupsResponse)
     case incrementalAlterConfigs(IncrementalAlterConfigsResponse)
     case offsetDelete(OffsetDeleteResponse)
+    case addPartitionsToTxn(AddPartitionsToTxnResponse)
+    case addOffsetsToTxn(AddOffsetsToTxnResponse)
+    case endTxn(EndTxnResponse)
+    case txnOffsetCommit(TxnOffsetCommitResponse)
+    case describeTransactions(DescribeTransactionsResponse)
+    case listTransactions(ListTransactionsResponse)
     case deleteRecords(DeleteRecordsResponse)
     case describeLogDirs(DescribeLogDirsResponse)
     case createPartitions(CreatePartitionsResponse)
@@ -165,6 +189,12 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .addPartitionsToTxn(let m): m
+        case .addOffsetsToTxn(let m): m
+        case .endTxn(let m): m
+        case .txnOffsetCommit(let m): m
+        case .describeTransactions(let m): m
+        case .listTransactions(let m): m
         case .deleteRecords(let m): m
         case .describeLogDirs(let m): m
         case .createPartitions(let m): m
@@ -200,6 +230,12 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .addPartitionsToTxn: .addPartitionsToTxn(try .decode(from: &buffer, version: version))
+        case .addOffsetsToTxn: .addOffsetsToTxn(try .decode(from: &buffer, version: version))
+        case .endTxn: .endTxn(try .decode(from: &buffer, version: version))
+        case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
+        case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
+        case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
         case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
         case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))

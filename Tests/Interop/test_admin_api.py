@@ -227,3 +227,28 @@ def test_skein_topics_add_partitions_and_delete_records(broker, topic_name):
     one_line_error(skein(broker, "topics", "delete-records", topic, "--partition", "2", "--before", "99"), 64,
                    "past the end")
     one_line_error(skein(broker, "topics", "delete-records", topic), 64)
+
+
+def test_kafka_python_describe_producers_shows_an_open_transaction(broker, topic_name):
+    from kafka import KafkaProducer
+    from kafka import TopicPartition as KTopicPartition
+    from kafka.admin import KafkaAdminClient
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    produce(broker, topic, ["before"])
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, transactional_id="describe-" + topic)
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        producer.send(topic, b"in-transaction", partition=0)
+        producer.flush(20)
+        tp = KTopicPartition(topic, 0)
+        (state,) = admin.describe_producers([tp])[tp].active_producers
+        assert state.current_transaction_start_offset == 1
+        producer.commit_transaction()
+        (state,) = admin.describe_producers([tp])[tp].active_producers
+        assert state.current_transaction_start_offset == -1
+    finally:
+        producer.close()
+        admin.close()
