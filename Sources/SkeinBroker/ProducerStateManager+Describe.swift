@@ -1,13 +1,13 @@
 import SkeinLog
 
-/// What DescribeProducers reports per producer of a partition. Kept apart from the bookkeeping so the
-/// transaction state can fill in `currentTxnStartOffset` and `coordinatorEpoch` without touching it.
+/// What DescribeProducers reports per producer of a partition. Kept apart from the bookkeeping, which changes
+/// with transactions; the handler takes `currentTxnStartOffset` from the partition log's open transactions.
 struct ProducerDescription: Equatable, Sendable {
     var producerId: Int64
     var epoch: Int16
     /// The last sequence number appended, -1 if no batch is remembered.
     var lastSequence: Int32
-    /// Not tracked yet: -1.
+    /// Not tracked: -1.
     var lastTimestamp: Int64 = -1
     var coordinatorEpoch: Int32 = -1
     var currentTxnStartOffset: Int64 = -1
