@@ -252,3 +252,51 @@ def test_kafka_python_describe_producers_shows_an_open_transaction(broker, topic
     finally:
         producer.close()
         admin.close()
+
+
+def grow_with_confluent(broker, topic, count):
+    from confluent_kafka.admin import NewPartitions
+    admin = admin_client(broker)
+    (future,) = admin.create_partitions([NewPartitions(topic, count)], request_timeout=15).values()
+    assert future.result(timeout=20) is None
+
+
+def test_a_subscribed_group_member_picks_up_added_partitions(broker, topic_name):
+    """What librdkafka's test 0069 checks: a subscribed consumer rebalances onto partitions added later."""
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "grow-" + topic,
+                  "auto.offset.reset": "earliest", "topic.metadata.refresh.interval.ms": 500,
+                  "session.timeout.ms": 6000})
+    try:
+        c.subscribe([topic])
+        wait_until(lambda: c.poll(0.2) is None and len(c.assignment()) == 1, 30, "the first assignment")
+        grow_with_confluent(broker, topic, 3)
+        wait_until(lambda: c.poll(0.2) is None and len(c.assignment()) == 3, 30, "an assignment of 3 partitions")
+        produce(broker, topic, ["new-partition"], partition=2)
+        got = []
+        wait_until(lambda: got.extend(m for m in [c.poll(0.2)] if m is not None and not m.error())
+                   or any(m.partition() == 2 for m in got), 30, "the record on partition 2")
+        assert [m.value() for m in got if m.partition() == 2] == [b"new-partition"]
+    finally:
+        c.close()
+
+
+def test_an_assigned_partition_that_does_not_exist_yet_is_read_once_created(broker, topic_name):
+    """What librdkafka's test 0112 checks: assign() to a partition beyond the count, then grow the topic."""
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "assign-" + topic,
+                  "auto.offset.reset": "earliest", "topic.metadata.refresh.interval.ms": 500})
+    try:
+        c.assign([TopicPartition(topic, 2)])
+        early = c.poll(1.0)
+        assert early is None or early.error() is not None, "a record from a partition that does not exist"
+        grow_with_confluent(broker, topic, 3)
+        produce(broker, topic, ["late-partition"], partition=2)
+        got = []
+        wait_until(lambda: got.extend(m for m in [c.poll(0.2)] if m is not None and not m.error()) or got, 30,
+                   "the record on the new partition 2")
+        assert [(m.partition(), m.value()) for m in got] == [(2, b"late-partition")]
+    finally:
+        c.close()
