@@ -93,6 +93,7 @@ def test_confluent_create_topics_with_a_replica_assignment(broker, topic_name):
     assert elsewhere not in admin.list_topics(timeout=10).topics
 
 
+@pytest.mark.filterwarnings("ignore:alter_configs has been deprecated:DeprecationWarning")
 def test_confluent_alter_configs_accepts_what_a_single_node_ignores(broker, topic_name):
     """librdkafka's test 0092 sets message.format.version; replication and compaction settings are accepted
     too, stored and described, while unknown names and bad values are still refused."""
