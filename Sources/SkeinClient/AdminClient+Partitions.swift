@@ -55,3 +55,26 @@ extension AdminClient {
         return starts
     }
 }
+
+extension AdminClient {
+    /// The bytes each partition of `topic` takes on its leader's disk (DescribeLogDirs), as `kafka-log-dirs
+    /// --describe` reports them; future replicas being moved between directories are not counted.
+    public func partitionSizes(of topic: String) async throws -> [Int32: Int64] {
+        let info = try await metadata.topic(topic)
+        let byLeader = Dictionary(grouping: info.partitions.keys, by: { info.partitions[$0]!.leaderId })
+        var sizes: [Int32: Int64] = [:]
+        for (leader, partitions) in byLeader where leader >= 0 {
+            let connection = try await metadata.connection(toNode: leader)
+            let response = try await connection.send(
+                DescribeLogDirsRequest(topics: [.init(topic: topic, partitions: partitions.sorted())]))
+            for directory in response.results where directory.errorCode == .noError {
+                for entry in directory.topics where entry.name == topic {
+                    for partition in entry.partitions where !partition.isFutureKey {
+                        sizes[partition.partitionIndex, default: 0] += partition.partitionSize
+                    }
+                }
+            }
+        }
+        return sizes
+    }
+}

@@ -100,7 +100,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
     struct Describe: AsyncParsableCommand, Sendable {
         static let configuration = CommandConfiguration(
-            abstract: "Show a topic's partitions (leader, offsets, record counts) and settings.",
+            abstract: "Show a topic's partitions (leader, offsets, record counts, bytes on disk) and settings.",
             discussion: "Example:\n  skein topics describe events")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "Topic name.") var name: String
@@ -115,14 +115,16 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
                 }
                 let starts = try await admin.offsets(partitions, .beginning)
                 let ends = try await admin.offsets(partitions, .end)
+                // A broker without DescribeLogDirs (or one that refuses it) still gets the rest of the table.
+                let sizes = try? await admin.partitionSizes(of: options.name)
                 var out = "Topic: \(options.name)  Partitions: \(partitions.count)\n\n"
-                var rows = [["PARTITION", "LEADER", "START", "END", "RECORDS"]]
+                var rows = [["PARTITION", "LEADER", "START", "END", "RECORDS", "BYTES"]]
                 for partition in partitions {
                     let start = starts[partition] ?? 0
                     let end = ends[partition] ?? 0
                     rows.append([
                         "\(partition.partition)", "\(info.partitions[partition.partition]?.leaderId ?? -1)", "\(start)",
-                        "\(end)", "\(end - start)",
+                        "\(end)", "\(end - start)", sizes?[partition.partition].map(String.init) ?? "-",
                     ])
                 }
                 out += table(rows)
