@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -139,6 +140,20 @@ def end_offsets(bootstrap: str, topic: str, partitions: int, committed: bool) ->
     return {tp.partition: f.result(timeout=15).offset for tp, f in fs.items()}
 
 
+def metric(broker, series: str) -> float:
+    """One sample of skeind's /metrics, e.g. 'skein_transactions_total{outcome="timed_out"}'."""
+    with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    raise AssertionError("%s not in /metrics" % series)
+
+
+def unstable(broker, topic: str, partition: int) -> float:
+    """skein_log_unstable_offsets: high watermark minus last stable offset."""
+    return metric(broker, 'skein_log_unstable_offsets{topic="%s",partition="%d"}' % (topic, partition))
+
+
 @pytest.mark.timeout(120 + 60 * CRASH_ROUNDS)
 def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name, tmp_path):
     rng = random.Random(int(os.environ.get("SKEIN_INTEROP_TXN_CRASH_SEED", "1104")))
@@ -224,6 +239,7 @@ def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name,
     wait_until(lambda: end_offsets(b.bootstrap, topic, partitions, committed=True) == hw, 30,
                "last stable offsets to equal the high watermarks %s" % hw)
     assert eof == hw, "read_committed reached its end at %s, high watermarks %s" % (eof, hw)
+    assert [unstable(b, topic, p) for p in range(partitions)] == [0] * partitions
     log = b.log_tail(100000)
     print("txn crash: kills after %s; %d committed, %d aborted, %d in doubt (%d visible), producer starts %d; "
           "at restarts skeind completed %d prepared and aborted %d open transactions"
@@ -339,6 +355,7 @@ def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, client
     hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
     lso = end_offsets(b.bootstrap, topic, partitions, committed=True)
     assert lso == {0: 2, 1: 0}, "the open transaction does not hold the last stable offsets: %s (hw %s)" % (lso, hw)
+    assert [unstable(b, topic, p) for p in range(partitions)] == [hw[0] - 2, hw[1]]
 
     ok.begin_transaction()
     ok.produce(topic, b"after", partition=1)
@@ -348,6 +365,8 @@ def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, client
                == end_offsets(b.bootstrap, topic, partitions, committed=False),
                timeout_ms / 1000 + 20, "the dead producer's transaction to be aborted")
     assert "open longer than its timeout of %d ms" % timeout_ms in b.log_tail(), "not aborted by the timeout"
+    assert metric(b, 'skein_transactions_total{outcome="timed_out"}') == 1
+    assert [unstable(b, topic, p) for p in range(partitions)] == [0] * partitions
     values, eof = read_all(b.bootstrap, topic, partitions, "read_committed")
     assert values == {0: [b"before"], 1: [b"after"]}, values
     assert eof == end_offsets(b.bootstrap, topic, partitions, committed=False)
