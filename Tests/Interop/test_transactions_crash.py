@@ -154,86 +154,105 @@ def unstable(broker, topic: str, partition: int) -> float:
     return metric(broker, 'skein_log_unstable_offsets{topic="%s",partition="%d"}' % (topic, partition))
 
 
+class Journal:
+    """What one producer's journal says about its transactions."""
+
+    def __init__(self, path: Path):
+        self.begun, self.committed, self.aborted, preparing = {}, set(), set(), set()
+        for line in journal_lines(path):
+            if line[0] == "B":
+                self.begun[int(line[1])] = int(line[2])
+            elif line[0] == "C":
+                self.committed.add(int(line[1]))
+            elif line[0] == "A":
+                self.aborted.add(int(line[1]))
+            elif line[0] == "P":
+                preparing.add(int(line[1]))
+        self.in_doubt = preparing - self.committed - self.aborted
+
+
 @pytest.mark.timeout(120 + 60 * CRASH_ROUNDS)
 def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name, tmp_path):
+    """Two transactional producers (their transactions interleave in every partition, so the aborted ranges of
+    one hold committed records of the other) while skeind is killed and restarted."""
     rng = random.Random(int(os.environ.get("SKEIN_INTEROP_TXN_CRASH_SEED", "1104")))
     b = skeind_factory.new(settings={"log.segment.bytes": "262144"}).start()
-    topic, partitions = topic_name(), 3
+    topic, partitions, tags = topic_name(), 3, "ab"
     create_topic(b, topic, partitions)
-    journal, stop = tmp_path / "journal", tmp_path / "stop"
-    producer = clients(tmp_path, "producer", b.bootstrap, topic, partitions, "txn-crash-producer", journal, stop,
-                       rng.randint(0, 1 << 30))
-    producer.start()
+    stop = tmp_path / "stop"
+    journals = {tag: tmp_path / ("journal-" + tag) for tag in tags}
+    producers = {tag: clients(tmp_path, "producer", b.bootstrap, topic, partitions, "txn-crash-" + tag, journals[tag],
+                              stop, rng.randint(0, 1 << 30), tag) for tag in tags}
+    for producer in producers.values():
+        producer.start()
 
-    def lines_at_least(target: int, what: str = "B"):
+    def count(what: str, tag: str | None = None) -> int:
+        return sum(1 for t in (tag or tags) for line in journal_lines(journals[t]) if line[0] in what)
+
+    def progress(target: int, what: str, tag: str | None = None):
         def reached():
             b.assert_alive()
-            producer.keep_running()
-            return sum(1 for line in journal_lines(journal) if line[0] in what) >= target
+            for producer in producers.values():
+                producer.keep_running()
+            return count(what, tag) >= target
         return reached
-
-    def count(what: str) -> int:
-        return sum(1 for line in journal_lines(journal) if line[0] in what)
 
     kills = []
     for round_no in range(CRASH_ROUNDS):
-        # The kill lands at whatever the producer is doing after a random number of journal lines more: producing,
-        # flushing, aborting, or in the middle of EndTxn.
-        wait_until(lines_at_least(count("BPCA") + rng.randint(3, 60), "BPCA"), 60,
+        # The kill lands at whatever the producers are doing after a random number of journal lines more:
+        # producing, flushing, aborting, or in the middle of EndTxn.
+        wait_until(progress(count("BPCA") + rng.randint(3, 60), "BPCA"), 60,
                    "round %d: producer progress before the kill" % round_no)
-        kills.append(" ".join(journal_lines(journal)[-1]))
+        kills.append(" / ".join(" ".join((journal_lines(journals[t]) or [["-"]])[-1]) for t in tags))
         b.kill()
         b.start()
         # Whatever was open or preparing when the broker died is resolved at the restart: the last stable offset
-        # reaches the high watermark as it was then (the producer may have opened a new transaction since).
+        # reaches the high watermark as it was then (the producers may have opened new transactions since).
         restart_hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
         wait_until(lambda: all(lso >= restart_hw[p] for p, lso in
                                end_offsets(b.bootstrap, topic, partitions, committed=True).items()),
                    30, "round %d: last stable offsets to reach the high watermarks %s after the restart"
                    % (round_no, restart_hw))
-    # The producer goes on after the last restart.
-    wait_until(lines_at_least(count("C") + 3, "C"), 60, "producer commits after the last restart")
+    # Both producers go on after the last restart (and each has aborted something by the end).
+    for tag in tags:
+        wait_until(progress(count("C", tag) + 3, "C", tag), 60, "producer %s commits after the last restart" % tag)
+        wait_until(progress(1, "A", tag), 60, "producer %s to abort a transaction" % tag)
     stop.touch()
-    code = producer.wait(60)
-    assert code in (0, 3), "producer exited %s:\n%s" % (code, producer.stderr_tail())
-
-    begun, committed, aborted, preparing = {}, set(), set(), set()
-    for line in journal_lines(journal):
-        if line[0] == "B":
-            begun[int(line[1])] = int(line[2])
-        elif line[0] == "C":
-            committed.add(int(line[1]))
-        elif line[0] == "A":
-            aborted.add(int(line[1]))
-        elif line[0] == "P":
-            preparing.add(int(line[1]))
-    in_doubt = preparing - committed - aborted
-    assert committed and aborted, "the run needs committed and aborted transactions: %s" % journal.read_text()
+    for producer in producers.values():
+        code = producer.wait(60)
+        assert code in (0, 3), "producer exited %s:\n%s" % (code, producer.stderr_tail())
+    journal = {tag: Journal(journals[tag]) for tag in tags}
+    for tag in tags:
+        assert journal[tag].committed and journal[tag].aborted, \
+            "the run needs committed and aborted transactions: %s" % journals[tag].read_text()
 
     def parse(values):
-        seen = {}
+        seen = {tag: {} for tag in tags}
         for part, vs in values.items():
             for v in vs:
-                n, seq, k = int(v[1:9]), int(v[11:15]), int(v[18:22])
-                assert v == b"t%08d-s%04d-of%04d" % (n, seq, k), v
+                tag, n, seq, k = v[:1].decode(), int(v[1:9]), int(v[11:15]), int(v[18:22])
+                assert v == b"%s%08d-s%04d-of%04d" % (tag.encode(), n, seq, k), v
                 assert (n + seq) % partitions == part, "record %r in partition %d" % (v, part)
-                seen.setdefault(n, []).append(seq)
+                seen[tag].setdefault(n, []).append(seq)
         return seen
 
     values, eof = read_all(b.bootstrap, topic, partitions, "read_committed")
-    visible = parse(values)
-    dupes = {n: seqs for n, seqs in visible.items() if len(seqs) != len(set(seqs))}
-    assert not dupes, "records visible more than once: %s" % dupes
-    missing = {n: sorted(set(range(begun[n])) - set(visible.get(n, []))) for n in committed}
-    assert not {n: m for n, m in missing.items() if m}, "committed records missing: %s" % missing
-    partial = {n: sorted(visible[n]) for n in in_doubt if n in visible and len(visible[n]) != begun[n]}
-    assert not partial, "transactions in doubt partly visible: %s" % partial
-    leaked = {n: sorted(visible[n]) for n in visible if n not in committed and n not in in_doubt}
-    assert not leaked, "records of transactions not committed are visible: %s (aborted %s)" % (leaked, sorted(aborted))
-
-    # read_uncommitted shows the aborted records: they were in the log, and the broker hid them.
     raw = parse(read_all(b.bootstrap, topic, partitions, "read_uncommitted")[0])
-    assert any(n in raw for n in aborted), "no aborted record reached the log; the test checks nothing"
+    seen = parse(values)
+    for tag in tags:
+        j, visible = journal[tag], seen[tag]
+        dupes = {n: seqs for n, seqs in visible.items() if len(seqs) != len(set(seqs))}
+        assert not dupes, "%s: records visible more than once: %s" % (tag, dupes)
+        missing = {n: sorted(set(range(j.begun[n])) - set(visible.get(n, []))) for n in j.committed}
+        assert not {n: m for n, m in missing.items() if m}, "%s: committed records missing: %s" % (tag, missing)
+        partial = {n: sorted(visible[n]) for n in j.in_doubt if n in visible and len(visible[n]) != j.begun[n]}
+        assert not partial, "%s: transactions in doubt partly visible: %s" % (tag, partial)
+        leaked = {n: sorted(visible[n]) for n in visible if n not in j.committed and n not in j.in_doubt}
+        assert not leaked, "%s: records of transactions not committed are visible: %s (aborted %s)" % (
+            tag, leaked, sorted(j.aborted))
+        # read_uncommitted shows aborted records: they were in the log, and the broker hid them.
+        assert any(n in raw[tag] for n in j.aborted), "%s: no aborted record reached the log" % tag
+
     # The last stable offset caught up with the high watermark: nothing is left open.
     hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
     wait_until(lambda: end_offsets(b.bootstrap, topic, partitions, committed=True) == hw, 30,
@@ -241,9 +260,10 @@ def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name,
     assert eof == hw, "read_committed reached its end at %s, high watermarks %s" % (eof, hw)
     assert [unstable(b, topic, p) for p in range(partitions)] == [0] * partitions
     log = b.log_tail(100000)
-    print("txn crash: kills after %s; %d committed, %d aborted, %d in doubt (%d visible), producer starts %d; "
+    print("txn crash: kills after %s; committed %s, aborted %s, in doubt %s (visible %s), producer starts %s; "
           "at restarts skeind completed %d prepared and aborted %d open transactions"
-          % (kills, len(committed), len(aborted), len(in_doubt), len(in_doubt & set(visible)), producer.starts,
+          % (kills, *({t: len(getattr(journal[t], attr)) for t in tags} for attr in ("committed", "aborted", "in_doubt")),
+             {t: len(journal[t].in_doubt & set(seen[t])) for t in tags}, {t: producers[t].starts for t in tags},
              log.count("completing transaction of"), log.count("aborting open transaction of")))
     b.assert_alive()
     assert b.terminate() == 0

@@ -1,14 +1,14 @@
 """Client processes for test_transactions_crash.py, run as subprocesses so that the test can SIGKILL them (or
 the broker under them) at any moment. Not a test module.
 
-    python txn_crash_clients.py producer BOOTSTRAP TOPIC PARTITIONS TXN_ID JOURNAL STOP_FILE SEED
+    python txn_crash_clients.py producer BOOTSTRAP TOPIC PARTITIONS TXN_ID JOURNAL STOP_FILE SEED TAG
     python txn_crash_clients.py transform BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP TXN_ID JOURNAL STOP_FILE SEED [DIE_AT]
     python txn_crash_clients.py open BOOTSTRAP TOPIC PARTITIONS TXN_ID TIMEOUT_MS JOURNAL
 
 Each appends to a journal (one line per event, flushed and fsynced before the next step, so a line is there
 exactly when the step before it returned):
 
-producer:  "B n k"  transaction n begins with k records (values "t<n>-s<seq>-of<k>")
+producer:  "B n k"  transaction n begins with k records (values "<TAG><n>-s<seq>-of<k>", TAG one letter)
            "P n"    commit_transaction(n) called (in doubt until "C n")
            "C n"    commit_transaction(n) returned: acknowledged committed
            "A n"    abort_transaction(n) returned (aborted on purpose, after flush(), or after an abortable error)
@@ -74,7 +74,7 @@ def retrying(call, what: str):
             print("%s: retrying after %s" % (what, error_of(e)), file=sys.stderr, flush=True)
 
 
-def run_producer(bootstrap, topic, partitions, txn_id, journal_path, stop_file, seed):
+def run_producer(bootstrap, topic, partitions, txn_id, journal_path, stop_file, seed, tag):
     partitions = int(partitions)
     rng = random.Random(int(seed))
     journal = Journal(journal_path)
@@ -101,7 +101,7 @@ def run_producer(bootstrap, topic, partitions, txn_id, journal_path, stop_file, 
         try:
             p.begin_transaction()
             for seq in range(k):
-                value = b"t%08d-s%04d-of%04d" % (n, seq, k)
+                value = b"%s%08d-s%04d-of%04d" % (tag.encode(), n, seq, k)
                 p.produce(topic, value, key=b"%d" % n, partition=(n + seq) % partitions, on_delivery=on_delivery)
                 p.poll(0)
             if abort_on_purpose:
