@@ -1,7 +1,7 @@
-"""Transactions under crashes: skeind killed with SIGKILL while a transactional producer runs, and a
-consume-transform-produce worker killed with SIGKILL in the middle of its work. The clients run as subprocesses
-(txn_crash_clients.py) that journal what their calls returned; the checks compare that journal with what a
-read_committed consumer sees.
+"""Transactions under crashes: skeind killed with SIGKILL while two transactional producers run; a
+consume-transform-produce worker killed with SIGKILL in the middle of its work; a producer killed with its
+transaction open and never restarted. The clients run as subprocesses (txn_crash_clients.py) that journal what
+their calls returned; the checks compare those journals with what read_committed consumers see.
 
 Skeind only: the mock has no durable transaction state and cannot restart on a data directory."""
 
@@ -260,11 +260,12 @@ def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name,
     assert eof == hw, "read_committed reached its end at %s, high watermarks %s" % (eof, hw)
     assert [unstable(b, topic, p) for p in range(partitions)] == [0] * partitions
     log = b.log_tail(100000)
+    sizes = [{t: len(getattr(journal[t], attr)) for t in tags} for attr in ("committed", "aborted", "in_doubt")]
     print("txn crash: kills after %s; committed %s, aborted %s, in doubt %s (visible %s), producer starts %s; "
           "at restarts skeind completed %d prepared and aborted %d open transactions"
-          % (kills, *({t: len(getattr(journal[t], attr)) for t in tags} for attr in ("committed", "aborted", "in_doubt")),
-             {t: len(journal[t].in_doubt & set(seen[t])) for t in tags}, {t: producers[t].starts for t in tags},
-             log.count("completing transaction of"), log.count("aborting open transaction of")))
+          % (kills, *sizes, {t: len(journal[t].in_doubt & set(seen[t])) for t in tags},
+             {t: producers[t].starts for t in tags}, log.count("completing transaction of"),
+             log.count("aborting open transaction of")))
     b.assert_alive()
     assert b.terminate() == 0
 
@@ -370,7 +371,7 @@ def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, client
     journal = tmp_path / "journal"
     dead = clients(tmp_path, "open", b.bootstrap, topic, partitions, "txn-open-dead", timeout_ms, journal)
     dead.start()
-    assert dead.wait(60) == -signal.SIGKILL, "the open-transaction client did not die as planned:\n" + dead.stderr_tail()
+    assert dead.wait(60) == -signal.SIGKILL, "the client did not die as planned:\n" + dead.stderr_tail()
     assert journal_lines(journal) == [["F", str(3 * partitions)]]
     hw = end_offsets(b.bootstrap, topic, partitions, committed=False)
     lso = end_offsets(b.bootstrap, topic, partitions, committed=True)
