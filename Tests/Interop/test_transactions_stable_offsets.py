@@ -8,6 +8,8 @@ Skeind only: raw OffsetFetch requests against transactional offsets."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -82,3 +84,48 @@ def test_require_stable_waits_for_transactional_offsets(broker, topic_name, vers
     finally:
         reader.close()
         member.close()
+
+
+def test_takeover_resumes_after_the_open_transaction(broker, topic_name):
+    """Worker A has consumed offsets 0-9, written its outputs and sent offset 10 to its open transaction when
+    worker B takes the partition over: B must not start at 0 (A's transaction may still commit, and then the
+    outputs of 0-9 would exist twice); it starts once A's transaction is decided, at 10."""
+    source, group = topic_name("in"), "takeover-" + topic_name()
+    create_topic(broker, source, 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(20):
+        p.produce(source, b"in%02d" % i, partition=0)
+    assert p.flush(15) == 0
+
+    a = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "isolation.level": "read_committed"})
+    a.assign([TopicPartition(source, 0, 0)])
+    got = []
+    deadline = time.monotonic() + 20
+    while len(got) < 10:
+        assert time.monotonic() < deadline, "worker A read only %d records" % len(got)
+        got += [m for m in a.consume(10 - len(got), 0.5) if m.error() is None]
+    assert [m.offset() for m in got] == list(range(10))
+    pa = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "takeover-a-" + source})
+    pa.init_transactions(15)
+    pa.begin_transaction()
+    pa.send_offsets_to_transaction([TopicPartition(source, 0, 10)], a.consumer_group_metadata(), 15)
+
+    b = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+    b.assign([TopicPartition(source, 0)])  # from the group's committed offset
+    try:
+        # While A's transaction is open, B's committed-offset lookup answers UNSTABLE_OFFSET_COMMIT and is
+        # retried: B reads nothing (a bounded look for something that must not happen).
+        early = [m for m in b.consume(5, 2.0) if m.error() is None]
+        assert early == [], "B started at offset %d while A's transaction was open" % early[0].offset()
+        pa.commit_transaction(15)
+        first = None
+        deadline = time.monotonic() + 20
+        while first is None:
+            assert time.monotonic() < deadline, "B read nothing after A committed"
+            first = next((m for m in b.consume(1, 0.5) if m.error() is None), None)
+        assert first.offset() == 10, "B resumed at %d, not after A's committed transaction" % first.offset()
+    finally:
+        b.close()
+        a.close()
