@@ -1,8 +1,8 @@
 /// The Kafka APIs this codec implements, by their wire key.
 ///
-/// Only implemented APIs are listed: the broker advertises exactly `ApiKey.allCases` with
-/// `supportedVersions`, and librdkafka starts using anything it sees advertised (telemetry,
-/// key 71, is the known trap).
+/// Only APIs the codec implements are listed. The broker advertises `RequestRouter.implemented`
+/// (a subset, the APIs with a handler) with `supportedVersions`: librdkafka starts using anything
+/// it sees advertised (telemetry, key 71, is the known trap).
 public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case produce = 0
     case fetch = 1
@@ -27,6 +27,12 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case deleteGroups = 42
     case incrementalAlterConfigs = 44
     case offsetDelete = 47
+    case addPartitionsToTxn = 24
+    case addOffsetsToTxn = 25
+    case endTxn = 26
+    case txnOffsetCommit = 28
+    case describeTransactions = 65
+    case listTransactions = 66
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -36,6 +42,14 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     /// answers v0–2 with UNSUPPORTED_VERSION, which still needs v0–2 decoding and encoding here),
     /// and FindCoordinator/InitProducerId start at 0 because librdkafka 2.0.2 uses v0 as a
     /// feature switch.
+    ///
+    /// The transaction APIs stop before KIP-890: AddPartitionsToTxn v4+ is the broker-to-broker
+    /// batched form no client sends, and the next versions of AddPartitionsToTxn (v5),
+    /// AddOffsetsToTxn (v4), EndTxn (v4, v5) and TxnOffsetCommit (v4, v5) add TRANSACTION_ABORTABLE
+    /// and, with EndTxn v5, an epoch bump on every transaction that the coordinator would have to
+    /// carry out. Every client we care about (librdkafka 2.0.2 and 2.16, kafka-python, the Java
+    /// clients) also speaks the v0–3 forms, so the ranges are 0–3 (librdkafka sends v0 of
+    /// AddPartitionsToTxn and AddOffsetsToTxn, so the ranges start there).
     public var supportedVersions: ClosedRange<Int16> {
         switch self {
         case .produce: 0...9
@@ -61,6 +75,12 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .deleteGroups: 0...2
         case .incrementalAlterConfigs: 0...1
         case .offsetDelete: 0...0
+        case .addPartitionsToTxn: 0...3
+        case .addOffsetsToTxn: 0...3
+        case .endTxn: 0...3
+        case .txnOffsetCommit: 0...3
+        case .describeTransactions: 0...0
+        case .listTransactions: 0...1
         }
     }
 
@@ -92,6 +112,12 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .incrementalAlterConfigs: 1
         // v0 is the only version we speak and it is not flexible; Kafka's v1 is.
         case .offsetDelete: 1
+        case .addPartitionsToTxn: 3
+        case .addOffsetsToTxn: 3
+        case .endTxn: 3
+        case .txnOffsetCommit: 3
+        case .describeTransactions: 0
+        case .listTransactions: 0
         }
     }
 
@@ -150,6 +176,12 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .deleteGroups: "DeleteGroups"
         case .incrementalAlterConfigs: "IncrementalAlterConfigs"
         case .offsetDelete: "OffsetDelete"
+        case .addPartitionsToTxn: "AddPartitionsToTxn"
+        case .addOffsetsToTxn: "AddOffsetsToTxn"
+        case .endTxn: "EndTxn"
+        case .txnOffsetCommit: "TxnOffsetCommit"
+        case .describeTransactions: "DescribeTransactions"
+        case .listTransactions: "ListTransactions"
         }
     }
 }

@@ -25,6 +25,12 @@ public enum KafkaRequest: Equatable, Sendable {
     case deleteGroups(DeleteGroupsRequest)
     case incrementalAlterConfigs(IncrementalAlterConfigsRequest)
     case offsetDelete(OffsetDeleteRequest)
+    case addPartitionsToTxn(AddPartitionsToTxnRequest)
+    case addOffsetsToTxn(AddOffsetsToTxnRequest)
+    case endTxn(EndTxnRequest)
+    case txnOffsetCommit(TxnOffsetCommitRequest)
+    case describeTransactions(DescribeTransactionsRequest)
+    case listTransactions(ListTransactionsRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -54,6 +60,12 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .addPartitionsToTxn(let m): m
+        case .addOffsetsToTxn(let m): m
+        case .endTxn(let m): m
+        case .txnOffsetCommit(let m): m
+        case .describeTransactions(let m): m
+        case .listTransactions(let m): m
         }
     }
 
@@ -84,6 +96,12 @@ public enum KafkaRequest: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .addPartitionsToTxn: .addPartitionsToTxn(try .decode(from: &buffer, version: version))
+        case .addOffsetsToTxn: .addOffsetsToTxn(try .decode(from: &buffer, version: version))
+        case .endTxn: .endTxn(try .decode(from: &buffer, version: version))
+        case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
+        case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
+        case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -117,6 +135,12 @@ public enum KafkaResponse: Equatable, Sendable {
     case deleteGroups(DeleteGroupsResponse)
     case incrementalAlterConfigs(IncrementalAlterConfigsResponse)
     case offsetDelete(OffsetDeleteResponse)
+    case addPartitionsToTxn(AddPartitionsToTxnResponse)
+    case addOffsetsToTxn(AddOffsetsToTxnResponse)
+    case endTxn(EndTxnResponse)
+    case txnOffsetCommit(TxnOffsetCommitResponse)
+    case describeTransactions(DescribeTransactionsResponse)
+    case listTransactions(ListTransactionsResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -145,6 +169,12 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups(let m): m
         case .incrementalAlterConfigs(let m): m
         case .offsetDelete(let m): m
+        case .addPartitionsToTxn(let m): m
+        case .addOffsetsToTxn(let m): m
+        case .endTxn(let m): m
+        case .txnOffsetCommit(let m): m
+        case .describeTransactions(let m): m
+        case .listTransactions(let m): m
         }
     }
 
@@ -175,6 +205,12 @@ public enum KafkaResponse: Equatable, Sendable {
         case .deleteGroups: .deleteGroups(try .decode(from: &buffer, version: version))
         case .incrementalAlterConfigs: .incrementalAlterConfigs(try .decode(from: &buffer, version: version))
         case .offsetDelete: .offsetDelete(try .decode(from: &buffer, version: version))
+        case .addPartitionsToTxn: .addPartitionsToTxn(try .decode(from: &buffer, version: version))
+        case .addOffsetsToTxn: .addOffsetsToTxn(try .decode(from: &buffer, version: version))
+        case .endTxn: .endTxn(try .decode(from: &buffer, version: version))
+        case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
+        case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
+        case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
         }
     }
 

@@ -126,7 +126,9 @@ struct FixtureTests {
             .createTopics: (2...7, 5), .deleteTopics: (1...6, 4), .initProducerId: (0...4, 2),
             .offsetForLeaderEpoch: (2...4, 4), .describeConfigs: (1...4, 4),
             .alterConfigs: (0...2, 2), .deleteGroups: (0...2, 2), .incrementalAlterConfigs: (0...1, 1),
-            .offsetDelete: (0...0, 1),
+            .offsetDelete: (0...0, 1), .addPartitionsToTxn: (0...3, 3), .addOffsetsToTxn: (0...3, 3),
+            .endTxn: (0...3, 3), .txnOffsetCommit: (0...3, 3), .describeTransactions: (0...0, 0),
+            .listTransactions: (0...1, 0),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

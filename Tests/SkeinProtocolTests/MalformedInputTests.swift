@@ -16,6 +16,9 @@ struct MalformedInputTests {
         VersionCase(api: .describeConfigs, version: 4), VersionCase(api: .joinGroup, version: 7),
         VersionCase(api: .incrementalAlterConfigs, version: 1), VersionCase(api: .alterConfigs, version: 0),
         VersionCase(api: .deleteGroups, version: 2), VersionCase(api: .offsetDelete, version: 0),
+        VersionCase(api: .addPartitionsToTxn, version: 0), VersionCase(api: .addPartitionsToTxn, version: 3),
+        VersionCase(api: .txnOffsetCommit, version: 3), VersionCase(api: .describeTransactions, version: 0),
+        VersionCase(api: .listTransactions, version: 1),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)

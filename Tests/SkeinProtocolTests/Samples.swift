@@ -187,6 +187,37 @@ enum Samples {
             return OffsetDeleteRequest(
                 groupId: "g",
                 topics: [.init(name: "t", partitionIndexes: [0, 2]), .init(name: "u", partitionIndexes: [])])
+        case .addPartitionsToTxn:
+            return AddPartitionsToTxnRequest(
+                transactionalId: "tx", producerId: 4000, producerEpoch: 3,
+                topics: [.init(name: "t", partitions: [0, 2]), .init(name: "u", partitions: [])],
+                unknownTaggedFields: tags)
+        case .addOffsetsToTxn:
+            return AddOffsetsToTxnRequest(
+                transactionalId: "tx", producerId: 4000, producerEpoch: 3, groupId: "g", unknownTaggedFields: tags)
+        case .endTxn:
+            return EndTxnRequest(
+                transactionalId: "tx", producerId: 4000, producerEpoch: 3, committed: true, unknownTaggedFields: tags)
+        case .txnOffsetCommit:
+            return TxnOffsetCommitRequest(
+                transactionalId: "tx", groupId: "g", producerId: 4000, producerEpoch: 3,
+                generationId: v >= 3 ? 7 : -1, memberId: v >= 3 ? "member-1" : "", groupInstanceId: v >= 3 ? "i" : nil,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [
+                            .init(
+                                partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: v >= 2 ? 2 : -1,
+                                committedMetadata: "m"),
+                            .init(partitionIndex: 1, committedOffset: 0, committedMetadata: nil),
+                        ])
+                ], unknownTaggedFields: tags)
+        case .describeTransactions:
+            return DescribeTransactionsRequest(transactionalIds: ["tx", "other"], unknownTaggedFields: tags)
+        case .listTransactions:
+            return ListTransactionsRequest(
+                stateFilters: ["Ongoing"], producerIdFilters: [4000, 4001], durationFilter: v >= 1 ? 60_000 : -1,
+                unknownTaggedFields: tags)
         }
     }
 
@@ -432,6 +463,45 @@ enum Samples {
                             .init(partitionIndex: 0), .init(partitionIndex: 2, errorCode: .groupSubscribedToTopic),
                         ])
                 ])
+        case .addPartitionsToTxn:
+            return AddPartitionsToTxnResponse(
+                throttleTimeMs: 1,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [
+                            .init(partitionIndex: 0), .init(partitionIndex: 2, errorCode: .concurrentTransactions),
+                        ])
+                ], unknownTaggedFields: tags)
+        case .addOffsetsToTxn:
+            return AddOffsetsToTxnResponse(throttleTimeMs: 1, errorCode: .invalidTxnState, unknownTaggedFields: tags)
+        case .endTxn:
+            return EndTxnResponse(throttleTimeMs: 1, errorCode: .producerFenced, unknownTaggedFields: tags)
+        case .txnOffsetCommit:
+            return TxnOffsetCommitResponse(
+                throttleTimeMs: 1,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [.init(partitionIndex: 0), .init(partitionIndex: 1, errorCode: .unknownMemberId)])
+                ], unknownTaggedFields: tags)
+        case .describeTransactions:
+            return DescribeTransactionsResponse(
+                throttleTimeMs: 1,
+                transactionStates: [
+                    .init(
+                        transactionalId: "tx", transactionState: "Ongoing", transactionTimeoutMs: 60_000,
+                        transactionStartTimeMs: 1_700_000_000_000, producerId: 4000, producerEpoch: 3,
+                        topics: [.init(name: "t", partitionIndexes: [0, 2])]),
+                    .init(errorCode: .transactionalIdNotFound, transactionalId: "other"),
+                ], unknownTaggedFields: tags)
+        case .listTransactions:
+            return ListTransactionsResponse(
+                throttleTimeMs: 1, errorCode: .noError,
+                transactionStates: [
+                    .init(transactionalId: "tx", producerId: 4000, transactionState: "Ongoing"),
+                    .init(transactionalId: "done", producerId: 4001, transactionState: "CompleteCommit"),
+                ], unknownTaggedFields: tags)
         }
     }
 }

@@ -71,6 +71,12 @@ public struct InitProducerIdResponse: KafkaResponseMessage {
         self.unknownTaggedFields = unknownTaggedFields
     }
 
+    /// The code for a producer whose epoch is stale: PRODUCER_FENCED from v4, where Kafka's spec
+    /// adds it; INVALID_PRODUCER_EPOCH before.
+    public static func producerFencedError(version: Int16) -> ErrorCode {
+        version >= 4 ? .producerFenced : .invalidProducerEpoch
+    }
+
     public static func decode(from buffer: inout ByteBuffer, version: Int16) throws(ProtocolError) -> Self {
         try apiKey.checkSupported(version)
         let flexible = apiKey.isFlexible(version)
