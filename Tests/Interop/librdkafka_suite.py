@@ -89,27 +89,93 @@ class Case:
 
 # fmt: off
 CASES = [
-    # Producer and consumer basics that pass today.
+    # Producer, consumer, group and idempotence basics: quick, and passing before issue 11.
     Case("0001", "multiobj", "pass"),
     Case("0002", "unkpart", "pass"),
+    Case("0003", "msgmaxsize", "pass"),
+    Case("0005", "order", "pass"),
+    Case("0007", "autotopic", "pass"),
     Case("0011", "produce_batch", "pass"),
-    # Issue 11: the admin API.
+    Case("0013", "null_msgs", "pass"),
+    Case("0017", "compression", "pass"),
+    Case("0021", "rkt_destroy", "pass"),
+    Case("0022", "consume_batch", "pass"),
+    Case("0031", "get_offsets", "pass"),
+    Case("0034", "offset_reset", "pass"),
+    Case("0035", "api_version", "pass"),
+    Case("0036", "partial_fetch", "pass"),
+    Case("0048", "partitioner", "pass"),
+    Case("0054", "offset_time", "pass"),
+    Case("0063", "clusterid", "pass"),
+    Case("0070", "null_empty", "pass"),
+    Case("0073", "headers", "pass"),
+    Case("0085", "headers", "pass"),
+    Case("0090", "idempotence", "pass"),
+    Case("0099", "commit_metadata", "pass"),
+    Case("0130", "store_offsets", "pass"),
+    # Issue 11, transactions: every librdkafka 2.0.2 test that uses a transactional producer against a broker.
+    Case("0098", "consumer_txn", "pass", timeout=240),  # read_committed consumer over commits, aborts, markers
+    Case("0129", "fetch_aborted_msgs", "pass", timeout=90),
+    Case("0061", "consumer_lag", "pass"),  # lag with aborted transactions (LSO, control batches)
+    Case("0055", "producer_latency", "pass", env=(("SUBTESTS", "transactions"),)),  # its transactional case
+    Case("0103", "transactions", "fail",
+         "sub-test do_test_fatal_idempo_error_without_kip360 deletes the committed records with DeleteRecords "
+         "(API 21), which skeind does not advertise: test_DeleteRecords_simple() fails with \"Local: Required "
+         "feature not supported by broker\" (every sub-test before it, and empty_txn and wmark_isolation_level "
+         "run alone, pass)", timeout=240),
+    # Issue 11, the admin API.
     Case("0044", "partition_cnt", "fail",
          "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results "
-         "(\"CreatePartitions_result_topics returned NULL\")"),
+         "(librdkafka: \"CreatePartitions (KIP-195) not supported by broker\")"),
     Case("0069", "consumer_add_parts", "fail",
          "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results"),
     Case("0112", "assign_unknown_part", "fail",
          "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results"),
     Case("0092", "mixed_msgver", "fail",
-         "AlterConfigs of message.format.version=0.10.0.0 is refused with INVALID_CONFIG"),
-    # Issue 11: transactions.
-    Case("0129", "fetch_aborted_msgs", "fail",
-         "InitProducerId with a transactional.id is refused; the test waits for it without a timeout",
-         timeout=60),
-    Case("0098", "consumer_txn", "pass"),
+         "test_AlterConfigs_simple() writes back every config DescribeConfigs returned plus "
+         "message.format.version=0.10.0.0; librdkafka 2.0.2 appends, so AlterConfigs v0 names "
+         "message.format.version twice. skeind refuses a repeated name (today INVALID_CONFIG: unknown topic "
+         "config; with the admin branch INVALID_REQUEST \"listed twice\"); Kafka takes the last value"),
+    Case("0081", "admin", "fail",
+         "CreateTopics with a replica assignment gets INVALID_REPLICA_ASSIGNMENT and with delete.retention.ms "
+         "INVALID_CONFIG (unknown topic config), so the topics never show in metadata (\"Expected topics not seen "
+         "in given time\"). With the admin branch merged, topics and partitions pass and do_test_AlterConfigs "
+         "fails: AlterConfigs of broker 0's sasl.kerberos.min.time.before.relogin gets POLICY_VIOLATION (skeind's "
+         "broker configs are read-only by design; Kafka accepts this per-broker dynamic config)", timeout=300),
+    # Slow (SKEIN_LIBRDKAFKA_SLOW=1): more consumer-group and client behaviour, 10 s to a minute each.
+    Case("0014", "reconsume_191", "pass", slow=True),
+    Case("0015", "offsets_seek", "pass", slow=True),
+    Case("0019", "list_groups", "pass", slow=True),
+    Case("0029", "assign_offset", "pass", slow=True),
+    Case("0030", "offset_commit", "pass", slow=True),
+    Case("0040", "io_event", "pass", slow=True),
+    Case("0041", "fetch_max_bytes", "pass", slow=True),
+    Case("0042", "many_topics", "pass", slow=True),
+    Case("0056", "balanced_group_mt", "pass", slow=True),
+    Case("0082", "fetch_max_bytes", "pass", slow=True),
+    Case("0083", "cb_event", "pass", slow=True),
+    Case("0084", "destroy_flags", "pass", slow=True),
+    Case("0086", "purge", "pass", slow=True),
+    Case("0089", "max_poll_interval", "pass", slow=True),
+    Case("0091", "max_poll_interval_timeout", "pass", slow=True),
+    Case("0093", "holb", "pass", slow=True),
+    Case("0114", "sticky_partitioning", "pass", slow=True),
+    Case("0118", "commit_rebalance", "pass", slow=True),
+    Case("0123", "connections_max_idle", "pass", slow=True),
+    Case("0125", "immediate_flush", "pass", slow=True),
+    Case("0132", "strategy_ordering", "pass", slow=True),
+    Case("0137", "barrier_batch_consume", "pass", slow=True),
+    Case("0102", "static_group_rebalance", "fail", slow=True, why=(
+        "do_test_fenced_member: a second consumer joining with the same group.instance.id does not fence the "
+        "first, which never sees FENCED_INSTANCE_ID (\"Expected error, not timeout\")")),
+    Case("0113", "cooperative_rebalance", "fail", slow=True, timeout=240, why=(
+        "sub-test h_delete_topic (cooperative-sticky member whose subscribed topic is deleted) times out")),
+    # Not run.
+    Case("0052", "msg_timestamps", "skip", "creates its topics with Kafka's kafka-topics.sh (KAFKA_PATH)"),
+    Case("0109", "auto_create_topics", "skip", "changes broker configs with Kafka's kafka-configs.sh (KAFKA_PATH)"),
     Case("0105", "transactions_mock", "skip",
          "runs against librdkafka's built-in mock cluster only (TEST_F_LOCAL), never talks to skeind"),
+    Case("0101", "fetch_from_follower", "skip", "needs several brokers with racks (KIP-392)"),
 ]
 # fmt: on
 
@@ -127,6 +193,10 @@ PATCHES = [
     ("0098-consumer-txn.cpp", r"\n *do_test_consumer_txn_test\(true /\* with java producer \*/\);", "", 1,
      "0098 runs its scenarios twice, first with Kafka's Java TransactionProducerCli (which needs a Kafka "
      "source tree and Maven) and then with librdkafka's own transactional producer; keep the second"),
+    ("0081-admin.c", r"\n *do_test_(?:Create|Describe|Delete)Acls\(rk, mainq, [01]\);", "", 6,
+     "0081's ACL sub-tests need a broker with an authorizer (librdkafka's test cluster configures one; Kafka "
+     "without one answers SECURITY_DISABLED, which fails them too); skeind has no ACLs, so they are left out "
+     "and the rest of 0081 (topics, partitions, configs, records, groups, offsets) runs"),
 ]
 
 
@@ -380,6 +450,7 @@ class Result:
     broker_notes: list
     broker_exit: int | None
     work: Path
+    output_tail: list = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -393,6 +464,9 @@ class Result:
             lines.append("  skeind exited %s on SIGTERM" % self.broker_exit)
         for note in self.broker_notes[:15]:
             lines.append("  skeind: %s" % note)
+        if not self.passed and not self.failures:
+            lines.append("  last lines of runner.log:")
+            lines.extend("    " + ANSI.sub("", line) for line in self.output_tail)
         return "\n".join(lines)
 
 
@@ -485,7 +559,7 @@ def run_case(case: Case, tests_dir: Path, work: Path, exe: Path | None = None, s
     notes = [line for line in broker.log_tail(2000).splitlines() if BROKER_NOTES.search(line)]
     if outcome == "PASSED" and not os.environ.get("SKEIN_LIBRDKAFKA_KEEP"):
         shutil.rmtree(work / "data", ignore_errors=True)
-    return Result(case, outcome, seconds, states, failures, notes, broker_exit, work)
+    return Result(case, outcome, seconds, states, failures, notes, broker_exit, work, output.splitlines()[-15:])
 
 
 def select(names: list[str], include_slow: bool) -> list[Case]:
