@@ -80,7 +80,7 @@ class Case:
     why: str = ""
     timeout: float = 120.0  # seconds for the whole test-runner process
     slow: bool = False  # run only with SKEIN_LIBRDKAFKA_SLOW=1 or when named
-    env: tuple = ()  # extra (name, value) pairs for the runner, e.g. SUBTESTS
+    env: tuple = ()  # extra (name, value) pairs for the runner, e.g. SUBTESTS; value None unsets
 
     @property
     def label(self) -> str:
@@ -117,12 +117,11 @@ CASES = [
     Case("0098", "consumer_txn", "pass", timeout=240),  # read_committed consumer over commits, aborts, markers
     Case("0129", "fetch_aborted_msgs", "pass", timeout=90),
     Case("0061", "consumer_lag", "pass"),  # lag with aborted transactions (LSO, control batches)
-    Case("0055", "producer_latency", "pass", env=(("SUBTESTS", "transactions"),)),  # its transactional case
     Case("0103", "transactions", "fail",
          "sub-test do_test_fatal_idempo_error_without_kip360 deletes the committed records with DeleteRecords "
          "(API 21), which skeind does not advertise: test_DeleteRecords_simple() fails with \"Local: Required "
          "feature not supported by broker\" (every sub-test before it, and empty_txn and wmark_isolation_level "
-         "run alone, pass)", timeout=240),
+         "run alone, pass; with the admin branch merged the whole test passes)", timeout=240),
     # Issue 11, the admin API.
     Case("0044", "partition_cnt", "fail",
          "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results "
@@ -132,16 +131,11 @@ CASES = [
     Case("0112", "assign_unknown_part", "fail",
          "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results"),
     Case("0092", "mixed_msgver", "fail",
-         "test_AlterConfigs_simple() writes back every config DescribeConfigs returned plus "
-         "message.format.version=0.10.0.0; librdkafka 2.0.2 appends, so AlterConfigs v0 names "
-         "message.format.version twice. skeind refuses a repeated name (today INVALID_CONFIG: unknown topic "
-         "config; with the admin branch INVALID_REQUEST \"listed twice\"); Kafka takes the last value"),
-    Case("0081", "admin", "fail",
-         "CreateTopics with a replica assignment gets INVALID_REPLICA_ASSIGNMENT and with delete.retention.ms "
-         "INVALID_CONFIG (unknown topic config), so the topics never show in metadata (\"Expected topics not seen "
-         "in given time\"). With the admin branch merged, topics and partitions pass and do_test_AlterConfigs "
-         "fails: AlterConfigs of broker 0's sasl.kerberos.min.time.before.relogin gets POLICY_VIOLATION (skeind's "
-         "broker configs are read-only by design; Kafka accepts this per-broker dynamic config)", timeout=300),
+         "test_AlterConfigs_simple() writes back every config DescribeConfigs returned, then sets "
+         "message.format.version=0.10.0.0; librdkafka 2.0.2 appends rather than replaces, so the AlterConfigs v0 "
+         "request names message.format.version twice (3.0-IV1, then 0.10.0.0). Today skeind answers "
+         "INVALID_CONFIG (message.format.version is not a topic config it knows); with the admin branch it "
+         "answers INVALID_REQUEST (\"config message.format.version is listed twice\"); Kafka takes the last value"),
     # Slow (SKEIN_LIBRDKAFKA_SLOW=1): more consumer-group and client behaviour, 10 s to a minute each.
     Case("0014", "reconsume_191", "pass", slow=True),
     Case("0015", "offsets_seek", "pass", slow=True),
@@ -155,7 +149,6 @@ CASES = [
     Case("0082", "fetch_max_bytes", "pass", slow=True),
     Case("0083", "cb_event", "pass", slow=True),
     Case("0084", "destroy_flags", "pass", slow=True),
-    Case("0086", "purge", "pass", slow=True),
     Case("0089", "max_poll_interval", "pass", slow=True),
     Case("0091", "max_poll_interval_timeout", "pass", slow=True),
     Case("0093", "holb", "pass", slow=True),
@@ -165,17 +158,40 @@ CASES = [
     Case("0125", "immediate_flush", "pass", slow=True),
     Case("0132", "strategy_ordering", "pass", slow=True),
     Case("0137", "barrier_batch_consume", "pass", slow=True),
+    # 0055's transactional case checks that commit_transaction() returns within the round trip + 50 ms; the
+    # runner skips latency tests in CI mode, so this one runs outside it, and only here, being a timing test.
+    Case("0055", "producer_latency", "pass", slow=True,
+         env=(("SUBTESTS", "transactions"), ("CI", None))),
+    # The whole admin API through librdkafka's AdminClient, as producer and as consumer: 3 to 4 minutes with
+    # the admin APIs in place (its ListConsumerGroups sub-tests alone take 50 s).
+    Case("0081", "admin", "fail", slow=True, timeout=420, why=(
+        "do_test_CreateTopics: CreateTopics with a replica assignment gets INVALID_REPLICA_ASSIGNMENT and with "
+        "delete.retention.ms=900 INVALID_CONFIG (unknown topic config), so the created topics never show in "
+        "metadata (\"Expected topics not seen in given time\"). With the admin branch merged, topics, partitions, "
+        "DescribeConfigs, DeleteRecords and the group/offset sub-tests pass, and two fail: do_test_AlterConfigs "
+        "(AlterConfigs of broker 0's sasl.kerberos.min.time.before.relogin gets POLICY_VIOLATION: skeind's "
+        "broker configs are read-only by design, Kafka takes this per-broker dynamic config) and "
+        "do_test_DescribeConsumerGroups (DeleteGroups exactly 6 s after closing static members whose "
+        "session.timeout.ms is 6000 gets NON_EMPTY_GROUP: skeind expires sessions on a 100 ms tick, after the "
+        "deadline)")),
     Case("0102", "static_group_rebalance", "fail", slow=True, why=(
-        "do_test_fenced_member: a second consumer joining with the same group.instance.id does not fence the "
-        "first, which never sees FENCED_INSTANCE_ID (\"Expected error, not timeout\")")),
+        "do_test_fenced_member: a second consumer joining with the same group.instance.id replaces the first, "
+        "whose next Heartbeat (old member id, same instance id) gets UNKNOWN_MEMBER_ID where Kafka answers "
+        "FENCED_INSTANCE_ID, so it rejoins instead of failing (\"Expected error, not timeout\")")),
     Case("0113", "cooperative_rebalance", "fail", slow=True, timeout=240, why=(
-        "sub-test h_delete_topic (cooperative-sticky member whose subscribed topic is deleted) times out")),
+        "sub-test h_delete_topic: a cooperative-sticky consumer of two topics, one of which is deleted, sees "
+        "\"partition count changed from 1 to 0\" but its assignment never shrinks to the remaining topic's "
+        "partition, and the test times out (every sub-test before it passes)")),
     # Not run.
     Case("0052", "msg_timestamps", "skip", "creates its topics with Kafka's kafka-topics.sh (KAFKA_PATH)"),
     Case("0109", "auto_create_topics", "skip", "changes broker configs with Kafka's kafka-configs.sh (KAFKA_PATH)"),
     Case("0105", "transactions_mock", "skip",
          "runs against librdkafka's built-in mock cluster only (TEST_F_LOCAL), never talks to skeind"),
     Case("0101", "fetch_from_follower", "skip", "needs several brokers with racks (KIP-392)"),
+    Case("0086", "purge", "skip",
+         "races the broker: purge_remote expects its first Produce request still unanswered when it purges "
+         "(\"Expected message #1 to fail with Local: Purged in flight, not Local: Purged in queue\" when the "
+         "answer came first); passes or fails with the machine's load"),
 ]
 # fmt: on
 
@@ -434,6 +450,7 @@ class Skeind:
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TIMING_NOTE = re.compile(r"WARN: (.*expected duration .*): not FAILING test on CI")
 FAILURE = re.compile(r'^### Test "([^"]+)" failed at (\S+) at [^#]*###$')
 # skeind's own lines worth showing next to a failure: refusals, closed connections, errors.
 BROKER_NOTES = re.compile(r" (warning|error|critical) |closing the connection|unsupported|refus|not supported",
@@ -451,6 +468,7 @@ class Result:
     broker_exit: int | None
     work: Path
     output_tail: list = dataclasses.field(default_factory=list)
+    timing_notes: list = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -458,7 +476,7 @@ class Result:
 
     def describe(self) -> str:
         lines = ["%s %s in %.1f s (logs: %s)" % (self.case.label, self.outcome, self.seconds, self.work)]
-        for test, where, message in self.failures:
+        for test, where, message in dict.fromkeys(self.failures):
             lines.append("  %s failed at %s: %s" % (test, where, message))
         if self.broker_exit not in (0, None):
             lines.append("  skeind exited %s on SIGTERM" % self.broker_exit)
@@ -519,28 +537,39 @@ def run_case(case: Case, tests_dir: Path, work: Path, exe: Path | None = None, s
         "TEST_REPORT": str(report),
         "LD_LIBRARY_PATH": "%s:%s" % (tests_dir.parent / "src", tests_dir.parent / "src-cpp"),
         "RDKAFKA_GITVER": "%s@debian-%s" % (LIBRDKAFKA_VERSION, DEBIAN_VERSION),
+        # The runner's CI mode: its duration checks (e.g. 0055's "commit_transaction within RTT + 50 ms") only
+        # warn, and its timeouts are tripled. Tests here never time anything (README), and this machine is
+        # shared; the warnings are reported as timing notes.
+        "CI": "true",
     })
-    env.update(dict(case.env))
-    env.update(extra_env or {})
+    for name, value in list(case.env) + list((extra_env or {}).items()):
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     # stdbuf: the runner's printf output would otherwise be block-buffered into the log and lost on a kill.
     cmd = ["./test-runner", "-L", "-p1"]
     if shutil.which("stdbuf"):
         cmd = ["stdbuf", "-oL", "-eL"] + cmd
     output_path = work / "runner.log"
     outcome = None
-    with open(output_path, "wb") as out:
-        runner = subprocess.Popen(cmd, cwd=tests_dir, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            code = runner.wait(case.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(runner.pid, signal.SIGKILL)  # the runner's own process group, started above
-            runner.wait(10)
-            code = None
-            outcome = "TIMEOUT"
-    seconds = time.monotonic() - started
-    alive = broker.alive()
-    broker_exit = broker.stop()
+    try:
+        with open(output_path, "wb") as out:
+            runner = subprocess.Popen(cmd, cwd=tests_dir, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                code = runner.wait(case.timeout)
+            except subprocess.TimeoutExpired:
+                code, outcome = None, "TIMEOUT"
+            finally:
+                # Also on an interrupt of this harness: the runner's own process group, started above.
+                if runner.poll() is None:
+                    os.killpg(runner.pid, signal.SIGKILL)
+                    runner.wait(10)
+        seconds = time.monotonic() - started
+        alive = broker.alive()
+    finally:
+        broker_exit = broker.stop()
     output = output_path.read_text(errors="replace")
     states = parse_report(report)
     failures = parse_failures(output)
@@ -559,7 +588,9 @@ def run_case(case: Case, tests_dir: Path, work: Path, exe: Path | None = None, s
     notes = [line for line in broker.log_tail(2000).splitlines() if BROKER_NOTES.search(line)]
     if outcome == "PASSED" and not os.environ.get("SKEIN_LIBRDKAFKA_KEEP"):
         shutil.rmtree(work / "data", ignore_errors=True)
-    return Result(case, outcome, seconds, states, failures, notes, broker_exit, work, output.splitlines()[-15:])
+    timing = [m.group(1) for m in TIMING_NOTE.finditer(ANSI.sub("", output))]
+    return Result(case, outcome, seconds, states, failures, notes, broker_exit, work, output.splitlines()[-15:],
+                  timing)
 
 
 def select(names: list[str], include_slow: bool) -> list[Case]:
@@ -591,6 +622,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--debug", help="librdkafka debug contexts for every client (TEST_DEBUG), e.g. "
                         "protocol,admin")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop the runner and the broker of the current test.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if args.list:
         for c in CASES:
@@ -627,7 +660,14 @@ def main(argv: list[str]) -> int:
                                        "  (expected to fail: %s)" % case.why if verdict == "XFAIL" else ""))
         if not r.passed:
             say("\n".join("    " + line for line in r.describe().splitlines()[1:]))
+        for note in dict.fromkeys(r.timing_notes):
+            say("    timing (not a failure): %s" % note)
 
+    if not (args.tests or env_tests):
+        slow = [c.num for c in CASES if c.slow and c.expect != "skip"]
+        if slow and os.environ.get("SKEIN_LIBRDKAFKA_SLOW") != "1":
+            say("librdkafka-tests: %d slow cases not run (SKEIN_LIBRDKAFKA_SLOW=1 adds them): %s"
+                % (len(slow), " ".join(slow)))
     bad = [r for r in results if r.case.expect == "pass" and not r.passed]
     xfail = [r for r in results if r.case.expect == "fail" and not r.passed]
     xpass = [r for r in results if r.case.expect == "fail" and r.passed]
