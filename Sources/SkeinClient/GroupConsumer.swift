@@ -67,6 +67,11 @@ public actor GroupConsumer {
         return try await consumer.poll()
     }
 
+    /// This member's identity in the group, for `Producer.sendOffsetsToTransaction`.
+    public func groupMetadata() -> ConsumerGroupMetadata {
+        ConsumerGroupMetadata(groupId: groupId, generationId: generationId, memberId: memberId)
+    }
+
     /// The next offset this member will read from `partition`, if it is assigned.
     public func position(of partition: TopicPartition) async -> Int64? {
         await consumer.position(of: partition)
@@ -75,6 +80,11 @@ public actor GroupConsumer {
     /// Moves the next read (and what the next commit records) of an assigned partition.
     public func seek(_ partition: TopicPartition, to offset: Int64) async throws {
         try await consumer.seek(partition, to: .offset(offset))
+    }
+
+    /// Where this member has read everything its isolation level shows (see `Consumer.endOffset(of:)`).
+    public func endOffset(of partition: TopicPartition) async -> Int64? {
+        await consumer.endOffset(of: partition)
     }
 
     /// The log end offset the last Fetch reported for `partition`.
