@@ -12,6 +12,7 @@ public final class Broker: @unchecked Sendable {
     public let topics: TopicRegistry
     let producers: ProducerStateManager
     let groups: GroupCoordinator
+    let transactions: TransactionCoordinator
     let purgatory = FetchPurgatory()
     let recompressor: Recompressor
     public let logger: Logger
@@ -63,6 +64,13 @@ public final class Broker: @unchecked Sendable {
         // Offsets live in their own hidden log directory: not a topic, never listed by Metadata.
         let offsetStore = try OffsetStore(directory: directory + "/.groups", clock: SystemClock(), logger: logger)
         self.groups = GroupCoordinator(config: config.groups, clock: SystemClock(), offsets: offsetStore)
+        // The transaction coordinator's state lives in its own hidden log directory, like the offsets.
+        let purgatory = self.purgatory
+        transactions = try TransactionCoordinator(
+            directory: directory + "/.transactions",
+            dependencies: .init(
+                logs: logs, producers: producers, offsets: offsetStore, wake: { purgatory.wake($0) }
+            ), maxTimeoutMs: config.transactionMaxTimeoutMs, clock: SystemClock(), logger: logger)
         let report = logs.recoveryReport
         let state =
             report.partitions == 0
@@ -79,6 +87,8 @@ public final class Broker: @unchecked Sendable {
         try reconcileTopicsWithLogs()
         reportDescriptorBudget()
         try producers.recover(logs: logs.allLogs)
+        try transactions.queue.sync { try transactions.recover() }
+        transactions.start(cleanupIntervalMs: config.transactionCleanupIntervalMs)
         logs.startBackgroundTasks(
             retentionCheckIntervalMs: config.retentionCheckIntervalMs,
             flushCheckIntervalMs: config.flushCheckIntervalMs,
@@ -145,7 +155,7 @@ public final class Broker: @unchecked Sendable {
 
     /// What the broker itself keeps in the data directory, beside the partition directories.
     static let ownedEntries: Set<String> = [
-        TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups",
+        TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
     ]
 
     /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the
@@ -381,6 +391,7 @@ public final class Broker: @unchecked Sendable {
         snapshotTimer?.cancel()
         groupTimeoutTimer?.cancel()
         do {
+            try transactions.shutdown()
             try groups.offsets.shutdown()
             try producers.writeSnapshot()
             try logs.shutdown()

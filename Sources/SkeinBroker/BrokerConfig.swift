@@ -35,6 +35,13 @@ public struct BrokerConfig: Sendable, Equatable {
     /// broker-wide default (a week) of every sample.
     public var hostMetricsRetentionMs: Int64 = 86_400_000
 
+    // Transactions (issue #11).
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a producer may ask for.
+    public var transactionMaxTimeoutMs: Int32 = 900_000
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often open transactions are checked
+    /// against their timeout.
+    public var transactionCleanupIntervalMs: Int64 = 10_000
+
     // Partition and descriptor bounds: one request must not be able to make the data directory unusable.
     /// `max.partitions.per.topic`: a CreateTopics asking for more gets INVALID_PARTITIONS.
     public var maxPartitionsPerTopic: Int32 = 10_000
@@ -161,6 +168,9 @@ public struct BrokerConfig: Sendable, Equatable {
         case "group.max.session.timeout.ms": groups.maxSessionTimeoutMs = try integer()
         case "offsets.retention.minutes": groups.offsetsRetentionMs = try integer(Int64.self) * 60_000
         case "offset.metadata.max.bytes": groups.maxMetadataBytes = try integer()
+        case "transaction.max.timeout.ms": transactionMaxTimeoutMs = try Self.positive(value, name: name)
+        case "transaction.abort.timed.out.transaction.cleanup.interval.ms":
+            transactionCleanupIntervalMs = try Self.positive(value, name: name)
         case "max.partitions.per.topic": maxPartitionsPerTopic = try Self.positive(value, name: name)
         case "max.partitions.per.request": maxPartitionsPerRequest = try Self.positive(value, name: name)
         case "max.partitions": maxPartitions = try Self.positive(value, name: name)

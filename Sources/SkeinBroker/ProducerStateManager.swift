@@ -74,9 +74,22 @@ final class PartitionProducerState: @unchecked Sendable {
         coveredUpTo = max(coveredUpTo, lastOffset + 1)
     }
 
+    /// Lock held. A transaction marker written with a newer epoch (the coordinator fencing a producer) makes
+    /// older epochs stale here too, and the producer's next batch starts at sequence 0.
+    func markerWritten(producerId: Int64, epoch: Int16) {
+        guard let entry = producers[producerId], entry.epoch >= epoch else {
+            producers[producerId] = Entry(epoch: epoch, batches: [])
+            return
+        }
+    }
+
     /// Lock held. Replays a batch header found in the log (recovery).
     func replay(_ header: StoredBatchHeader) {
         coveredUpTo = max(coveredUpTo, header.nextOffset)
+        if header.isControl {
+            if header.producerId >= 0 { markerWritten(producerId: header.producerId, epoch: header.producerEpoch) }
+            return
+        }
         guard header.producerId >= 0, header.baseSequence >= 0 else { return }
         record(
             producerId: header.producerId, epoch: header.producerEpoch, firstSequence: header.baseSequence,

@@ -39,7 +39,8 @@ final class RequestRouter: Sendable {
         .produce, .fetch, .listOffsets, .metadata, .findCoordinator, .apiVersions, .createTopics, .deleteTopics,
         .initProducerId, .offsetForLeaderEpoch, .describeConfigs, .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
         .offsetCommit, .offsetFetch, .describeGroups, .listGroups, .alterConfigs, .incrementalAlterConfigs,
-        .deleteGroups, .offsetDelete,
+        .deleteGroups, .offsetDelete, .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit,
+        .describeTransactions, .listTransactions,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -125,11 +126,14 @@ final class RequestRouter: Sendable {
             IncrementalAlterConfigsHandler.handle(request, context: context, broker: broker)
         case .deleteGroups(let request): DeleteGroupsHandler.handle(request, context: context, broker: broker)
         case .offsetDelete(let request): OffsetDeleteHandler.handle(request, context: context, broker: broker)
-        case .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit, .describeTransactions,
-            .listTransactions:
-            // The codec knows these but no handler serves them yet; they are not in `implemented`, so
-            // the guard above already refused them and this only keeps the switch exhaustive.
-            refuse(.unsupported, "\(api) has no handler (\(client))", connection: connection, respond: respond)
+        case .addPartitionsToTxn(let request):
+            AddPartitionsToTxnHandler.handle(request, context: context, broker: broker)
+        case .addOffsetsToTxn(let request): AddOffsetsToTxnHandler.handle(request, context: context, broker: broker)
+        case .endTxn(let request): EndTxnHandler.handle(request, context: context, broker: broker)
+        case .txnOffsetCommit(let request): TxnOffsetCommitHandler.handle(request, context: context, broker: broker)
+        case .describeTransactions(let request):
+            DescribeTransactionsHandler.handle(request, context: context, broker: broker)
+        case .listTransactions(let request): ListTransactionsHandler.handle(request, context: context, broker: broker)
         }
     }
 

@@ -153,6 +153,21 @@ enum FileIO {
         try syncDirectory(parent(of: path))
     }
 
+    /// Write-then-rename without fsync, for files whose loss or staleness after a power cut is harmless
+    /// (snapshots that a replay of the log completes).
+    static func replaceFile(_ path: String, contents bytes: [UInt8]) throws {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try bytes.withUnsafeBytes { try write(fd, $0, at: 0, path: temporary) }
+            close(fd)
+        } catch {
+            close(fd)
+            throw error
+        }
+        try rename(temporary, path)
+    }
+
     static func readWholeFile(_ path: String) throws -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY)
         defer { close(fd) }

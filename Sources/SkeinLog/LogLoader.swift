@@ -48,6 +48,8 @@ enum LogLoader {
                 indexFiles[base, default: [:]][".index"] = FileIO.size(ofFileAt: path) ?? 0
             } else if let base = Segment.baseOffset(fromFileName: name, suffix: ".timeindex") {
                 indexFiles[base, default: [:]][".timeindex"] = FileIO.size(ofFileAt: path) ?? 0
+            } else if name == PartitionTransactions.fileName {
+                continue  // read by the partition log below
             } else {
                 report.repaired("\(path): not a segment file, ignored")
             }
@@ -147,11 +149,13 @@ enum LogLoader {
         report.segments += segments.count
 
         let logEnd = active.nextOffset
-        return PartitionLog(
+        let log = PartitionLog(
             topicPartition: topicPartition, directory: directory, config: config, segments: segments,
             logStartOffset: checkpoint?.logStartOffset ?? segments[0].baseOffset,
             recoveryPoint: trustedCheckpoint != nil ? logEnd : min(checkpoint?.recoveryPoint ?? 0, logEnd),
             clock: clock, decompressor: decompressor, descriptors: descriptors)
+        try log.recoverTransactions()
+        return log
     }
 
     /// Why a closed segment's index files cannot be loaded as they are, if they cannot.

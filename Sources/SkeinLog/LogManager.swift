@@ -244,6 +244,11 @@ public final class LogManager: @unchecked Sendable {
     public func writeCheckpoint() throws {
         try checkpointLock.withLock {
             let snapshot = lock.withLock { logs.sorted { $0.key < $1.key } }
+            for (topicPartition, log) in snapshot {
+                do { try log.writeTransactionSnapshot() } catch {
+                    storageLogger.error("\(topicPartition): writing the transaction snapshot failed: \(error)")
+                }
+            }
             var text = "skein-checkpoint 1\n\(snapshot.count)\n"
             for (topicPartition, log) in snapshot {
                 text +=

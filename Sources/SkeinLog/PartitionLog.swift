@@ -22,6 +22,17 @@ public struct LogReadResult: Sendable {
     /// On a single node every appended batch is committed, so this equals `logEndOffset`.
     public var highWatermark: Int64
     public var logEndOffset: Int64
+    /// The first offset of the oldest open transaction, or the high watermark when none is open.
+    public var lastStableOffset: Int64
+    /// For read_committed reads: the aborted transactions overlapping the slice; nil for read_uncommitted.
+    public var abortedTransactions: [AbortedTransaction]?
+}
+
+/// Which records a read may return (Kafka's `isolation.level`).
+public enum IsolationLevel: Int8, Sendable {
+    case readUncommitted = 0
+    /// Stops at the last stable offset and lists the aborted transactions in the range.
+    case readCommitted = 1
 }
 
 public struct TimestampLookup: Equatable, Sendable {
@@ -52,6 +63,9 @@ public final class PartitionLog: @unchecked Sendable {
     private var _logStartOffset: Int64
     private var _logEndOffset: Int64
     private var isClosed = false
+    private var transactions: PartitionTransactions
+    /// `transactions.coveredUpTo` when the snapshot was last written; equal means nothing to write.
+    private var transactionsSnapshotAt: Int64 = -1
 
     // Group commit: callers wait on the offset they need on disk; one fsync at a time serves them all.
     private var flushedOffset: Int64
@@ -82,6 +96,7 @@ public final class PartitionLog: @unchecked Sendable {
         self._logEndOffset = segments.last!.nextOffset
         self._logStartOffset = min(max(logStartOffset, segments.first!.baseOffset), _logEndOffset)
         self.flushedOffset = min(recoveryPoint, _logEndOffset)
+        self.transactions = PartitionTransactions(coveredUpTo: _logStartOffset)
     }
 
     // MARK: State
@@ -90,6 +105,11 @@ public final class PartitionLog: @unchecked Sendable {
     public var logStartOffset: Int64 { lock.withLock { _logStartOffset } }
     public var logEndOffset: Int64 { lock.withLock { _logEndOffset } }
     public var highWatermark: Int64 { logEndOffset }
+    public var lastStableOffset: Int64 {
+        lock.withLock { transactions.lastStableOffset(highWatermark: _logEndOffset) }
+    }
+    /// Producer id → first offset of its transaction that is open in this partition.
+    public var openTransactions: [Int64: Int64] { lock.withLock { transactions.ongoing } }
     /// Everything below this offset is known to be on disk.
     public var recoveryPoint: Int64 { lock.withLock { flushedOffset } }
     public var segmentCount: Int { lock.withLock { segments.count } }
@@ -115,13 +135,31 @@ public final class PartitionLog: @unchecked Sendable {
     /// (and, for LogAppendTime, the timestamp and CRC). Everything is validated before anything is written,
     /// so a refused call leaves the log unchanged.
     public func append(_ records: UnsafeMutableRawBufferPointer) throws -> AppendResult {
+        try append(records, marker: nil)
+    }
+
+    /// Appends a transaction marker (a control batch) for `producerId`: the coordinator's half of EndTxn.
+    @discardableResult
+    public func appendMarker(
+        _ marker: TransactionMarker, producerId: Int64, producerEpoch: Int16, coordinatorEpoch: Int32 = 0
+    ) throws -> AppendResult {
+        var batch = PartitionTransactions.markerBatch(
+            producerId: producerId, producerEpoch: producerEpoch, marker: marker, coordinatorEpoch: coordinatorEpoch,
+            timestamp: clock.milliseconds())
+        return try batch.withUnsafeMutableBytes { try append($0, marker: marker) }
+    }
+
+    /// `marker` is set only for the one control batch the coordinator appends; clients' batches may not be
+    /// control batches.
+    private func append(_ records: UnsafeMutableRawBufferPointer, marker: TransactionMarker?) throws -> AppendResult {
         let maxBatchBytes = lock.withLock { _config.maxMessageBytes }
         var headers: [StoredBatchHeader] = []
         var position = 0
         while position < records.count {
             do {
                 let header = try StoredBatchHeader.validate(
-                    UnsafeRawBufferPointer(rebasing: records[position...]), .fromClient(maxBatchBytes: maxBatchBytes))
+                    UnsafeRawBufferPointer(rebasing: records[position...]),
+                    marker == nil ? .fromClient(maxBatchBytes: maxBatchBytes) : .stored)
                 headers.append(header)
                 position += header.totalSize
             } catch {
@@ -168,6 +206,7 @@ public final class PartitionLog: @unchecked Sendable {
                 batchPosition += Int64(header.totalSize)
             }
             active.size = batchPosition
+            for header in headers { transactions.apply(header, marker: marker) }
             let firstOffset = _logEndOffset
             _logEndOffset = nextOffset
             if firstUnflushedAppendMs == nil { firstUnflushedAppendMs = now }
@@ -227,35 +266,44 @@ public final class PartitionLog: @unchecked Sendable {
 
     /// Returns whole batches starting with the one that contains `offset`, up to `maxBytes` in total. With
     /// `minOneBatch`, the first batch is returned even when it alone is larger than `maxBytes`, so a consumer
-    /// can always make progress (Kafka's KIP-74 rule).
-    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws -> LogReadResult {
+    /// can always make progress (Kafka's KIP-74 rule). read_committed reads stop at the last stable offset,
+    /// which is always a batch boundary, so the answer stays a plain byte range of the segment.
+    public func read(
+        from offset: Int64, maxBytes: Int, minOneBatch: Bool = true, isolation: IsolationLevel = .readUncommitted
+    ) throws -> LogReadResult {
         // Fix the byte ranges under the lock; do the reads outside it.
-        let plan: (candidates: [(Segment, SegmentFile, Int64, Int64, Int64)], start: Int64, end: Int64, hw: Int64)? =
-            try lock.withLock {
-                guard offset >= _logStartOffset && offset <= _logEndOffset else {
-                    throw LogError.offsetOutOfRange(
-                        requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
-                }
-                guard offset < _logEndOffset else { return nil }
-                var index = segmentIndex(containing: offset)
-                var candidates: [(Segment, SegmentFile, Int64, Int64, Int64)] = []
-                while index < segments.count {
-                    let segment = segments[index]
-                    try loadIndexesReportingRepairs(segment)
-                    let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(offset), by: \.relativeOffset)
-                    let startHint = candidates.isEmpty ? Int64(hint?.position ?? 0) : 0
-                    candidates.append((segment, try segment.openFile(), startHint, segment.size, segment.nextOffset))
-                    // A later segment is only needed if this one ends before the offset.
-                    if segment.nextOffset > offset { break }
-                    index += 1
-                }
-                return (candidates, _logStartOffset, _logEndOffset, _logEndOffset)
+        typealias Plan = (
+            candidates: [(Segment, SegmentFile, Int64, Int64, Int64)], start: Int64, end: Int64, lso: Int64
+        )
+        let (plan, bounds): (Plan?, (start: Int64, end: Int64, lso: Int64)) = try lock.withLock {
+            guard offset >= _logStartOffset && offset <= _logEndOffset else {
+                throw LogError.offsetOutOfRange(
+                    requested: offset, logStartOffset: _logStartOffset, logEndOffset: _logEndOffset)
             }
-        guard let plan else {
-            let (start, end) = lock.withLock { (_logStartOffset, _logEndOffset) }
-            return LogReadResult(slice: nil, logStartOffset: start, highWatermark: end, logEndOffset: end)
+            let lso = transactions.lastStableOffset(highWatermark: _logEndOffset)
+            let bounds = (_logStartOffset, _logEndOffset, lso)
+            let readLimit = isolation == .readCommitted ? lso : _logEndOffset
+            guard offset < readLimit else { return (nil, bounds) }
+            var index = segmentIndex(containing: offset)
+            var candidates: [(Segment, SegmentFile, Int64, Int64, Int64)] = []
+            while index < segments.count {
+                let segment = segments[index]
+                try loadIndexesReportingRepairs(segment)
+                let hint = segment.offsetIndex.lastEntry(atMost: segment.relative(offset), by: \.relativeOffset)
+                let startHint = candidates.isEmpty ? Int64(hint?.position ?? 0) : 0
+                candidates.append((segment, try segment.openFile(), startHint, segment.size, segment.nextOffset))
+                // A later segment is only needed if this one ends before the offset.
+                if segment.nextOffset > offset { break }
+                index += 1
+            }
+            return ((candidates, _logStartOffset, _logEndOffset, lso), bounds)
         }
-        for (segment, file, startHint, limit, limitOffset) in plan.candidates {
+        var result = LogReadResult(
+            slice: nil, logStartOffset: bounds.start, highWatermark: bounds.end, logEndOffset: bounds.end,
+            lastStableOffset: bounds.lso, abortedTransactions: isolation == .readCommitted ? [] : nil)
+        guard let plan else { return result }
+        let offsetLimit = isolation == .readCommitted ? plan.lso : Int64.max
+        scan: for (segment, file, startHint, limit, limitOffset) in plan.candidates {
             var scanner = BatchScanner(file: file, from: startHint, to: limit, mode: .headers, chunkSize: 4096)
             while true {
                 let step = try scanner.next()
@@ -269,36 +317,45 @@ public final class PartitionLog: @unchecked Sendable {
                     break
                 }
                 guard header.lastOffset >= offset else { continue }
-                if !minOneBatch && header.totalSize > maxBytes { break }
+                guard header.baseOffset < offsetLimit else { break scan }
+                if !minOneBatch && header.totalSize > maxBytes { break scan }
                 let (end, endOffset) = try batchBoundary(
                     in: segment, file: file, from: position + Int64(header.totalSize), limit: limit,
-                    limitOffset: limitOffset, firstBatchNextOffset: header.lastOffset + 1,
+                    limitOffset: limitOffset, offsetLimit: offsetLimit, firstBatchNextOffset: header.lastOffset + 1,
                     budgetEnd: position + Int64(maxBytes))
                 let length = minOneBatch ? max(end - position, Int64(header.totalSize)) : end - position
-                let slice =
-                    length > 0
-                    ? FileSlice(
+                if length > 0 {
+                    let slice = FileSlice(
                         file: file, position: position, length: Int(length), firstOffset: header.baseOffset,
                         nextOffset: max(endOffset, header.lastOffset + 1))
-                    : nil
-                return LogReadResult(
-                    slice: slice, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
+                    result.slice = slice
+                    if isolation == .readCommitted {
+                        result.abortedTransactions = lock.withLock {
+                            transactions.aborted(from: offset, upTo: slice.nextOffset)
+                        }
+                    }
+                }
+                return result
             }
         }
-        return LogReadResult(slice: nil, logStartOffset: plan.start, highWatermark: plan.hw, logEndOffset: plan.end)
+        return result
     }
 
-    /// The end of the last whole batch at or before `budgetEnd`, scanning forward from `position`. The offset
-    /// index lets the scan skip to within one index interval of the budget.
+    /// The end of the last whole batch at or before `budgetEnd` and below `offsetLimit`, scanning forward from
+    /// `position`. The offset index lets the scan skip to within one index interval of the budget.
     private func batchBoundary(
         in segment: Segment, file: SegmentFile, from position: Int64, limit: Int64, limitOffset: Int64,
-        firstBatchNextOffset: Int64, budgetEnd: Int64
+        offsetLimit: Int64, firstBatchNextOffset: Int64, budgetEnd: Int64
     ) throws -> (position: Int64, nextOffset: Int64) {
-        if budgetEnd >= limit { return (limit, limitOffset) }
-        let skipTo = lock.withLock {
-            segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position).map {
-                Int64($0.position)
-            }
+        if budgetEnd >= limit && limitOffset <= offsetLimit { return (limit, limitOffset) }
+        let skipTo = lock.withLock { () -> Int64? in
+            let byPosition = segment.offsetIndex.lastEntry(atMost: UInt32(clamping: budgetEnd), by: \.position)
+            guard offsetLimit < limitOffset else { return byPosition.map { Int64($0.position) } }
+            // The batch holding an indexed offset below the limit may still end past it; step back one entry.
+            let byOffset = segment.offsetIndex.lastEntry(
+                atMost: segment.relative(max(segment.baseOffset, offsetLimit - 1)), by: \.relativeOffset)
+            guard let byPosition, let byOffset else { return nil }
+            return Int64(min(byPosition.position, byOffset.position))
         }
         var boundary = max(position, skipTo ?? 0)
         // The index skip lands on a batch start without its offsets; the first batch after it tells them.
@@ -306,7 +363,7 @@ public final class PartitionLog: @unchecked Sendable {
         var scanner = BatchScanner(file: file, from: boundary, to: limit, mode: .headers, chunkSize: 4096)
         while case .batch(let header, let start) = try scanner.next() {
             let end = start + Int64(header.totalSize)
-            if end > budgetEnd {
+            if end > budgetEnd || header.baseOffset >= offsetLimit {
                 if start >= position { nextOffset = max(nextOffset, header.baseOffset) }
                 break
             }
@@ -358,6 +415,70 @@ public final class PartitionLog: @unchecked Sendable {
                 if header.lastOffset >= offset { try body(header) }
             }
         }
+    }
+
+    // MARK: Transactions
+
+    /// Loads the transaction snapshot and replays the batches written after it; without a snapshot (a data
+    /// directory from before transactions, or a lost file) the whole log is replayed once.
+    func recoverTransactions() throws {
+        let (start, end) = lock.withLock { (_logStartOffset, _logEndOffset) }
+        var state = PartitionTransactions(coveredUpTo: start)
+        if let loaded = PartitionTransactions.load(directory: directory), loaded.coveredUpTo <= end {
+            state = loaded
+            state.coveredUpTo = max(state.coveredUpTo, start)
+        }
+        let snapshotAt = state.coveredUpTo
+        if state.coveredUpTo < end {
+            let plan: [(Segment, Int64, Int64)] = try lock.withLock {
+                let first = segmentIndex(containing: state.coveredUpTo)
+                return try segments[first...].map { segment in
+                    try loadIndexesReportingRepairs(segment)
+                    let hint = segment.offsetIndex.lastEntry(
+                        atMost: segment.relative(max(state.coveredUpTo, segment.baseOffset)), by: \.relativeOffset)
+                    return (segment, Int64(hint?.position ?? 0), segment.size)
+                }
+            }
+            for (segment, from, limit) in plan {
+                let file = try segment.openFile()
+                var scanner = BatchScanner(file: file, from: from, to: limit, mode: .headers)
+                while case .batch(let header, let position) = try scanner.next() {
+                    guard header.lastOffset >= state.coveredUpTo else { continue }
+                    var marker: TransactionMarker?
+                    if header.isControl {
+                        var bytes = [UInt8](repeating: 0, count: header.totalSize)
+                        _ = try bytes.withUnsafeMutableBytes {
+                            try FileIO.read(file.descriptor, into: $0, at: position, path: file.path)
+                        }
+                        marker = bytes.withUnsafeBytes { PartitionTransactions.marker(inControlBatch: $0) }
+                    }
+                    state.apply(header, marker: marker)
+                }
+            }
+        }
+        state.prune(below: start)
+        lock.withLock {
+            transactions = state
+            transactionsSnapshotAt = snapshotAt
+        }
+    }
+
+    /// Writes the transaction snapshot if the log grew since the last one; the checkpoint calls it.
+    public func writeTransactionSnapshot() throws {
+        let state: PartitionTransactions? = lock.withLock {
+            transactions.coveredUpTo = max(transactions.coveredUpTo, _logEndOffset)
+            transactions.prune(below: _logStartOffset)
+            guard transactions.coveredUpTo != transactionsSnapshotAt else { return nil }
+            return transactions
+        }
+        guard let state else { return }
+        try state.write(directory: directory)
+        lock.withLock { transactionsSnapshotAt = max(transactionsSnapshotAt, state.coveredUpTo) }
+    }
+
+    /// The aborted transactions that overlap `[from, upTo)`.
+    public func abortedTransactions(from: Int64, upTo: Int64) -> [AbortedTransaction] {
+        lock.withLock { transactions.aborted(from: from, upTo: upTo) }
     }
 
     // MARK: Timestamp lookup
@@ -615,6 +736,7 @@ public final class PartitionLog: @unchecked Sendable {
     /// Flushes and closes the files; further appends fail.
     func close() throws {
         try flushNow()
+        try writeTransactionSnapshot()
         try lock.withLock {
             isClosed = true
             try segments.last?.close()

@@ -258,19 +258,7 @@ final class OffsetStore: @unchecked Sendable {
             }
             from = max(from, min(snapshot.nextOffset, log.logEndOffset))
         }
-        while from < log.logEndOffset {
-            guard let slice = try log.read(from: from, maxBytes: 1 << 20).slice else { break }
-            var buffer = ByteBuffer(bytes: try slice.readBytes())
-            let batches = try RecordBatch.readAll(from: buffer)
-            buffer.clear()
-            guard let last = batches.last else { break }
-            for batch in batches where batch.header.lastOffset >= from {
-                for record in try batch.records() where batch.header.baseOffset + Int64(record.offsetDelta) >= from {
-                    apply(record)
-                }
-            }
-            from = last.header.lastOffset + 1
-        }
+        try log.forEachRecord(from: from) { apply($0) }
     }
 
     /// Writes the table and drops the log segments it makes redundant.

@@ -61,17 +61,22 @@ enum FetchHandler {
                 let log = broker.log(topic.topic, requested.partition)
                 if let log, filesLeft == 0 {
                     answer.highWatermark = log.highWatermark
-                    answer.lastStableOffset = answer.highWatermark
+                    answer.lastStableOffset = log.lastStableOffset
                     answer.logStartOffset = log.logStartOffset
                 } else if let log {
                     let budget = min(Int(max(0, requested.partitionMaxBytes)), remaining)
                     do {
                         let result = try log.read(
-                            from: requested.fetchOffset, maxBytes: budget, minOneBatch: firstWithData)
+                            from: requested.fetchOffset, maxBytes: budget, minOneBatch: firstWithData,
+                            isolation: readCommitted ? .readCommitted : .readUncommitted)
                         answer.highWatermark = result.highWatermark
-                        // No transactions, so everything below the high watermark is stable.
-                        answer.lastStableOffset = result.highWatermark
+                        answer.lastStableOffset = result.lastStableOffset
                         answer.logStartOffset = result.logStartOffset
+                        // The consumer drops these producers' records from each first offset to their ABORT
+                        // marker; the bytes themselves go out unchanged, by sendfile.
+                        answer.abortedTransactions = result.abortedTransactions?.map {
+                            FetchResponse.AbortedTransaction(producerId: $0.producerId, firstOffset: $0.firstOffset)
+                        }
                         if let found = result.slice, budget > 0 || firstWithData {
                             slice = found
                             filesLeft -= 1
@@ -83,7 +88,7 @@ enum FetchHandler {
                     } catch LogError.offsetOutOfRange(_, let start, let end) {
                         answer.errorCode = .offsetOutOfRange
                         answer.highWatermark = end
-                        answer.lastStableOffset = end
+                        answer.lastStableOffset = log.lastStableOffset
                         answer.logStartOffset = start
                         prepared.hasError = true
                     } catch LogError.unreadableStoredBatch(let path, let position, let why) {
@@ -93,7 +98,7 @@ enum FetchHandler {
                             "fetch from \(log.topicPartition) failed: \(path) position \(position): \(why)")
                         answer.errorCode = .corruptMessage
                         answer.highWatermark = log.highWatermark
-                        answer.lastStableOffset = answer.highWatermark
+                        answer.lastStableOffset = log.lastStableOffset
                         answer.logStartOffset = log.logStartOffset
                         prepared.hasError = true
                     } catch {

@@ -1,12 +1,32 @@
 import SkeinProtocol
 
-/// InitProducerId: issues producer ids for idempotent producers. A producer that presents its current
-/// id and epoch (KIP-360, v3+) gets the epoch bumped, which resets its sequences on every partition.
+/// InitProducerId: issues producer ids. Without a transactional id, an idempotent producer gets a fresh id,
+/// or its epoch bumped when it presents its current id and epoch (KIP-360, v3+), which resets its sequences.
+/// With one, the transaction coordinator answers: a stable id per transactional id and a bumped epoch that
+/// fences every older incarnation.
 enum InitProducerIdHandler {
     static func handle(_ request: InitProducerIdRequest, context: RequestContext, broker: Broker) {
-        guard request.transactionalId == nil else {
-            // Transactions need a transaction coordinator and markers this broker does not have.
-            context.reply(InitProducerIdResponse(errorCode: .transactionalIdAuthorizationFailed))
+        if let transactionalId = request.transactionalId {
+            guard !transactionalId.isEmpty else {
+                context.reply(InitProducerIdResponse(errorCode: .invalidRequest))
+                return
+            }
+            let coordinator = broker.transactions
+            coordinator.queue.async {
+                let result = coordinator.initProducerId(
+                    transactionalId: transactionalId, timeoutMs: request.transactionTimeoutMs,
+                    producerId: request.producerId, producerEpoch: request.producerEpoch)
+                switch result {
+                case .success(let granted):
+                    context.reply(InitProducerIdResponse(producerId: granted.producerId, producerEpoch: granted.epoch))
+                case .failure(let error):
+                    if case .storage(let why) = error {
+                        broker.logger.error("InitProducerId for \(transactionalId.quotedForLog) failed: \(why)")
+                    }
+                    let fenced = InitProducerIdResponse.producerFencedError(version: context.version)
+                    context.reply(InitProducerIdResponse(errorCode: error.code(fencedCode: fenced)))
+                }
+            }
             return
         }
         do {

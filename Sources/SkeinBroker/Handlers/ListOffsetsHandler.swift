@@ -12,27 +12,31 @@ enum ListOffsetsHandler {
             ListOffsetsResponse.Topic(
                 name: topic.name,
                 partitions: topic.partitions.map { partition in
-                    lookup(partition, in: broker.log(topic.name, partition.partitionIndex), broker: broker)
+                    lookup(
+                        partition, in: broker.log(topic.name, partition.partitionIndex),
+                        readCommitted: request.isolationLevel == 1, broker: broker)
                 })
         }
         context.reply(ListOffsetsResponse(topics: topics))
     }
 
-    static func lookup(_ partition: ListOffsetsRequest.Partition, in log: PartitionLog?, broker: Broker)
-        -> ListOffsetsResponse.Partition
-    {
+    /// read_committed sees the log as if it ended at the last stable offset, as in Kafka: "latest" is the
+    /// LSO, and a lookup that lands at or past it finds nothing.
+    static func lookup(
+        _ partition: ListOffsetsRequest.Partition, in log: PartitionLog?, readCommitted: Bool = false, broker: Broker
+    ) -> ListOffsetsResponse.Partition {
         let index = partition.partitionIndex
         guard let log else { return .init(partitionIndex: index, errorCode: .unknownTopicOrPartition) }
+        let end = readCommitted ? log.lastStableOffset : log.highWatermark
+        let none = ListOffsetsResponse.Partition(partitionIndex: index, timestamp: -1, offset: -1, leaderEpoch: 0)
         switch partition.timestamp {
         case latest:
-            return .init(partitionIndex: index, timestamp: -1, offset: log.highWatermark, leaderEpoch: 0)
+            return .init(partitionIndex: index, timestamp: -1, offset: end, leaderEpoch: 0)
         case earliest:
             return .init(partitionIndex: index, timestamp: -1, offset: log.logStartOffset, leaderEpoch: 0)
         case maxTimestamp:
             do {
-                guard let found = try log.offsetOfMaxTimestamp() else {
-                    return .init(partitionIndex: index, timestamp: -1, offset: -1, leaderEpoch: 0)
-                }
+                guard let found = try log.offsetOfMaxTimestamp(), found.offset < end else { return none }
                 return .init(partitionIndex: index, timestamp: found.timestamp, offset: found.offset, leaderEpoch: 0)
             } catch {
                 broker.logger.error("max timestamp lookup in \(log.topicPartition) failed: \(error)")
@@ -41,9 +45,7 @@ enum ListOffsetsHandler {
         case let timestamp where timestamp >= 0:
             do {
                 // No record that new: Kafka answers offset -1, and clients then use the log end.
-                guard let found = try log.offset(forTimestamp: timestamp) else {
-                    return .init(partitionIndex: index, timestamp: -1, offset: -1, leaderEpoch: 0)
-                }
+                guard let found = try log.offset(forTimestamp: timestamp), found.offset < end else { return none }
                 return .init(partitionIndex: index, timestamp: found.timestamp, offset: found.offset, leaderEpoch: 0)
             } catch {
                 broker.logger.error("timestamp lookup in \(log.topicPartition) failed: \(error)")

@@ -15,10 +15,6 @@ enum ProduceHandler {
             context.reply(errorResponse(request, .invalidRequiredAcks))
             return
         }
-        if request.transactionalId != nil {
-            context.reply(errorResponse(request, .transactionalIdAuthorizationFailed))
-            return
-        }
         // Message formats v0 and v1 (Produce v0-v2) are refused as Kafka 4 refuses them. The range still
         // starts at 0 because librdkafka before 2.11.1 turns compression off for brokers whose Produce
         // range does not (DESIGN.md §2).
@@ -111,8 +107,8 @@ enum ProduceHandler {
             if codec == .zstd && version < 7 {
                 return failure(.unsupportedCompressionType, "zstd needs Produce v7 or later")
             }
-            if header.isTransactional {
-                return failure(.transactionalIdAuthorizationFailed, "transactional batches are not supported")
+            if header.isControl {
+                return failure(.invalidRecord, "control batches are written by the broker, not by producers")
             }
         }
         if let refusal = validateRecords(&records, headers: headers, version: version) {
@@ -136,6 +132,15 @@ enum ProduceHandler {
         let state = broker.producers.state(for: log.topicPartition)
         state.lock.lock()
         defer { state.lock.unlock() }
+        // A transactional batch must belong to the producer's open transaction on this partition. Checked
+        // under the partition's producer lock, which the coordinator also takes to write a marker: a batch
+        // that passes can never land after its transaction's marker and hold the LSO back.
+        if let first = headers.first, first.isTransactional,
+            let refusal = broker.transactions.verifyProduce(
+                producerId: first.producerId, epoch: first.producerEpoch, partition: log.topicPartition)
+        {
+            return failure(refusal, "transactional batch from producer \(first.producerId): \(refusal)")
+        }
         // Idempotence: librdkafka and the Java client send one batch per partition per request.
         if let producer, producer.id >= 0, let first = headers.first, let last = headers.last {
             let lastSequence = last.baseSequence &+ last.lastOffsetDelta
