@@ -43,10 +43,12 @@ actor TransactionManager {
         var key: String
     }
 
-    /// Answers that say "try again shortly" for every coordinator call here.
+    /// Answers that say "try again shortly" for every coordinator call here. An unknown topic is
+    /// among them, as in Java's client: metadata of a topic just created may not have reached the
+    /// coordinator yet.
     private static let busyCodes: Set<ErrorCode> = [
         .concurrentTransactions, .coordinatorLoadInProgress, .coordinatorNotAvailable, .notCoordinator,
-        .requestTimedOut,
+        .requestTimedOut, .unknownTopicOrPartition,
     ]
     private static let fencedCodes: Set<ErrorCode> = [.producerFenced, .invalidProducerEpoch]
     /// A bound on attempts besides `maxBlock`, so a broker answering instantly cannot spin us.
@@ -292,20 +294,25 @@ actor TransactionManager {
         while true {
             attempts += 1
             let problem: String
+            var answered: ErrorCode?
             do {
                 let connection = try await coordinator(for: key)
                 let (code, response) = try await send(connection)
                 if code == .noError { return response }
+                answered = code
+                problem = "\(code)"
+            } catch let error as KafkaClientError where error.isRetriable {
+                // The connection or the coordinator lookup failed: look the coordinator up again.
+                coordinators[key] = nil
+                problem = "\(error)"
+            }
+            if let code = answered {
                 if Self.fencedCodes.contains(code) {
                     throw KafkaClientError.producerFenced(
                         "\(what): a newer producer with transactional.id \(transactionalId) has started (\(code))")
                 }
                 guard Self.busyCodes.contains(code) else { throw KafkaClientError.broker(code, context: what) }
                 if code == .notCoordinator || code == .coordinatorNotAvailable { coordinators[key] = nil }
-                problem = "\(code)"
-            } catch let error as KafkaClientError where error.isRetriable {
-                coordinators[key] = nil
-                problem = "\(error)"
             }
             guard attempts < Self.maximumAttempts, clock.now < deadline else {
                 throw KafkaClientError.timedOut("\(what): still \(problem) after \(configuration.maxBlock)")
