@@ -117,4 +117,80 @@ import Testing
         await second.close()
         #expect(try await Self.readAll("fence", bootstrap, .readCommitted) == ["live"])
     }
+
+    /// Consume-transform-produce with a group member and a transactional producer: the first
+    /// process commits one round, then dies with the second round's transaction open; its
+    /// successor (same group, same transactional id) fences it, which aborts that transaction and
+    /// its offsets, and carries on from the committed offsets. Every input shows up once in the
+    /// output for read_committed.
+    @Test func consumeTransformProduceSurvivesACrashMidTransaction() async throws {
+        let server = try await ServerProcess.skeind(settings: ["group.initial.rebalance.delay.ms": "0"])
+        defer { server.stop() }
+        let bootstrap = [server.bootstrap]
+        let admin = try AdminClient(bootstrapServers: bootstrap)
+        try await admin.createTopic("eos-in", partitions: 2)
+        try await admin.createTopic("eos-out", partitions: 2)
+        await admin.close()
+        let feeder = try Producer(bootstrapServers: bootstrap)
+        for index in 0..<10 {
+            _ = try await feeder.send(topic: "eos-in", partition: Int32(index % 2), value: Array("in-\(index)".utf8))
+        }
+
+        var first = try await Self.processor(bootstrap)
+        #expect(try await Self.processRound(first, expecting: 10) == 10)
+        for index in 10..<20 {
+            _ = try await feeder.send(topic: "eos-in", partition: Int32(index % 2), value: Array("in-\(index)".utf8))
+        }
+        await feeder.close()
+        // The second round is written but never committed: the process "dies" here.
+        #expect(try await Self.processRound(first, expecting: 10, commit: false) == 10)
+        await first.producer.flush()
+        await first.consumer.close()  // leaves the group without committing (enable.auto.commit off)
+
+        first = try await Self.processor(bootstrap)
+        #expect(try await Self.processRound(first, expecting: 10) == 10)
+        await first.producer.close()
+        await first.consumer.close()
+
+        let output = try await Self.readAll("eos-out", bootstrap, .readCommitted)
+        #expect(output.sorted() == (0..<20).map { "out-in-\($0)" }.sorted(), "each input once, the aborted round never")
+        let everything = try await Self.readAll("eos-out", bootstrap, .readUncommitted)
+        #expect(everything.count == 30, "the dead process's 10 aborted outputs are in the log")
+    }
+
+    typealias Processor = (consumer: GroupConsumer, producer: Producer)
+
+    static func processor(_ bootstrap: [String]) async throws -> Processor {
+        // The producer first: its InitProducerId aborts the predecessor's transaction and offsets
+        // before the consumer reads where to resume.
+        let producer = try Producer(bootstrapServers: bootstrap, configuration: producerConfiguration("eos-tx"))
+        try await producer.initTransactions()
+        var configuration = GroupConsumerConfiguration()
+        configuration.enableAutoCommit = false
+        configuration.consumer.maxWait = .milliseconds(100)
+        let consumer = try GroupConsumer(
+            bootstrapServers: bootstrap, groupId: "eos-group", topics: ["eos-in"], configuration: configuration)
+        return (consumer, producer)
+    }
+
+    /// Polls until `expecting` records arrived (bounded), transforms them in one transaction with
+    /// their offsets, and commits it unless told not to. Returns how many records it processed.
+    static func processRound(_ processor: Processor, expecting: Int, commit: Bool = true) async throws -> Int {
+        var records: [ConsumerRecord] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while records.count < expecting, ContinuousClock.now < deadline {
+            records += try await processor.consumer.poll()
+        }
+        try await processor.producer.beginTransaction()
+        var offsets: [TopicPartition: Int64] = [:]
+        for record in records {
+            _ = try await processor.producer.send(
+                topic: "eos-out", partition: record.partition, value: Array("out-".utf8) + (record.value ?? []))
+            offsets[record.topicPartition] = max(offsets[record.topicPartition] ?? 0, record.offset + 1)
+        }
+        try await processor.producer.sendOffsetsToTransaction(
+            offsets, groupMetadata: await processor.consumer.groupMetadata())
+        if commit { try await processor.producer.commitTransaction() }
+        return records.count
+    }
 }
