@@ -194,3 +194,74 @@ import Testing
         return records.count
     }
 }
+
+/// Transactional produce with a commit every 100 ms against idempotent produce, same records, same
+/// broker (issue #11's 0.8× goal). A measurement, not a timed test: it runs only with
+/// SKEIN_TXN_BENCH=1 and asserts delivery, printing the rates.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SKEIN_TXN_BENCH"] == "1"))
+struct TransactionThroughputTests {
+    static let recordsPerRun = Int(ProcessInfo.processInfo.environment["SKEIN_TXN_BENCH_RECORDS"] ?? "") ?? 200_000
+    static let value = [UInt8](repeating: 0x61, count: 100)
+
+    @Test func transactionalAgainstIdempotent() async throws {
+        let server = try await ServerProcess.skeind()
+        defer { server.stop() }
+        let bootstrap = [server.bootstrap]
+        let admin = try AdminClient(bootstrapServers: bootstrap)
+        try await admin.createTopic("bench-idem", partitions: 4)
+        try await admin.createTopic("bench-txn", partitions: 4)
+        await admin.close()
+
+        let idempotent = try Producer(bootstrapServers: bootstrap)
+        var configuration = ProducerConfiguration()
+        configuration.transactionalId = "bench-tx"
+        let transactional = try Producer(bootstrapServers: bootstrap, configuration: configuration)
+        try await transactional.initTransactions()
+        // Alternating runs, so neither mode gets all the warm-up or all the quiet moments.
+        var idempotentRates: [Double] = []
+        var transactionalRates: [Double] = []
+        for _ in 0..<2 {
+            idempotentRates.append(
+                try await Self.rate { try await Self.produce(idempotent, topic: "bench-idem", commitEvery: nil) })
+            transactionalRates.append(
+                try await Self.rate {
+                    try await Self.produce(transactional, topic: "bench-txn", commitEvery: .milliseconds(100))
+                })
+        }
+        #expect(await idempotent.statistics.recordsDelivered == 2 * Self.recordsPerRun)
+        #expect(await transactional.statistics.recordsDelivered == 2 * Self.recordsPerRun)
+        await idempotent.close()
+        await transactional.close()
+        let idempotentRate = idempotentRates.reduce(0, +) / 2
+        let transactionalRate = transactionalRates.reduce(0, +) / 2
+        print(
+            "txn-bench: idempotent \(idempotentRates.map { Int($0) }) records/s, transactional (commit/100 ms) "
+                + "\(transactionalRates.map { Int($0) }) records/s, ratio of means \(transactionalRate / idempotentRate)"
+        )
+    }
+
+    static func rate(_ body: () async throws -> Void) async throws -> Double {
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await body()
+        let elapsed = clock.now - started
+        return Double(recordsPerRun)
+            / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    /// Enqueues in chunks of 1,000; with `commitEvery`, inside transactions committed that often.
+    static func produce(_ producer: Producer, topic: String, commitEvery: Duration?) async throws {
+        let clock = ContinuousClock()
+        var transactionStarted = clock.now
+        if commitEvery != nil { try await producer.beginTransaction() }
+        for _ in 0..<(recordsPerRun / 1000) {
+            try await producer.enqueue((0..<1000).map { _ in ProducerRecord(topic: topic, value: value) })
+            if let commitEvery, clock.now - transactionStarted >= commitEvery {
+                try await producer.commitTransaction()
+                try await producer.beginTransaction()
+                transactionStarted = clock.now
+            }
+        }
+        if commitEvery != nil { try await producer.commitTransaction() } else { await producer.flush() }
+    }
+}
