@@ -240,6 +240,47 @@ struct TransactionThroughputTests {
         )
     }
 
+    /// Transactions of 1,000 records, every tenth aborted, then the whole topic read once per isolation
+    /// level (alternating, twice each): read_committed filters the aborted tenth out.
+    @Test func readCommittedAgainstReadUncommitted() async throws {
+        let server = try await ServerProcess.skeind()
+        defer { server.stop() }
+        let bootstrap = [server.bootstrap]
+        let admin = try AdminClient(bootstrapServers: bootstrap)
+        try await admin.createTopic("bench-read", partitions: 4)
+        await admin.close()
+        var configuration = ProducerConfiguration()
+        configuration.transactionalId = "bench-read-tx"
+        let producer = try Producer(bootstrapServers: bootstrap, configuration: configuration)
+        try await producer.initTransactions()
+        let transactions = Self.recordsPerRun / 1000
+        for index in 0..<transactions {
+            try await producer.beginTransaction()
+            try await producer.enqueue((0..<1000).map { _ in ProducerRecord(topic: "bench-read", value: Self.value) })
+            if index % 10 == 9 { try await producer.abortTransaction() } else { try await producer.commitTransaction() }
+        }
+        await producer.close()
+        let committed = Self.recordsPerRun - (transactions / 10) * 1000
+        var rates: [IsolationLevel: [Double]] = [:]
+        for _ in 0..<2 {
+            for isolation in [IsolationLevel.readUncommitted, .readCommitted] {
+                var count = 0
+                let rate = try await Self.rate {
+                    count = try await TransactionTests.readAll(
+                        "bench-read", bootstrap, isolation, timeout: .seconds(300)
+                    ).count
+                }
+                #expect(count == (isolation == .readCommitted ? committed : Self.recordsPerRun))
+                rates[isolation, default: []].append(rate)
+            }
+        }
+        let mean = { (level: IsolationLevel) in (rates[level] ?? []).reduce(0, +) / 2 }
+        print(
+            "txn-bench: read_uncommitted \(rates[.readUncommitted]!.map { Int($0) }) records/s, read_committed "
+                + "\(rates[.readCommitted]!.map { Int($0) }) records/s (all \(Self.recordsPerRun) records scanned), "
+                + "ratio of means \(mean(.readCommitted) / mean(.readUncommitted))")
+    }
+
     static func rate(_ body: () async throws -> Void) async throws -> Double {
         let clock = ContinuousClock()
         let started = clock.now
