@@ -21,10 +21,11 @@ public final class Broker: @unchecked Sendable {
     public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
-    private let topicLock = NSLock()
-    /// Topics whose partitions are being created, with their partition counts (under `topicLock`): they
-    /// count against `max.partitions` and hold their name until they are registered or rolled back.
-    private var pendingTopics: [String: Int32] = [:]
+    let topicLock = NSLock()
+    /// Topics whose partitions are being created, with their partition counts, and topics being grown by
+    /// CreatePartitions, with the partitions being added (under `topicLock`): they count against
+    /// `max.partitions` and hold their name until they are registered or rolled back.
+    var pendingTopics: [String: Int32] = [:]
     /// Runs topic creation off the event loops: a CreateTopics may create thousands of directories.
     let adminQueue = DispatchQueue(label: "skein.admin")
     private var snapshotTimer: (any DispatchSourceTimer)?
@@ -121,7 +122,10 @@ public final class Broker: @unchecked Sendable {
         }
         for registered in topics.allTopics {
             var topic = registered
-            let present = Set(partitionsOnDisk[topic.name]?.map(\.partition) ?? [])
+            var present = Set(partitionsOnDisk[topic.name]?.map(\.partition) ?? [])
+            if present.contains(where: { $0 >= topic.partitionCount }) {
+                topic = try finishUnregisteredGrowth(topic, present: &present)
+            }
             if topic.partitionCount > config.maxPartitionsPerTopic && present.count < Int(topic.partitionCount) {
                 topic = try shrinkUnfinishedTopic(topic, present: present)
             }
@@ -200,7 +204,7 @@ public final class Broker: @unchecked Sendable {
     }
 
     /// Partitions the broker holds, counting topics being created. `topicLock` held.
-    private var partitionCountLocked: Int {
+    var partitionCountLocked: Int {
         topics.allTopics.reduce(0) { $0 + Int($1.partitionCount) } + pendingTopics.values.reduce(0) { $0 + Int($1) }
     }
 

@@ -41,6 +41,7 @@ final class RequestRouter: Sendable {
         .offsetCommit, .offsetFetch, .describeGroups, .listGroups, .alterConfigs, .incrementalAlterConfigs,
         .deleteGroups, .offsetDelete, .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit,
         .describeTransactions, .listTransactions,
+        .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -134,6 +135,12 @@ final class RequestRouter: Sendable {
         case .describeTransactions(let request):
             DescribeTransactionsHandler.handle(request, context: context, broker: broker)
         case .listTransactions(let request): ListTransactionsHandler.handle(request, context: context, broker: broker)
+        case .createPartitions(let request): CreatePartitionsHandler.handle(request, context: context, broker: broker)
+        case .deleteRecords(let request): DeleteRecordsHandler.handle(request, context: context, broker: broker)
+        case .describeCluster(let request): DescribeClusterHandler.handle(request, context: context, broker: broker)
+        case .describeLogDirs(let request): DescribeLogDirsHandler.handle(request, context: context, broker: broker)
+        case .describeProducers(let request):
+            DescribeProducersHandler.handle(request, context: context, broker: broker)
         }
     }
 

@@ -25,12 +25,16 @@ public enum TopicConfig {
         public var description: String { "invalid topic config \(name)=\(value): \(reason)" }
     }
 
-    /// Every name DescribeConfigs reports, in a stable order.
-    public static let names = [
+    /// The names with an effect on this broker.
+    static let effectiveNames = [
         "cleanup.policy", "compression.type", "flush.ms", "index.interval.bytes", "max.message.bytes",
         "message.timestamp.type", "min.insync.replicas", "retention.bytes", "retention.ms", "segment.bytes",
         "segment.index.bytes", "segment.ms",
     ]
+
+    /// Every name DescribeConfigs reports, sorted: those with an effect and those accepted without one
+    /// (`SingleNodeTopicConfigs`).
+    public static let names = (effectiveNames + SingleNodeTopicConfigs.settings.keys).sorted()
 
     /// Checks one override; the broker refuses the whole request on the first invalid one, as Kafka does.
     public static func validate(_ name: String, _ value: String) throws(Invalid) {
@@ -62,7 +66,9 @@ public enum TopicConfig {
                 throw Invalid(name: name, value: value, reason: "only delete is supported; compaction is not")
             }
         default:
-            throw Invalid(name: name, value: value, reason: "unknown topic config")
+            if let reason = SingleNodeTopicConfigs.problem(name, value) {
+                throw Invalid(name: name, value: value, reason: reason)
+            }
         }
     }
 
@@ -102,7 +108,8 @@ public enum TopicConfig {
     /// The value each topic config takes from the broker's settings.
     private static func describeBrokerDefaults(_ broker: BrokerConfig) -> [String: String] {
         let defaults = broker.logDefaults
-        return [
+        let accepted = SingleNodeTopicConfigs.settings.mapValues(\.defaultValue)
+        return accepted.merging([
             "cleanup.policy": "delete", "compression.type": broker.compressionType,
             "flush.ms": String(defaults.flushMs), "index.interval.bytes": String(defaults.indexIntervalBytes),
             "max.message.bytes": String(defaults.maxMessageBytes),
@@ -110,6 +117,6 @@ public enum TopicConfig {
             "retention.bytes": String(defaults.retentionBytes), "retention.ms": String(defaults.retentionMs),
             "segment.bytes": String(defaults.segmentBytes), "segment.index.bytes": String(defaults.segmentIndexBytes),
             "segment.ms": String(defaults.segmentMs),
-        ]
+        ]) { _, effective in effective }
     }
 }

@@ -33,6 +33,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case txnOffsetCommit = 28
     case describeTransactions = 65
     case listTransactions = 66
+    case deleteRecords = 21
+    case describeLogDirs = 35
+    case createPartitions = 37
+    case describeCluster = 60
+    case describeProducers = 61
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -81,6 +86,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .txnOffsetCommit: 0...3
         case .describeTransactions: 0...0
         case .listTransactions: 0...1
+        case .deleteRecords: 0...2
+        case .describeLogDirs: 0...4
+        case .createPartitions: 0...3
+        case .describeCluster: 0...2
+        case .describeProducers: 0...0
         }
     }
 
@@ -118,6 +128,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .txnOffsetCommit: 3
         case .describeTransactions: 0
         case .listTransactions: 0
+        case .deleteRecords: 2
+        case .describeLogDirs: 2
+        case .createPartitions: 2
+        case .describeCluster: 0
+        case .describeProducers: 0
         }
     }
 
@@ -182,6 +197,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .txnOffsetCommit: "TxnOffsetCommit"
         case .describeTransactions: "DescribeTransactions"
         case .listTransactions: "ListTransactions"
+        case .deleteRecords: "DeleteRecords"
+        case .describeLogDirs: "DescribeLogDirs"
+        case .createPartitions: "CreatePartitions"
+        case .describeCluster: "DescribeCluster"
+        case .describeProducers: "DescribeProducers"
         }
     }
 }

@@ -31,6 +31,11 @@ public enum KafkaRequest: Equatable, Sendable {
     case txnOffsetCommit(TxnOffsetCommitRequest)
     case describeTransactions(DescribeTransactionsRequest)
     case listTransactions(ListTransactionsRequest)
+    case deleteRecords(DeleteRecordsRequest)
+    case describeLogDirs(DescribeLogDirsRequest)
+    case createPartitions(CreatePartitionsRequest)
+    case describeCluster(DescribeClusterRequest)
+    case describeProducers(DescribeProducersRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -66,6 +71,11 @@ public enum KafkaRequest: Equatable, Sendable {
         case .txnOffsetCommit(let m): m
         case .describeTransactions(let m): m
         case .listTransactions(let m): m
+        case .deleteRecords(let m): m
+        case .describeLogDirs(let m): m
+        case .createPartitions(let m): m
+        case .describeCluster(let m): m
+        case .describeProducers(let m): m
         }
     }
 
@@ -102,6 +112,11 @@ public enum KafkaRequest: Equatable, Sendable {
         case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
         case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
         case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
+        case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
+        case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
+        case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
+        case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
+        case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -141,6 +156,11 @@ public enum KafkaResponse: Equatable, Sendable {
     case txnOffsetCommit(TxnOffsetCommitResponse)
     case describeTransactions(DescribeTransactionsResponse)
     case listTransactions(ListTransactionsResponse)
+    case deleteRecords(DeleteRecordsResponse)
+    case describeLogDirs(DescribeLogDirsResponse)
+    case createPartitions(CreatePartitionsResponse)
+    case describeCluster(DescribeClusterResponse)
+    case describeProducers(DescribeProducersResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -175,6 +195,11 @@ public enum KafkaResponse: Equatable, Sendable {
         case .txnOffsetCommit(let m): m
         case .describeTransactions(let m): m
         case .listTransactions(let m): m
+        case .deleteRecords(let m): m
+        case .describeLogDirs(let m): m
+        case .createPartitions(let m): m
+        case .describeCluster(let m): m
+        case .describeProducers(let m): m
         }
     }
 
@@ -211,6 +236,11 @@ public enum KafkaResponse: Equatable, Sendable {
         case .txnOffsetCommit: .txnOffsetCommit(try .decode(from: &buffer, version: version))
         case .describeTransactions: .describeTransactions(try .decode(from: &buffer, version: version))
         case .listTransactions: .listTransactions(try .decode(from: &buffer, version: version))
+        case .deleteRecords: .deleteRecords(try .decode(from: &buffer, version: version))
+        case .describeLogDirs: .describeLogDirs(try .decode(from: &buffer, version: version))
+        case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
+        case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
+        case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
         }
     }
 

@@ -5,16 +5,21 @@ import SkeinClient
 public struct TopicsCommand: AsyncParsableCommand, Sendable {
     public static let configuration = CommandConfiguration(
         commandName: "topics",
-        abstract: "List, create, delete, describe and configure topics.",
+        abstract: "List, create, delete, describe, configure and grow topics, and delete old records.",
         discussion: """
             Examples:
               skein topics list
               skein topics create events -p 6 -c retention.ms=86400000 -c compression.type=zstd
               skein topics describe events
               skein topics alter-config events --set retention.ms=3600000 --delete segment.bytes
+              skein topics add-partitions events --partitions 12
+              skein topics delete-records events --partition 0 --before 1500
               skein topics delete events
             """,
-        subcommands: [List.self, Create.self, Delete.self, Describe.self, AlterConfig.self])
+        subcommands: [
+            List.self, Create.self, Delete.self, Describe.self, AlterConfig.self, AddPartitions.self,
+            DeleteRecords.self,
+        ])
 
     public init() {}
 
@@ -95,7 +100,7 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
 
     struct Describe: AsyncParsableCommand, Sendable {
         static let configuration = CommandConfiguration(
-            abstract: "Show a topic's partitions (leader, offsets, record counts) and settings.",
+            abstract: "Show a topic's partitions (leader, offsets, record counts, bytes on disk) and settings.",
             discussion: "Example:\n  skein topics describe events")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "Topic name.") var name: String
@@ -110,14 +115,16 @@ public struct TopicsCommand: AsyncParsableCommand, Sendable {
                 }
                 let starts = try await admin.offsets(partitions, .beginning)
                 let ends = try await admin.offsets(partitions, .end)
+                // A broker without DescribeLogDirs (or one that refuses it) still gets the rest of the table.
+                let sizes = try? await admin.partitionSizes(of: options.name)
                 var out = "Topic: \(options.name)  Partitions: \(partitions.count)\n\n"
-                var rows = [["PARTITION", "LEADER", "START", "END", "RECORDS"]]
+                var rows = [["PARTITION", "LEADER", "START", "END", "RECORDS", "BYTES"]]
                 for partition in partitions {
                     let start = starts[partition] ?? 0
                     let end = ends[partition] ?? 0
                     rows.append([
                         "\(partition.partition)", "\(info.partitions[partition.partition]?.leaderId ?? -1)", "\(start)",
-                        "\(end)", "\(end - start)",
+                        "\(end)", "\(end - start)", sizes?[partition.partition].map(String.init) ?? "-",
                     ])
                 }
                 out += table(rows)

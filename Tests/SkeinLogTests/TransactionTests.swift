@@ -78,7 +78,7 @@ import Testing
     /// and after clean and unclean reopens (with and without the snapshot file).
     @Test(arguments: [1, 2, 3, 4, 5, 6] as [UInt64])
     func randomTransactionsMatchAModelAcrossRestarts(seed: UInt64) throws {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let directory = TemporaryDirectory()
         var manager: LogManager? = try LogManager.open(directory: directory.path)
         var log = try manager!.createLog(topic, config: smallConfig(segmentBytes: 2_000))
@@ -133,18 +133,5 @@ import Testing
         #expect(next == lso)
         #expect(listed.sorted { $0.lastOffset < $1.lastOffset } == aborted.filter { $0.firstOffset < lso })
         try manager?.shutdown()
-    }
-}
-
-/// A small deterministic generator, so a failing seed can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

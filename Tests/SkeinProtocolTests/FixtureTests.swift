@@ -129,6 +129,8 @@ struct FixtureTests {
             .offsetDelete: (0...0, 1), .addPartitionsToTxn: (0...3, 3), .addOffsetsToTxn: (0...3, 3),
             .endTxn: (0...3, 3), .txnOffsetCommit: (0...3, 3), .describeTransactions: (0...0, 0),
             .listTransactions: (0...1, 0),
+            .deleteRecords: (0...2, 2), .describeLogDirs: (0...4, 2), .createPartitions: (0...3, 2),
+            .describeCluster: (0...2, 0), .describeProducers: (0...0, 0),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

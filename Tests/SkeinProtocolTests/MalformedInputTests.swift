@@ -19,6 +19,9 @@ struct MalformedInputTests {
         VersionCase(api: .addPartitionsToTxn, version: 0), VersionCase(api: .addPartitionsToTxn, version: 3),
         VersionCase(api: .txnOffsetCommit, version: 3), VersionCase(api: .describeTransactions, version: 0),
         VersionCase(api: .listTransactions, version: 1),
+        VersionCase(api: .createPartitions, version: 0), VersionCase(api: .createPartitions, version: 3),
+        VersionCase(api: .deleteRecords, version: 2), VersionCase(api: .describeCluster, version: 2),
+        VersionCase(api: .describeLogDirs, version: 4), VersionCase(api: .describeProducers, version: 0),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)

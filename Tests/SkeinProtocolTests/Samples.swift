@@ -218,6 +218,30 @@ enum Samples {
             return ListTransactionsRequest(
                 stateFilters: ["Ongoing"], producerIdFilters: [4000, 4001], durationFilter: v >= 1 ? 60_000 : -1,
                 unknownTaggedFields: tags)
+        case .createPartitions:
+            return CreatePartitionsRequest(
+                topics: [
+                    .init(name: "t", count: 4, assignments: [.init(brokerIds: [0]), .init(brokerIds: [0, 1])]),
+                    .init(name: "u", count: 2, assignments: nil),
+                ], timeoutMs: 1500, validateOnly: true, unknownTaggedFields: tags)
+        case .deleteRecords:
+            return DeleteRecordsRequest(
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [.init(partitionIndex: 0, offset: 42), .init(partitionIndex: 1, offset: -1)])
+                ], timeoutMs: 1500, unknownTaggedFields: tags)
+        case .describeCluster:
+            return DescribeClusterRequest(
+                includeClusterAuthorizedOperations: true, endpointType: v >= 1 ? 2 : 1, includeFencedBrokers: v >= 2,
+                unknownTaggedFields: extraTags)
+        case .describeLogDirs:
+            return DescribeLogDirsRequest(
+                topics: [.init(topic: "t", partitions: [0, 3]), .init(topic: "u", partitions: [])],
+                unknownTaggedFields: tags)
+        case .describeProducers:
+            return DescribeProducersRequest(
+                topics: [.init(name: "t", partitionIndexes: [0, 1])], unknownTaggedFields: extraTags)
         }
     }
 
@@ -502,6 +526,63 @@ enum Samples {
                     .init(transactionalId: "tx", producerId: 4000, transactionState: "Ongoing"),
                     .init(transactionalId: "done", producerId: 4001, transactionState: "CompleteCommit"),
                 ], unknownTaggedFields: tags)
+        case .createPartitions:
+            return CreatePartitionsResponse(
+                throttleTimeMs: 1,
+                results: [
+                    .init(name: "t"), .init(name: "u", errorCode: .invalidPartitions, errorMessage: "too few"),
+                ], unknownTaggedFields: tags)
+        case .deleteRecords:
+            return DeleteRecordsResponse(
+                throttleTimeMs: 1,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [
+                            .init(partitionIndex: 0, lowWatermark: 42),
+                            .init(partitionIndex: 1, errorCode: .offsetOutOfRange),
+                        ])
+                ], unknownTaggedFields: tags)
+        case .describeCluster:
+            return DescribeClusterResponse(
+                throttleTimeMs: 1, errorCode: .noError, errorMessage: "fine", endpointType: v >= 1 ? 2 : 1,
+                clusterId: "c", controllerId: 3,
+                brokers: [
+                    .init(brokerId: 3, host: "h", port: 9092, rack: "r1", isFenced: v >= 2),
+                    .init(brokerId: 4, host: "i", port: 9093),
+                ], clusterAuthorizedOperations: 7, unknownTaggedFields: extraTags)
+        case .describeLogDirs:
+            return DescribeLogDirsResponse(
+                throttleTimeMs: 1, errorCode: v >= 3 ? .clusterAuthorizationFailed : .noError,
+                results: [
+                    .init(
+                        logDir: "/var/lib/skein",
+                        topics: [
+                            .init(
+                                name: "t",
+                                partitions: [
+                                    .init(partitionIndex: 0, partitionSize: 1234, offsetLag: 2, isFutureKey: true)
+                                ])
+                        ], totalBytes: v >= 4 ? 1 << 40 : -1, usableBytes: v >= 4 ? 1 << 30 : -1),
+                    .init(errorCode: .kafkaStorageError, logDir: "/broken", topics: []),
+                ], unknownTaggedFields: tags)
+        case .describeProducers:
+            return DescribeProducersResponse(
+                throttleTimeMs: 1,
+                topics: [
+                    .init(
+                        name: "t",
+                        partitions: [
+                            .init(
+                                partitionIndex: 0,
+                                activeProducers: [
+                                    .init(
+                                        producerId: 1000, producerEpoch: 2, lastSequence: 41, lastTimestamp: 99,
+                                        coordinatorEpoch: 5, currentTxnStartOffset: 17)
+                                ]),
+                            .init(partitionIndex: 1, errorCode: .unknownTopicOrPartition, errorMessage: "gone"),
+                        ])
+                ], unknownTaggedFields: extraTags)
         }
     }
 }

@@ -22,12 +22,15 @@ enum CreateTopicsHandler {
                 return .init(
                     name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
             }
-            guard topic.assignments.isEmpty else {
-                return .init(
-                    name: topic.name, errorCode: .invalidReplicaAssignment,
-                    errorMessage: "manual replica assignment is not supported")
+            var requested = topic.numPartitions
+            if !topic.assignments.isEmpty {
+                switch checkAssignments(topic, broker: broker) {
+                case .success(let count): requested = count
+                case .failure(let refusal):
+                    return .init(name: topic.name, errorCode: refusal.code, errorMessage: refusal.message)
+                }
             }
-            let asked = Int(topic.numPartitions == -1 ? broker.config.numPartitions : topic.numPartitions)
+            let asked = Int(requested == -1 ? broker.config.numPartitions : requested)
             // A topic over max.partitions.per.topic is refused for that, below, whatever else the request asks.
             if asked > 0 && asked <= broker.config.maxPartitionsPerTopic
                 && requestPartitions + asked > broker.config.maxPartitionsPerRequest
@@ -44,7 +47,7 @@ enum CreateTopicsHandler {
             }
             let outcome = Result { () throws(Broker.TopicCreationError) -> TopicMetadata in
                 try broker.createTopic(
-                    topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor,
+                    topic.name, partitions: requested, replicationFactor: topic.replicationFactor,
                     configs: configs,
                     validateOnly: request.validateOnly)
             }
@@ -72,5 +75,40 @@ enum CreateTopicsHandler {
                 return .init(name: topic.name, errorCode: code, errorMessage: message)
             }
         }
+    }
+
+    struct Refusal: Error {
+        var code: ErrorCode
+        var message: String
+    }
+
+    /// The partition count an explicit replica assignment gives, if this node can honour it: partitions
+    /// numbered 0 to n-1, each with one replica, on this node. Kafka wants the partition count and the
+    /// replication factor left at -1 beside an assignment; values that agree with it are accepted too.
+    static func checkAssignments(_ topic: CreateTopicsRequest.Topic, broker: Broker) -> Result<Int32, Refusal> {
+        let count = Int32(topic.assignments.count)
+        guard topic.numPartitions == -1 || topic.numPartitions == count,
+            topic.replicationFactor == -1 || topic.replicationFactor == 1
+        else {
+            return .failure(
+                Refusal(
+                    code: .invalidRequest,
+                    message:
+                        "numPartitions \(topic.numPartitions) and replicationFactor \(topic.replicationFactor) disagree with the \(count) partitions of the replica assignment; leave them at -1"
+                ))
+        }
+        let indexes = topic.assignments.map(\.partitionIndex).sorted()
+        guard indexes == Array(0..<count) else {
+            return .failure(
+                Refusal(
+                    code: .invalidReplicaAssignment,
+                    message: "assigned partitions must be numbered 0 to \(count - 1), each once; got \(indexes)"))
+        }
+        for assignment in topic.assignments {
+            if let problem = broker.assignmentProblem(assignment.brokerIds, partition: assignment.partitionIndex) {
+                return .failure(Refusal(code: .invalidReplicaAssignment, message: problem))
+            }
+        }
+        return .success(count)
     }
 }

@@ -12,7 +12,7 @@ enum DescribeTransactionsHandler {
             return .init(
                 transactionalId: id, transactionState: metadata.state.kafkaName,
                 transactionTimeoutMs: metadata.timeoutMs, transactionStartTimeMs: metadata.startedMs,
-                producerId: metadata.producerId, producerEpoch: Int32(metadata.producerEpoch),
+                producerId: metadata.producerId, producerEpoch: metadata.producerEpoch,
                 topics: byTopic.keys.sorted().map { topic in
                     .init(name: topic, partitionIndexes: byTopic[topic]!.map(\.partition).sorted())
                 })

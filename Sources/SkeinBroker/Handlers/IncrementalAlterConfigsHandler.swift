@@ -2,9 +2,9 @@ import Foundation
 import SkeinProtocol
 
 /// IncrementalAlterConfigs: SET and DELETE of single topic configs, leaving the others alone; APPEND and
-/// SUBTRACT for list-valued configs (only `cleanup.policy` here). Broker configs are read-only.
+/// SUBTRACT for list-valued configs (`cleanup.policy` and the replica throttle lists). Broker configs are read-only.
 enum IncrementalAlterConfigsHandler {
-    static let listConfigs: Set<String> = ["cleanup.policy"]
+    static let listConfigs: Set<String> = SingleNodeTopicConfigs.listNames.union(["cleanup.policy"])
 
     static func handle(_ request: IncrementalAlterConfigsRequest, context: RequestContext, broker: Broker) {
         let repeated = AlterConfigsHandler.repeatedResources(

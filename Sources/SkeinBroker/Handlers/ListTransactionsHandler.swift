@@ -19,6 +19,12 @@ enum ListTransactionsHandler {
                     transactionalId: $0.transactionalId, producerId: $0.producerId,
                     transactionState: $0.state.kafkaName)
             }
-        context.reply(ListTransactionsResponse(transactionStates: listed))
+        let known: Set<String> = [
+            "Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead",
+            "PrepareEpochFence",
+        ]
+        context.reply(
+            ListTransactionsResponse(
+                unknownStateFilters: request.stateFilters.filter { !known.contains($0) }, transactionStates: listed))
     }
 }

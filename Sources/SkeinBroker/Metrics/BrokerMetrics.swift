@@ -210,6 +210,14 @@ extension Broker {
         for (topicPartition, snapshot) in partitions {
             writer.sample("skein_log_segments", labels(topicPartition), snapshot.segments)
         }
+        writer.family(
+            "skein_log_unstable_offsets", type: .gauge,
+            help: "High watermark minus last stable offset: records read_committed consumers cannot see yet.")
+        for (topicPartition, snapshot) in partitions {
+            let stable = logs.log(for: topicPartition)?.lastStableOffset ?? snapshot.logEndOffset
+            writer.sample("skein_log_unstable_offsets", labels(topicPartition), snapshot.logEndOffset - stable)
+        }
+        collectTransactionMetrics(into: &writer)
 
         let groupStates = groups.metricsSnapshot()
         writer.family(
@@ -244,5 +252,27 @@ extension Broker {
         }
         // kafka_exporter's kafka_consumergroup_lag_sum is left out: promtool rejects a gauge named *_sum, and
         // sum by (consumergroup, topic) (kafka_consumergroup_lag) gives the same figure.
+    }
+}
+
+extension Broker {
+    fileprivate func collectTransactionMetrics(into writer: inout PrometheusTextWriter) {
+        let counts = transactions.counters.snapshot
+        writer.family(
+            "skein_transactions_total", type: .counter,
+            help:
+                "Transactions ended, by outcome: committed, aborted (by the producer), timed_out and fenced (aborted by the broker)."
+        )
+        for outcome in TransactionCounters.Outcome.allCases {
+            writer.sample("skein_transactions_total", [("outcome", outcome.rawValue)], counts[outcome] ?? 0)
+        }
+        let states = Dictionary(grouping: transactions.all, by: \.state)
+        writer.family(
+            "skein_transactional_ids", type: .gauge, help: "Transactional ids known to the coordinator, by state.")
+        for state in [
+            TransactionMetadata.State.empty, .ongoing, .prepareCommit, .prepareAbort, .completeCommit, .completeAbort,
+        ] {
+            writer.sample("skein_transactional_ids", [("state", state.kafkaName)], states[state]?.count ?? 0)
+        }
     }
 }

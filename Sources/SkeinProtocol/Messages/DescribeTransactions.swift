@@ -63,14 +63,13 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
         /// -1 when no transaction is open.
         public var transactionStartTimeMs: Int64
         public var producerId: Int64
-        /// An int32 on the wire, unlike every other producer epoch field in the protocol.
-        public var producerEpoch: Int32
+        public var producerEpoch: Int16
         public var topics: [Topic]
 
         public init(
             errorCode: ErrorCode = .noError, transactionalId: String, transactionState: String = "",
             transactionTimeoutMs: Int32 = 0, transactionStartTimeMs: Int64 = -1, producerId: Int64 = -1,
-            producerEpoch: Int32 = -1, topics: [Topic] = []
+            producerEpoch: Int16 = -1, topics: [Topic] = []
         ) {
             self.errorCode = errorCode
             self.transactionalId = transactionalId
@@ -89,7 +88,7 @@ public struct DescribeTransactionsResponse: KafkaResponseMessage {
             transactionTimeoutMs = try buffer.readKafkaInt32()
             transactionStartTimeMs = try buffer.readKafkaInt64()
             producerId = try buffer.readKafkaInt64()
-            producerEpoch = try buffer.readKafkaInt32()
+            producerEpoch = try buffer.readKafkaInt16()
             topics = try buffer.readStructures(version: version, flexible: flexible, field: "TopicPartitions")
             try buffer.finishStructure(flexible: flexible)
         }

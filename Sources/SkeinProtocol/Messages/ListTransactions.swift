@@ -78,15 +78,18 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
 
     public var throttleTimeMs: Int32
     public var errorCode: ErrorCode
+    /// State filters of the request that name no state the broker knows.
+    public var unknownStateFilters: [String]
     public var transactionStates: [TransactionState]
     public var unknownTaggedFields: [TaggedField]
 
     public init(
-        throttleTimeMs: Int32 = 0, errorCode: ErrorCode = .noError, transactionStates: [TransactionState] = [],
-        unknownTaggedFields: [TaggedField] = []
+        throttleTimeMs: Int32 = 0, errorCode: ErrorCode = .noError, unknownStateFilters: [String] = [],
+        transactionStates: [TransactionState] = [], unknownTaggedFields: [TaggedField] = []
     ) {
         self.throttleTimeMs = throttleTimeMs
         self.errorCode = errorCode
+        self.unknownStateFilters = unknownStateFilters
         self.transactionStates = transactionStates
         self.unknownTaggedFields = unknownTaggedFields
     }
@@ -95,6 +98,7 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
         try apiKey.checkSupported(version)
         var response = ListTransactionsResponse(
             throttleTimeMs: try buffer.readKafkaInt32(), errorCode: try buffer.readErrorCode())
+        response.unknownStateFilters = try buffer.readKafkaStringArray(flexible: true)
         response.transactionStates = try buffer.readStructures(
             version: version, flexible: true, field: "TransactionStates")
         response.unknownTaggedFields = try buffer.readTaggedFields()
@@ -105,6 +109,7 @@ public struct ListTransactionsResponse: KafkaResponseMessage {
         try Self.apiKey.checkSupported(version)
         buffer.writeInteger(throttleTimeMs)
         buffer.writeErrorCode(errorCode)
+        try buffer.writeKafkaStringArray(unknownStateFilters, flexible: true)
         try buffer.writeStructures(transactionStates, version: version, flexible: true)
         buffer.writeTaggedFields(unknownTaggedFields)
     }
