@@ -117,25 +117,17 @@ CASES = [
     Case("0098", "consumer_txn", "pass", timeout=240),  # read_committed consumer over commits, aborts, markers
     Case("0129", "fetch_aborted_msgs", "pass", timeout=90),
     Case("0061", "consumer_lag", "pass"),  # lag with aborted transactions (LSO, control batches)
-    Case("0103", "transactions", "fail",
-         "sub-test do_test_fatal_idempo_error_without_kip360 deletes the committed records with DeleteRecords "
-         "(API 21), which skeind does not advertise: test_DeleteRecords_simple() fails with \"Local: Required "
-         "feature not supported by broker\" (every sub-test before it, and empty_txn and wmark_isolation_level "
-         "run alone, pass; with the admin branch merged the whole test passes)", timeout=240),
+    Case("0103", "transactions", "pass", timeout=240),  # misuse, commit/abort, send_offsets, fencing, empty txns
     # Issue 11, the admin API.
-    Case("0044", "partition_cnt", "fail",
-         "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results "
-         "(librdkafka: \"CreatePartitions (KIP-195) not supported by broker\")"),
-    Case("0069", "consumer_add_parts", "fail",
-         "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results"),
-    Case("0112", "assign_unknown_part", "fail",
-         "CreatePartitions (API 37) is not advertised: test_create_partitions() gets no topic results"),
+    Case("0044", "partition_cnt", "pass"),  # CreatePartitions while producing
+    Case("0069", "consumer_add_parts", "pass"),  # CreatePartitions under a subscribed group
+    Case("0112", "assign_unknown_part", "pass"),  # CreatePartitions, then assign the new partition
     Case("0092", "mixed_msgver", "fail",
          "test_AlterConfigs_simple() writes back every config DescribeConfigs returned, then sets "
-         "message.format.version=0.10.0.0; librdkafka 2.0.2 appends rather than replaces, so the AlterConfigs v0 "
-         "request names message.format.version twice (3.0-IV1, then 0.10.0.0). Today skeind answers "
-         "INVALID_CONFIG (message.format.version is not a topic config it knows); with the admin branch it "
-         "answers INVALID_REQUEST (\"config message.format.version is listed twice\"); Kafka takes the last value"),
+         "message.format.version=0.10.0.0; librdkafka 2.0.2 appends rather than replaces, so its AlterConfigs v0 "
+         "request names message.format.version twice (3.0-IV1, then 0.10.0.0) and skeind refuses the resource "
+         "with INVALID_REQUEST (\"config message.format.version is listed twice\"); Kafka applies the entries in "
+         "order, the last value wins"),
     # Slow (SKEIN_LIBRDKAFKA_SLOW=1): more consumer-group and client behaviour, 10 s to a minute each.
     Case("0014", "reconsume_191", "pass", slow=True),
     Case("0015", "offsets_seek", "pass", slow=True),
@@ -165,15 +157,12 @@ CASES = [
     # The whole admin API through librdkafka's AdminClient, as producer and as consumer: 3 to 4 minutes with
     # the admin APIs in place (its ListConsumerGroups sub-tests alone take 50 s).
     Case("0081", "admin", "fail", slow=True, timeout=420, why=(
-        "do_test_CreateTopics: CreateTopics with a replica assignment gets INVALID_REPLICA_ASSIGNMENT and with "
-        "delete.retention.ms=900 INVALID_CONFIG (unknown topic config), so the created topics never show in "
-        "metadata (\"Expected topics not seen in given time\"). With the admin branch merged, topics, partitions, "
-        "DescribeConfigs, DeleteRecords and the group/offset sub-tests pass, and two fail: do_test_AlterConfigs "
-        "(AlterConfigs of broker 0's sasl.kerberos.min.time.before.relogin gets POLICY_VIOLATION: skeind's "
-        "broker configs are read-only by design, Kafka takes this per-broker dynamic config) and "
-        "do_test_DescribeConsumerGroups (DeleteGroups exactly 6 s after closing static members whose "
-        "session.timeout.ms is 6000 gets NON_EMPTY_GROUP: skeind expires sessions on a 100 ms tick, after the "
-        "deadline)")),
+        "topics, partitions, DescribeConfigs, DeleteRecords and the group and offset sub-tests pass; two fail. "
+        "do_test_AlterConfigs: AlterConfigs of broker 0's sasl.kerberos.min.time.before.relogin gets "
+        "POLICY_VIOLATION (skeind's broker configs are read-only by design; Kafka takes this per-broker dynamic "
+        "config). do_test_DescribeConsumerGroups: DeleteGroups sent 6 s after closing static members (no "
+        "LeaveGroup) whose session.timeout.ms is 6000 gets NON_EMPTY_GROUP: skeind expires sessions on a 100 ms "
+        "tick, so a member whose last commit was at close is removed up to 100 ms after its deadline")),
     Case("0102", "static_group_rebalance", "fail", slow=True, why=(
         "do_test_fenced_member: a second consumer joining with the same group.instance.id replaces the first, "
         "whose next Heartbeat (old member id, same instance id) gets UNKNOWN_MEMBER_ID where Kafka answers "
