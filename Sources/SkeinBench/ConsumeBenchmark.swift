@@ -22,6 +22,9 @@ public struct ConsumeBenchConfig: Sendable {
     public var records: Int?
     public var verifyCRC = false
     public var maxWaitMs: Int32 = 500
+    /// Fetch's isolation level: 0 read_uncommitted, 1 read_committed (stops at the last stable offset and
+    /// gets the aborted transactions of the range; the bench counts every batch it is sent either way).
+    public var isolationLevel: Int8 = 0
 
     public init(topic: String) {
         self.topic = topic
@@ -89,6 +92,7 @@ public enum ConsumeBenchmark {
         let topic = config.topic
         let verifyCRC = config.verifyCRC
         let maxWaitMs = config.maxWaitMs
+        let isolationLevel = config.isolationLevel
         let connections = try await LoadConnections.connect(
             count: connectionCount, host: host, port: port, group: group
         ) { index, result in
@@ -97,7 +101,7 @@ public enum ConsumeBenchmark {
                     topic: topic,
                     cursors: stride(from: index, to: cursors.count, by: connectionCount).map { cursors[$0] },
                     connectionIndex: index, apiVersion: fetchVersion, maxBytes: maxBytes, maxWaitMs: maxWaitMs,
-                    verifyCRC: verifyCRC, budget: budget),
+                    isolationLevel: isolationLevel, verifyCRC: verifyCRC, budget: budget),
                 result: result)
         }
         notice(
@@ -110,6 +114,7 @@ public enum ConsumeBenchmark {
         var settings = [
             "from": "\(config.from)", "max_bytes": "\(config.maxBytes)", "follow": "\(config.follow)",
             "verify_crc": "\(config.verifyCRC)",
+            "isolation_level": config.isolationLevel == 1 ? "read_committed" : "read_uncommitted",
         ]
         if let duration { settings["duration_s"] = "\(duration.seconds)" }
         if let records = config.records { settings["records_limit"] = "\(records)" }

@@ -16,6 +16,7 @@ struct FetchLoadPlan: Sendable {
     var apiVersion: Int16
     var maxBytes: Int32
     var maxWaitMs: Int32
+    var isolationLevel: Int8
     var verifyCRC: Bool
     /// Records still to read across all connections; nil when only the deadline bounds the run.
     var budget: SharedBudget?
@@ -201,7 +202,7 @@ final class FetchLoadHandler: ChannelInboundHandler {
     private func send(cursorIndex: Int, context: ChannelHandlerContext) {
         let cursor = cursors[cursorIndex]
         let request = FetchRequest(
-            maxWaitMs: plan.maxWaitMs, minBytes: 1, maxBytes: plan.maxBytes,
+            maxWaitMs: plan.maxWaitMs, minBytes: 1, maxBytes: plan.maxBytes, isolationLevel: plan.isolationLevel,
             topics: [
                 .init(
                     topic: plan.topic,

@@ -141,8 +141,14 @@ struct BenchConsume: AsyncParsableCommand {
     @Flag(help: "Check every batch's CRC-32C.")
     var verifyCrc = false
 
+    @Option(help: "read_uncommitted, or read_committed: stop at the last stable offset, as a transactional consumer.")
+    var isolationLevel = "read_uncommitted"
+
     func validate() throws {
         _ = try startPosition()
+        guard ["read_uncommitted", "read_committed"].contains(isolationLevel) else {
+            throw ValidationError("--isolation-level must be read_uncommitted or read_committed")
+        }
         guard maxBytes > 0, maxBytes <= Int(Int32.max) else { throw ValidationError("--max-bytes is out of range") }
     }
 
@@ -168,6 +174,7 @@ struct BenchConsume: AsyncParsableCommand {
         config.duration = common.duration
         config.records = common.records
         config.verifyCRC = verifyCrc
+        config.isolationLevel = isolationLevel == "read_committed" ? 1 : 0
         try common.finish(try await ConsumeBenchmark.run(config, notice: common.notice))
     }
 }

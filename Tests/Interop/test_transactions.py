@@ -134,7 +134,10 @@ def test_offsets_sent_to_a_transaction_appear_only_on_commit(broker, topic_name)
     topic_name = topic_name()
     create_topic(broker, topic_name, 1)
     group = txn_id("ctp-group")
-    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+    # read_uncommitted: librdkafka's default (read_committed) asks OffsetFetch for stable offsets and retries
+    # UNSTABLE_OFFSET_COMMIT while the transaction is open (test_transactions_stable_offsets.py).
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
+                         "isolation.level": "read_uncommitted"})
     p = transactional_producer(broker, txn_id("offsets"))
 
     def committed():

@@ -88,6 +88,25 @@ final class TransactionCoordinator: @unchecked Sendable {
         }
     }
 
+    /// The partitions of `group` that an unfinished transaction holds offsets for (sent with TxnOffsetCommit,
+    /// the transaction not complete yet). OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for
+    /// them (KIP-447): a consumer taking such a partition over waits for the outcome instead of resuming from
+    /// the offset before the transaction and producing its outputs a second time. A commit stores the offsets
+    /// in the group before it clears them here, so a reader sees one or the other, never the old offset as
+    /// stable while the new one is on its way.
+    func pendingOffsetPartitions(group: String) -> Set<TopicPartition> {
+        lock.withLock {
+            var found: Set<TopicPartition> = []
+            for metadata in table.values
+            where metadata.state == .ongoing || metadata.state == .prepareCommit || metadata.state == .prepareAbort {
+                for pending in metadata.pendingOffsets where pending.group == group {
+                    found.insert(pending.partition.topicPartition)
+                }
+            }
+            return found
+        }
+    }
+
     // MARK: Requests (on `queue`)
 
     /// InitProducerId with a transactional id: the same producer id every time, the epoch bumped, and an open
