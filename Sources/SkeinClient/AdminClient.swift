@@ -122,8 +122,11 @@ public actor AdminClient {
 
     // MARK: Offsets
 
-    public func offsets(_ partitions: [TopicPartition], _ spec: OffsetSpec) async throws -> [TopicPartition: Int64] {
-        try await metadata.listOffsets(partitions, spec)
+    /// With read_committed, `.end` is the last stable offset: where a read_committed reader stops.
+    public func offsets(
+        _ partitions: [TopicPartition], _ spec: OffsetSpec, isolationLevel: IsolationLevel = .readUncommitted
+    ) async throws -> [TopicPartition: Int64] {
+        try await metadata.listOffsets(partitions, spec, isolationLevel: isolationLevel)
     }
 
     /// Every partition of `topic`.

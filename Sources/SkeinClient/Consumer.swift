@@ -29,6 +29,9 @@ public struct ConsumerConfiguration: Sendable {
     /// could otherwise expand to gigabytes.
     public var maxDecompressedBatchBytes: Int = 256 * 1024 * 1024
     public var clientId: String = "skein-consumer"
+    /// `isolation.level`: read_committed (the default, as in Java and librdkafka) sees only
+    /// committed transactions; read_uncommitted also sees open and aborted ones.
+    public var isolationLevel: IsolationLevel = .readCommitted
 
     public init() {}
 }
@@ -67,8 +70,11 @@ public actor Consumer {
     private let logger: Logger
     /// The next offset to fetch, per assigned partition.
     private var positions: [TopicPartition: Int64] = [:]
-    /// The log end offsets the last Fetch reported, so a reader can tell it has caught up.
+    /// The log end offsets the last Fetch reported.
     public private(set) var highWatermarks: [TopicPartition: Int64] = [:]
+    /// The last stable offsets the last Fetch reported: where read_committed reading stops while
+    /// a transaction is open.
+    public private(set) var lastStableOffsets: [TopicPartition: Int64] = [:]
     private var isClosed = false
 
     public init(
@@ -111,6 +117,14 @@ public actor Consumer {
 
     public func position(of partition: TopicPartition) -> Int64? { positions[partition] }
 
+    /// Where this consumer has read all there is for its isolation level, as of the last Fetch:
+    /// the last stable offset with read_committed, the high watermark otherwise. A reader whose
+    /// position reached it has caught up.
+    public func endOffset(of partition: TopicPartition) -> Int64? {
+        if configuration.isolationLevel == .readCommitted, let stable = lastStableOffsets[partition] { return stable }
+        return highWatermarks[partition]
+    }
+
     /// Stops reading `partition` (it keeps no position).
     public func unassign(_ partition: TopicPartition) {
         positions[partition] = nil
@@ -126,7 +140,7 @@ public actor Consumer {
     }
 
     private func resolve(_ partitions: [TopicPartition], _ spec: OffsetSpec) async throws -> [TopicPartition: Int64] {
-        try await metadata.listOffsets(partitions, spec)
+        try await metadata.listOffsets(partitions, spec, isolationLevel: configuration.isolationLevel)
     }
 
     private func groupByLeader(_ partitions: [TopicPartition]) async throws -> [Int32: [TopicPartition]] {
@@ -162,7 +176,7 @@ public actor Consumer {
                         + configuration.maxWait.components.attoseconds / 1_000_000_000_000_000)
                 let request = FetchRequest(
                     maxWaitMs: waitMs, minBytes: configuration.minBytes, maxBytes: configuration.maxBytes,
-                    topics: topics)
+                    isolationLevel: configuration.isolationLevel.rawValue, topics: topics)
                 let future = try connection.enqueue(
                     request, version: version,
                     timeout: KafkaConnection.defaultRequestTimeout + .milliseconds(Int64(waitMs)))
@@ -214,7 +228,10 @@ public actor Consumer {
             for partition in topic.partitions {
                 let key = TopicPartition(topic: topic.topic, partition: partition.partitionIndex)
                 guard var position = positions[key] else { continue }
-                if partition.errorCode == .noError { highWatermarks[key] = partition.highWatermark }
+                if partition.errorCode == .noError {
+                    highWatermarks[key] = partition.highWatermark
+                    if partition.lastStableOffset >= 0 { lastStableOffsets[key] = partition.lastStableOffset }
+                }
                 switch partition.errorCode {
                 case .noError:
                     break
@@ -229,9 +246,13 @@ public actor Consumer {
                     throw KafkaClientError.broker(code, context: "fetch \(key)")
                 }
                 guard case .bytes(var bytes) = partition.records else { continue }
+                var filter =
+                    configuration.isolationLevel == .readCommitted
+                    ? AbortedTransactionFilter(abortedTransactions: partition.abortedTransactions) : nil
                 while let batch = try RecordBatch.read(from: &bytes) {
+                    let deliver = filter?.shouldDeliver(batch) ?? !batch.header.isControl
                     guard batch.header.lastOffset >= position else { continue }
-                    if !batch.header.isControl {
+                    if deliver {
                         for record in try decodeRecords(of: batch, partition: key)
                         where record.offset >= position {
                             records.append(record)

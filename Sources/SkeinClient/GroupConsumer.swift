@@ -14,6 +14,10 @@ public struct GroupConsumerConfiguration: Sendable {
     /// with `enable.auto.commit`); nil commits only when told, on rebalance and on close. Committing
     /// at the start of the next poll, not right after a fetch, keeps delivery at-least-once.
     public var autoCommitInterval: Duration? = .seconds(5)
+    /// `enable.auto.commit`: false commits only on `commit()`, never on its own (not on poll, rebalance
+    /// or close). What a consume-transform-produce loop needs, whose offsets go to
+    /// `Producer.sendOffsetsToTransaction` instead.
+    public var enableAutoCommit = true
     /// Where a partition without a committed offset starts.
     public var startWithoutCommit: OffsetSpec = .beginning
     public var consumer = ConsumerConfiguration()
@@ -61,10 +65,17 @@ public actor GroupConsumer {
         guard !isClosed else { throw KafkaClientError.closed }
         if needsRejoin {
             try await rejoin()
-        } else if let interval = configuration.autoCommitInterval, ContinuousClock.now - lastCommit >= interval {
+        } else if configuration.enableAutoCommit, let interval = configuration.autoCommitInterval,
+            ContinuousClock.now - lastCommit >= interval
+        {
             await commitLoggingFailure(when: "auto-committing")
         }
         return try await consumer.poll()
+    }
+
+    /// This member's identity in the group, for `Producer.sendOffsetsToTransaction`.
+    public func groupMetadata() -> ConsumerGroupMetadata {
+        ConsumerGroupMetadata(groupId: groupId, generationId: generationId, memberId: memberId)
     }
 
     /// The next offset this member will read from `partition`, if it is assigned.
@@ -75,6 +86,11 @@ public actor GroupConsumer {
     /// Moves the next read (and what the next commit records) of an assigned partition.
     public func seek(_ partition: TopicPartition, to offset: Int64) async throws {
         try await consumer.seek(partition, to: .offset(offset))
+    }
+
+    /// Where this member has read everything its isolation level shows (see `Consumer.endOffset(of:)`).
+    public func endOffset(of partition: TopicPartition) async -> Int64? {
+        await consumer.endOffset(of: partition)
     }
 
     /// The log end offset the last Fetch reported for `partition`.
@@ -138,7 +154,7 @@ public actor GroupConsumer {
         isClosed = true
         heartbeat?.cancel()
         if generationId >= 0 {
-            await commitLoggingFailure(when: "leaving")
+            if configuration.enableAutoCommit { await commitLoggingFailure(when: "leaving") }
             if let coordinator {
                 _ = try? await coordinator.send(
                     LeaveGroupRequest(groupId: groupId, members: [.init(memberId: memberId)]))
@@ -152,7 +168,7 @@ public actor GroupConsumer {
     // MARK: Membership
 
     private func rejoin() async throws {
-        if generationId >= 0 {
+        if generationId >= 0, configuration.enableAutoCommit {
             // Eager rebalancing: hand over what was read so far before giving the partitions up.
             await commitLoggingFailure(when: "rebalancing")
         }

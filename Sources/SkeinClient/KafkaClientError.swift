@@ -20,6 +20,14 @@ public enum KafkaClientError: Error, Sendable, Equatable, CustomStringConvertibl
     case closed
     /// The configuration cannot work (e.g. idempotence without acks=all).
     case invalidConfiguration(String)
+    /// Another producer with the same `transactional.id` has started (PRODUCER_FENCED or
+    /// INVALID_PRODUCER_EPOCH): this producer can do nothing more and must be closed.
+    case producerFenced(String)
+    /// The transaction cannot commit because part of it failed; `abortTransaction` and start again.
+    case transactionAbortRequired(String)
+    /// A transactional call in the wrong state (send before `beginTransaction`, commit without a
+    /// transaction, a producer without `transactional.id`).
+    case invalidTransactionState(String)
 
     /// Whether the same operation may succeed if tried again after a metadata refresh and backoff.
     public var isRetriable: Bool {
@@ -55,6 +63,9 @@ public enum KafkaClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .timedOut(let what): "timed out: \(what)"
         case .closed: "closed"
         case .invalidConfiguration(let detail): "invalid configuration: \(detail)"
+        case .producerFenced(let detail): "producer fenced: \(detail)"
+        case .transactionAbortRequired(let detail): "transaction must be aborted: \(detail)"
+        case .invalidTransactionState(let detail): "invalid transaction state: \(detail)"
         }
     }
 }

@@ -4,9 +4,10 @@ import SkeinProtocol
 extension ClusterMetadata {
     /// The offsets `spec` names for each partition (ListOffsets to each leader): the log start,
     /// the log end, or the first offset at or after a timestamp, found through the broker's time index.
-    public func listOffsets(_ partitions: [TopicPartition], _ spec: OffsetSpec) async throws
-        -> [TopicPartition: Int64]
-    {
+    /// With read_committed, "the end" is the last stable offset, as Kafka's brokers answer it.
+    public func listOffsets(
+        _ partitions: [TopicPartition], _ spec: OffsetSpec, isolationLevel: IsolationLevel = .readUncommitted
+    ) async throws -> [TopicPartition: Int64] {
         let timestamp: Int64
         switch spec {
         case .offset(let offset):
@@ -21,12 +22,16 @@ extension ClusterMetadata {
         var answers: [(TopicPartition, EventLoopFuture<ListOffsetsResponse>)] = []
         for partition in partitions {
             let connection = try await leaderConnection(for: partition)
-            let version = try connection.versions.version(of: .listOffsets, minimum: 1)
-            let request = ListOffsetsRequest(topics: [
-                .init(
-                    name: partition.topic,
-                    partitions: [.init(partitionIndex: partition.partition, timestamp: timestamp)])
-            ])
+            // v2 brought the isolation level; v1 would answer the high watermark to read_committed.
+            let version = try connection.versions.version(
+                of: .listOffsets, minimum: isolationLevel == .readCommitted ? 2 : 1)
+            let request = ListOffsetsRequest(
+                isolationLevel: isolationLevel.rawValue,
+                topics: [
+                    .init(
+                        name: partition.topic,
+                        partitions: [.init(partitionIndex: partition.partition, timestamp: timestamp)])
+                ])
             answers.append((partition, try connection.enqueue(request, version: version)))
         }
         var result: [TopicPartition: Int64] = [:]
@@ -44,7 +49,8 @@ extension ClusterMetadata {
         }
         // A timestamp after the last record finds nothing (-1); Kafka clients then read from the end.
         if case .timestamp = spec, result.values.contains(-1) {
-            let ends = try await listOffsets(partitions.filter { result[$0] == -1 }, .end)
+            let ends = try await listOffsets(
+                partitions.filter { result[$0] == -1 }, .end, isolationLevel: isolationLevel)
             result.merge(ends) { _, end in end }
         }
         for partition in partitions where result[partition] == nil {

@@ -35,6 +35,8 @@ public actor Producer {
     private var isClosed = false
     /// Counters since creation, for monitoring and for tests that need to see batching and retries.
     public private(set) var statistics = ProducerStatistics()
+    /// The transaction state and coordinator calls, with `transactional.id` (see Producer+Transactions).
+    let transactions: TransactionManager?
 
     public init(
         bootstrapServers: [String], configuration: ProducerConfiguration = ProducerConfiguration(),
@@ -42,10 +44,14 @@ public actor Producer {
     ) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.metadata = try ClusterMetadata(
+        let metadata = try ClusterMetadata(
             bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger)
+        self.metadata = metadata
         self.ownsMetadata = true
         self.logger = logger
+        self.transactions = configuration.transactionalId.map {
+            TransactionManager(transactionalId: $0, configuration: configuration, metadata: metadata, logger: logger)
+        }
     }
 
     /// Shares `metadata` (and its connections) with other clients of the same cluster.
@@ -58,12 +64,16 @@ public actor Producer {
         self.metadata = metadata
         self.ownsMetadata = false
         self.logger = logger
+        self.transactions = configuration.transactionalId.map {
+            TransactionManager(transactionalId: $0, configuration: configuration, metadata: metadata, logger: logger)
+        }
     }
 
     /// Produces one record and returns where it was stored, once the broker has acknowledged it
     /// as `acks` requires. Concurrent calls are batched together.
     public func send(_ record: ProducerRecord) async throws -> RecordMetadata {
         guard !isClosed else { throw KafkaClientError.closed }
+        if let transactions { try await transactions.checkSendable() }
         let partition = try await choosePartition(for: record)
         let topicPartition = TopicPartition(topic: record.topic, partition: partition)
         let timestamp = record.timestamp ?? Self.nowMilliseconds()
@@ -81,6 +91,7 @@ public actor Producer {
     /// `firstEnqueueError`; `flush()` waits for all of them.
     public func enqueue(_ records: [ProducerRecord]) async throws {
         guard !isClosed else { throw KafkaClientError.closed }
+        if let transactions { try await transactions.checkSendable() }
         let now = Self.nowMilliseconds()
         var partitionCounts: [String: Int] = [:]
         // Consecutive records for one partition are added as a run: one accumulator lookup per run
@@ -151,6 +162,7 @@ public actor Producer {
     public func close() async {
         await flush()
         isClosed = true
+        await transactions?.close()
         if ownsMetadata { await metadata.close() }
     }
 
@@ -289,6 +301,8 @@ public actor Producer {
                     incrementAttempts(of: batch.id, in: topicPartition)
                     logger.debug("retrying batch for \(topicPartition): \(error)")
                 case .failure(let error):
+                    // Before `finish`: a commit waiting in `flush` must find the transaction failed.
+                    if let transactions { await transactions.batchFailed(error) }
                     finish(batch, with: .failure(error))
                     if configuration.enableIdempotence { renumber(after: batch, in: topicPartition) }
                 }
@@ -388,6 +402,7 @@ public actor Producer {
         let version: Int16
         do {
             identity = try await self.identity()
+            if let transactions { try await transactions.ensureAdded(topicPartition) }
             connection = try await metadata.leaderConnection(for: topicPartition)
             version = try connection.versions.version(of: .produce, minimum: 3)
         } catch {
@@ -426,7 +441,9 @@ public actor Producer {
                 results.append(.failure(error))
             case .success(let future):
                 do {
-                    results.append(Self.outcome(of: try await future.get(), for: topicPartition))
+                    let response = try await future.get()
+                    results.append(
+                        Self.outcome(of: response, for: topicPartition, transactional: transactions != nil))
                 } catch {
                     results.append(.failure(Self.clientError(error)))
                 }
@@ -435,7 +452,7 @@ public actor Producer {
         return results
     }
 
-    private static func outcome(of response: ProduceResponse, for topicPartition: TopicPartition)
+    private static func outcome(of response: ProduceResponse, for topicPartition: TopicPartition, transactional: Bool)
         -> Result<Int64, KafkaClientError>
     {
         guard
@@ -450,6 +467,11 @@ public actor Producer {
         case .duplicateSequenceNumber:
             // Already stored by an earlier attempt whose answer was lost.
             return .success(partition.baseOffset)
+        case let code where transactional && (code == .producerFenced || code == .invalidProducerEpoch):
+            return .failure(
+                .producerFenced(
+                    "produce to \(topicPartition): a newer producer with the same transactional.id"
+                        + " has started (\(partition.errorCode))"))
         default:
             let context = "produce to \(topicPartition)" + (partition.errorMessage.map { ": \($0)" } ?? "")
             return .failure(.broker(partition.errorCode, context: context))
@@ -482,7 +504,8 @@ public actor Producer {
     ) async throws -> ProduceRequest {
         let bytes = try encodeBatch(batch, identity: identity, configuration: configuration)
         return ProduceRequest(
-            acks: configuration.acks.rawValue, timeoutMs: configuration.brokerTimeoutMs,
+            transactionalId: configuration.transactionalId, acks: configuration.acks.rawValue,
+            timeoutMs: configuration.brokerTimeoutMs,
             topics: [
                 .init(
                     name: batch.topicPartition.topic,
@@ -513,8 +536,10 @@ public actor Producer {
         if codec != .none {
             payload = try compress(payload, codec: codec, level: configuration.compressionLevel)
         }
+        var attributes = Int16(codec.rawValue)
+        if configuration.transactionalId != nil { attributes |= RecordBatchHeader.transactionalFlag }
         let header = RecordBatchHeader(
-            attributes: Int16(codec.rawValue), lastOffsetDelta: Int32(writer.count - 1),
+            attributes: attributes, lastOffsetDelta: Int32(writer.count - 1),
             baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
             producerId: identity.producerId, producerEpoch: identity.producerEpoch,
             baseSequence: batch.baseSequence ?? -1, recordsCount: Int32(writer.count))
@@ -525,6 +550,7 @@ public actor Producer {
     /// "no producer" values.
     private func identity() async throws -> ProducerIdentity {
         guard configuration.enableIdempotence else { return ProducerIdentity(producerId: -1, producerEpoch: -1) }
+        if let transactions { return try await transactions.currentIdentity() }
         if let producerIdentity, let identity = try? await producerIdentity.value { return identity }
         let metadata = self.metadata
         let task = Task {
@@ -539,97 +565,13 @@ public actor Producer {
         return try await task.value
     }
 
+    /// A new producer epoch starts every partition's sequence numbers at 0 again; only called with
+    /// nothing in flight (`initTransactions` flushes first).
+    func resetSequences() {
+        for topicPartition in senders.keys { senders[topicPartition]?.nextSequence = 0 }
+    }
+
     static func nowMilliseconds() -> Int64 {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
-}
-
-public struct ProducerStatistics: Sendable, Equatable {
-    /// Batches (one RecordBatch each) the broker accepted, or that were written with acks=0.
-    public var batchesDelivered = 0
-    public var recordsDelivered = 0
-    public var recordsFailed = 0
-    /// Batch attempts that failed with a retriable error and were sent again.
-    public var retries = 0
-}
-
-struct ProducerIdentity: Sendable {
-    var producerId: Int64
-    var producerEpoch: Int16
-}
-
-struct PendingRecord: Sendable {
-    var key: [UInt8]?
-    var value: [UInt8]?
-    var headers: [RecordHeader]
-    var timestamp: Int64
-    var completion: Completion
-    /// `estimatedSize`, computed once.
-    let size: Int
-
-    init(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader], timestamp: Int64, completion: Completion) {
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestamp = timestamp
-        self.completion = completion
-        size =
-            16 + (key?.count ?? 0) + (value?.count ?? 0)
-            + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) }
-    }
-
-    /// Who hears of the outcome: the caller of `send`, or nobody in particular (`enqueue`).
-    enum Completion {
-        case caller(CheckedContinuation<RecordMetadata, any Error>)
-        case none
-    }
-
-    /// Close to the encoded size; decides when a batch is full and sizes its buffer.
-    var estimatedSize: Int { size }
-}
-
-struct Accumulator {
-    var records: [PendingRecord] = []
-    var estimatedBytes = 0
-    /// Records whose `send` caller waits for the outcome.
-    var callerCount = 0
-    /// Changes whenever the accumulator is drained, so a stale linger timer can tell.
-    var generation: UInt64 = 0
-
-    /// Empties the accumulator into a batch, starting a new generation.
-    mutating func takeBatch(for topicPartition: TopicPartition) -> ProducerBatch {
-        defer {
-            records = []
-            estimatedBytes = 0
-            callerCount = 0
-            generation &+= 1
-        }
-        return ProducerBatch(
-            topicPartition: topicPartition, records: records, estimatedBytes: estimatedBytes, callerCount: callerCount)
-    }
-}
-
-struct ProducerBatch: Sendable {
-    private static let counter = BatchCounter()
-    let id: UInt64
-    let topicPartition: TopicPartition
-    let records: [PendingRecord]
-    let estimatedBytes: Int
-    let callerCount: Int
-    var baseSequence: Int32?
-    var attempts = 0
-
-    init(topicPartition: TopicPartition, records: [PendingRecord], estimatedBytes: Int, callerCount: Int) {
-        self.id = Self.counter.next()
-        self.topicPartition = topicPartition
-        self.records = records
-        self.estimatedBytes = estimatedBytes
-        self.callerCount = callerCount
-    }
-}
-
-struct PartitionSender {
-    var queue: [ProducerBatch] = []
-    var isRunning = false
-    var nextSequence: Int32 = 0
 }

@@ -35,6 +35,18 @@ public struct ProducerConfiguration: Sendable {
     public var clientId: String = "skein-producer"
     /// Unacknowledged bytes at which `enqueue` waits (`buffer.memory`).
     public var bufferMemory: Int = 32 * 1024 * 1024
+    /// Makes the producer transactional (`transactional.id`): its writes become visible to
+    /// read_committed consumers only when `commitTransaction` succeeds, and a new producer with the
+    /// same id fences this one. nil (the default) for a plain idempotent producer. Needs idempotence.
+    public var transactionalId: String? = nil
+    /// How long the coordinator lets a transaction stay open before aborting it
+    /// (`transaction.timeout.ms`); the broker caps it with `transaction.max.timeout.ms`.
+    public var transactionTimeoutMs: Int32 = 60_000
+    /// How long `initTransactions`, `commitTransaction`, `abortTransaction` and
+    /// `sendOffsetsToTransaction` keep retrying while the coordinator is busy or loading
+    /// (CONCURRENT_TRANSACTIONS, COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR) before failing
+    /// (`max.block.ms`).
+    public var maxBlock: Duration = .seconds(60)
 
     public init() {}
 
@@ -44,6 +56,13 @@ public struct ProducerConfiguration: Sendable {
         guard retries >= 0 else { throw .invalidConfiguration("retries must not be negative") }
         if let compressionLevel, !compression.accepts(level: compressionLevel) {
             throw .invalidConfiguration("\(compression) does not accept level \(compressionLevel)")
+        }
+        if let transactionalId {
+            guard !transactionalId.isEmpty else { throw .invalidConfiguration("transactional.id must not be empty") }
+            guard enableIdempotence else { throw .invalidConfiguration("transactional.id requires idempotence") }
+            guard transactionTimeoutMs > 0 else {
+                throw .invalidConfiguration("transaction.timeout.ms must be positive")
+            }
         }
         if enableIdempotence {
             guard acks == .all else { throw .invalidConfiguration("idempotence requires acks=all") }

@@ -57,15 +57,15 @@ public final class PartitionLog: @unchecked Sendable {
     let decompressor: (any RecordDecompressor)?
     /// Shared with every partition of the data directory; segments open their files through it.
     let descriptors: DescriptorCache
-    private let lock = Lock()
+    let lock = Lock()
     private var _config: LogConfig
-    private var segments: [Segment]
-    private var _logStartOffset: Int64
-    private var _logEndOffset: Int64
+    var segments: [Segment]
+    var _logStartOffset: Int64
+    var _logEndOffset: Int64
     private var isClosed = false
-    private var transactions: PartitionTransactions
+    var transactions: PartitionTransactions
     /// `transactions.coveredUpTo` when the snapshot was last written; equal means nothing to write.
-    private var transactionsSnapshotAt: Int64 = -1
+    var transactionsSnapshotAt: Int64 = -1
 
     // Group commit: callers wait on the offset they need on disk; one fsync at a time serves them all.
     private var flushedOffset: Int64
@@ -374,7 +374,7 @@ public final class PartitionLog: @unchecked Sendable {
     }
 
     /// Index of the last segment whose base offset is ≤ `offset`. Lock held.
-    private func segmentIndex(containing offset: Int64) -> Int {
+    func segmentIndex(containing offset: Int64) -> Int {
         var low = 0
         var high = segments.count - 1
         while low < high {
@@ -384,7 +384,7 @@ public final class PartitionLog: @unchecked Sendable {
         return low
     }
 
-    private func loadIndexesReportingRepairs(_ segment: Segment) throws {
+    func loadIndexesReportingRepairs(_ segment: Segment) throws {
         if let repair = try segment.loadIndexes() {
             storageLogger.warning("\(topicPartition): \(repair)")
         }
@@ -415,155 +415,6 @@ public final class PartitionLog: @unchecked Sendable {
                 if header.lastOffset >= offset { try body(header) }
             }
         }
-    }
-
-    // MARK: Transactions
-
-    /// Loads the transaction snapshot and replays the batches written after it; without a snapshot (a data
-    /// directory from before transactions, or a lost file) the whole log is replayed once.
-    func recoverTransactions() throws {
-        let (start, end) = lock.withLock { (_logStartOffset, _logEndOffset) }
-        var state = PartitionTransactions(coveredUpTo: start)
-        if let loaded = PartitionTransactions.load(directory: directory), loaded.coveredUpTo <= end {
-            state = loaded
-            state.coveredUpTo = max(state.coveredUpTo, start)
-        }
-        let snapshotAt = state.coveredUpTo
-        if state.coveredUpTo < end {
-            let plan: [(Segment, Int64, Int64)] = try lock.withLock {
-                let first = segmentIndex(containing: state.coveredUpTo)
-                return try segments[first...].map { segment in
-                    try loadIndexesReportingRepairs(segment)
-                    let hint = segment.offsetIndex.lastEntry(
-                        atMost: segment.relative(max(state.coveredUpTo, segment.baseOffset)), by: \.relativeOffset)
-                    return (segment, Int64(hint?.position ?? 0), segment.size)
-                }
-            }
-            for (segment, from, limit) in plan {
-                let file = try segment.openFile()
-                var scanner = BatchScanner(file: file, from: from, to: limit, mode: .headers)
-                while case .batch(let header, let position) = try scanner.next() {
-                    guard header.lastOffset >= state.coveredUpTo else { continue }
-                    var marker: TransactionMarker?
-                    if header.isControl {
-                        var bytes = [UInt8](repeating: 0, count: header.totalSize)
-                        _ = try bytes.withUnsafeMutableBytes {
-                            try FileIO.read(file.descriptor, into: $0, at: position, path: file.path)
-                        }
-                        marker = bytes.withUnsafeBytes { PartitionTransactions.marker(inControlBatch: $0) }
-                    }
-                    state.apply(header, marker: marker)
-                }
-            }
-        }
-        state.prune(below: start)
-        lock.withLock {
-            transactions = state
-            transactionsSnapshotAt = snapshotAt
-        }
-    }
-
-    /// Writes the transaction snapshot if the log grew since the last one; the checkpoint calls it.
-    public func writeTransactionSnapshot() throws {
-        let state: PartitionTransactions? = lock.withLock {
-            transactions.coveredUpTo = max(transactions.coveredUpTo, _logEndOffset)
-            transactions.prune(below: _logStartOffset)
-            guard transactions.coveredUpTo != transactionsSnapshotAt else { return nil }
-            return transactions
-        }
-        guard let state else { return }
-        try state.write(directory: directory)
-        lock.withLock { transactionsSnapshotAt = max(transactionsSnapshotAt, state.coveredUpTo) }
-    }
-
-    /// The aborted transactions that overlap `[from, upTo)`.
-    public func abortedTransactions(from: Int64, upTo: Int64) -> [AbortedTransaction] {
-        lock.withLock { transactions.aborted(from: from, upTo: upTo) }
-    }
-
-    // MARK: Timestamp lookup
-
-    /// The first offset whose record timestamp is ≥ `timestamp`, as Kafka's ListOffsets answers it; nil when
-    /// every record is older.
-    public func offset(forTimestamp timestamp: Int64) throws -> TimestampLookup? {
-        let (candidates, logStart): ([(Segment, Int64, Int64)], Int64) = try lock.withLock {
-            var found: [(Segment, Int64, Int64)] = []
-            for segment in segments where !segment.isEmpty {
-                try loadIndexesReportingRepairs(segment)
-                guard segment.maxTimestamp >= timestamp else { continue }
-                // Every record up to an entry with a smaller timestamp is older, so the scan can start there.
-                let entry = segment.timeIndex.lastEntry(atMost: timestamp, strictly: true, by: \.timestamp)
-                let position = entry.flatMap {
-                    segment.offsetIndex.lastEntry(atMost: $0.relativeOffset, by: \.relativeOffset)
-                }
-                found.append((segment, Int64(position?.position ?? 0), segment.size))
-            }
-            return (found, _logStartOffset)
-        }
-        for (segment, start, limit) in candidates {
-            let file = try segment.openFile()
-            var scanner = BatchScanner(file: file, from: start, to: limit, mode: .headers, chunkSize: 4096)
-            while case .batch(let header, let position) = try scanner.next() {
-                guard header.maxTimestamp >= timestamp, header.lastOffset >= logStart else { continue }
-                let found = try firstRecord(atOrAfter: timestamp, in: header, file: file, at: position)
-                if found.offset >= logStart { return found }
-            }
-        }
-        return nil
-    }
-
-    /// The largest timestamp in the log and the offset of the batch that carried it (ListOffsets -3).
-    public func offsetOfMaxTimestamp() throws -> TimestampLookup? {
-        try lock.withLock {
-            var best: TimestampLookup?
-            for segment in segments where !segment.isEmpty {
-                try loadIndexesReportingRepairs(segment)
-                if segment.maxTimestamp > (best?.timestamp ?? -1) {
-                    best = TimestampLookup(offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestamp)
-                }
-            }
-            return best
-        }
-    }
-
-    private func firstRecord(
-        atOrAfter timestamp: Int64, in header: StoredBatchHeader, file: SegmentFile, at position: Int64
-    )
-        throws -> TimestampLookup
-    {
-        let batchAnswer = TimestampLookup(offset: header.baseOffset, timestamp: header.maxTimestamp)
-        if header.usesLogAppendTime { return batchAnswer }
-        var bytes = [UInt8](repeating: 0, count: header.totalSize)
-        _ = try bytes.withUnsafeMutableBytes {
-            try FileIO.read(file.descriptor, into: $0, at: position, path: file.path)
-        }
-        var records = Array(bytes[StoredBatchHeader.size...])
-        if header.compressionCodec != 0 {
-            // A batch that does not decompress (stored before records were validated) still has a usable
-            // header; the lookup answers with it rather than failing the whole partition.
-            guard let decompressor,
-                let plain = try? records.withUnsafeBytes({
-                    try decompressor.decompress(codec: header.compressionCodec, $0)
-                })
-            else { return batchAnswer }
-            records = plain
-        }
-        let found = records.withUnsafeBytes { raw -> TimestampLookup? in
-            var reader = VarintReader(bytes: raw)
-            for _ in 0..<header.recordsCount {
-                guard let length = reader.readZigZag(), let _ = reader.readByte(),
-                    let timestampDelta = reader.readZigZag(), let offsetDelta = reader.readZigZag()
-                else { return nil }
-                let recordTimestamp = header.baseTimestamp + timestampDelta
-                if recordTimestamp >= timestamp {
-                    return TimestampLookup(offset: header.baseOffset + offsetDelta, timestamp: recordTimestamp)
-                }
-                _ = length
-                guard reader.skipRestOfRecord() else { return nil }
-            }
-            return nil
-        }
-        return found ?? batchAnswer
     }
 
     // MARK: Durability
@@ -752,47 +603,5 @@ public final class PartitionLog: @unchecked Sendable {
             isClosed = true
             for segment in segments { segment.releaseResources() }
         }
-    }
-}
-
-/// Reads the zigzag varints of the Record format.
-struct VarintReader {
-    let bytes: UnsafeRawBufferPointer
-    var position = 0
-
-    init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
-
-    mutating func readByte() -> UInt8? {
-        guard position < bytes.count else { return nil }
-        defer { position += 1 }
-        return bytes[position]
-    }
-
-    mutating func readZigZag() -> Int64? {
-        var raw: UInt64 = 0
-        var shift: UInt64 = 0
-        while shift < 64 {
-            guard let byte = readByte() else { return nil }
-            raw |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1))) }
-            shift += 7
-        }
-        return nil
-    }
-
-    /// Skips key, value and headers of a record whose length, attributes, timestamp and offset deltas were read.
-    mutating func skipRestOfRecord() -> Bool {
-        for _ in 0..<2 {  // key, value
-            guard let length = readZigZag() else { return false }
-            if length > 0 { position += Int(length) }
-        }
-        guard let headerCount = readZigZag(), headerCount >= 0 else { return false }
-        for _ in 0..<headerCount {
-            for _ in 0..<2 {
-                guard let length = readZigZag() else { return false }
-                if length > 0 { position += Int(length) }
-            }
-        }
-        return position <= bytes.count
     }
 }

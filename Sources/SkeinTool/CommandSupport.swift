@@ -143,6 +143,13 @@ extension ExpressibleByArgument where Self: RawRepresentable, RawValue == String
 }
 
 extension RecordFormat: ExpressibleByArgument {}
+
+/// Kafka's spellings, as `kafka-console-consumer.sh --isolation-level` takes them.
+extension IsolationLevel: ExpressibleByArgument {
+    public init?(argument: String) { self.init(kafkaName: argument) }
+    public var defaultValueDescription: String { description }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
+}
 extension LogRenderer.Style: ExpressibleByArgument {}
 
 /// Runs a parser in `validate()`, where ArgumentParser reports only ValidationError as a usage error.

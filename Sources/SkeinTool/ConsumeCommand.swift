@@ -47,6 +47,10 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
     public var delimiter: String = "\\n"
     @Flag(help: "Print how many records were read and where each partition started, on stderr.")
     public var stats = false
+    @Option(
+        name: [.customLong("isolation-level"), .customLong("isolation")],
+        help: "read_committed (default: committed transactions only) or read_uncommitted (also open and aborted ones).")
+    public var isolationLevel: IsolationLevel = .readCommitted
 
     public init() {}
 
@@ -112,6 +116,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
         let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger)
         var configuration = ConsumerConfiguration()
         configuration.clientId = "skein-consume"
+        configuration.isolationLevel = isolationLevel
         let summary = try await reader.read(request, configuration: configuration) { records in
             var records = records
             if let since = request.since { records.removeAll { $0.timestamp < since } }
@@ -132,6 +137,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
     private func consumeInGroup(_ group: String, print: ([ConsumerRecord]) -> (printed: Int, more: Bool)) async throws {
         var configuration = GroupConsumerConfiguration()
         configuration.consumer.clientId = "skein-consume"
+        configuration.consumer.isolationLevel = isolationLevel
         configuration.startWithoutCommit =
             offset.map { ["end", "latest"].contains($0) ? .end : .beginning } ?? .beginning
         let consumer = try GroupConsumer(
@@ -163,7 +169,7 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
                 var caughtUp = true
                 for partition in assignment {
                     let position = await consumer.position(of: partition) ?? 0
-                    guard let end = await consumer.highWatermark(of: partition), position >= end else {
+                    guard let end = await consumer.endOffset(of: partition), position >= end else {
                         caughtUp = false
                         break
                     }

@@ -52,6 +52,10 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
     public var color: String = "auto"
     @Flag(help: "Print how many records were read and where each partition started, on stderr.")
     public var stats = false
+    @Option(
+        name: [.customLong("isolation-level"), .customLong("isolation")],
+        help: "read_committed (default: committed transactions only) or read_uncommitted (also open and aborted ones).")
+    public var isolationLevel: IsolationLevel = .readCommitted
 
     /// How much later than its own time an entry may be stored and still count for `--until`.
     static let lateArrivalMs: Int64 = 15 * 60 * 1000
@@ -108,6 +112,7 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
         let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger)
         var configuration = ConsumerConfiguration()
         configuration.clientId = "skein-logs"
+        configuration.isolationLevel = isolationLevel
         defer {
             sink.flush()
             progress.finish()

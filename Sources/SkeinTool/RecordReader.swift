@@ -75,13 +75,15 @@ public struct RecordReader {
             }
             partitions = all.filter { chosen.contains($0.partition) }
         }
-        let starts = try await startOffsets(request, partitions, admin)
+        let isolation = await consumer.configuration.isolationLevel
+        let starts = try await startOffsets(request, partitions, admin, isolation)
         var stops: [TopicPartition: Int64] = [:]
         if !request.follow {
-            stops = try await admin.offsets(partitions, .end)
+            // With read_committed the end is the last stable offset: records after it are not readable yet.
+            stops = try await admin.offsets(partitions, .end, isolationLevel: isolation)
             if let until = request.until {
                 let untilOffsets = try await admin.offsets(
-                    partitions, .timestamp(until.addingReportingOverflow(1).partialValue))
+                    partitions, .timestamp(until.addingReportingOverflow(1).partialValue), isolationLevel: isolation)
                 stops.merge(untilOffsets) { min($0, $1) }
             }
         }
@@ -126,7 +128,7 @@ public struct RecordReader {
                 var bound = Int64.max
                 for partition in active {
                     let position = await consumer.position(of: partition) ?? 0
-                    let end = await consumer.highWatermarks[partition] ?? .max
+                    let end = await consumer.endOffset(of: partition) ?? .max
                     if position < end { bound = min(bound, newestFetched[partition] ?? .min) }
                 }
                 let ready = held.prefix { $0.timestamp <= bound }.count
@@ -142,23 +144,25 @@ public struct RecordReader {
         return summary
     }
 
-    private func startOffsets(_ request: ReadRequest, _ partitions: [TopicPartition], _ admin: AdminClient) async throws
-        -> [TopicPartition: Int64]
-    {
-        if let since = request.since { return try await admin.offsets(partitions, .timestamp(since)) }
+    private func startOffsets(
+        _ request: ReadRequest, _ partitions: [TopicPartition], _ admin: AdminClient, _ isolation: IsolationLevel
+    ) async throws -> [TopicPartition: Int64] {
+        if let since = request.since {
+            return try await admin.offsets(partitions, .timestamp(since), isolationLevel: isolation)
+        }
         switch request.start {
         case .beginning: return try await admin.offsets(partitions, .beginning)
-        case .end: return try await admin.offsets(partitions, .end)
+        case .end: return try await admin.offsets(partitions, .end, isolationLevel: isolation)
         case .offset(let offset):
             let beginnings = try await admin.offsets(partitions, .beginning)
-            let ends = try await admin.offsets(partitions, .end)
+            let ends = try await admin.offsets(partitions, .end, isolationLevel: isolation)
             return Dictionary(
                 uniqueKeysWithValues: partitions.map { partition in
                     (partition, min(max(offset, beginnings[partition] ?? 0), ends[partition] ?? offset))
                 })
         case .fromEnd(let count):
             let beginnings = try await admin.offsets(partitions, .beginning)
-            let ends = try await admin.offsets(partitions, .end)
+            let ends = try await admin.offsets(partitions, .end, isolationLevel: isolation)
             return Dictionary(
                 uniqueKeysWithValues: partitions.map { partition in
                     (partition, max((ends[partition] ?? 0) - count, beginnings[partition] ?? 0))

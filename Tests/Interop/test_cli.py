@@ -398,13 +398,14 @@ def test_help_has_examples_for_every_command(broker):
                 ["topics", "delete"], ["topics", "describe"], ["groups"], ["groups", "list"],
                 ["groups", "describe"], ["groups", "reset-offsets"], ["groups", "delete"], ["topics", "alter-config"],
                 ["topics", "add-partitions"], ["topics", "delete-records"],
+                ["transactions"], ["transactions", "list"], ["transactions", "describe"],
                 ["cluster"], ["bench"], ["bench", "produce"], ["bench", "consume"], ["bench", "group"]]
     for command in commands:
         res = skein(broker, *command, "--help", bootstrap=False)
         text = res.stdout.decode()
         assert res.returncode == 0, command
         assert "Example" in text and "skein " + command[0] in text.split("Example", 1)[1], command
-        if command not in (["topics"], ["groups"], ["bench"]):
+        if command not in (["topics"], ["groups"], ["bench"], ["transactions"]):
             assert "--bootstrap" in text, command
 
 

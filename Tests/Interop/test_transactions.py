@@ -331,6 +331,15 @@ def test_describe_and_list_transactions(broker, topic_name):
                                                        duration_filter=-1))
     assert (tid, pid, "Ongoing") in [(t.transactional_id, t.producer_id, t.transaction_state)
                                      for t in resp.transaction_states]
+    # The same view through `skein transactions`.
+    from test_cli import ok, one_line_error, skein
+    listed = ok(skein(broker, "transactions", "list", "--state", "Ongoing"))
+    assert any(line.split() == [tid, str(pid), "Ongoing"] for line in listed.splitlines()), listed
+    described = ok(skein(broker, "transactions", "describe", tid)).splitlines()
+    assert described[1].split()[:5] == [tid, str(pid), str(epoch), "Ongoing", "45000"], described
+    assert described[1].split()[-1] == "%s-0" % topic_name, described
+    one_line_error(skein(broker, "transactions", "describe", tid + "-nope"), 2, "no transactional id")
     assert end_txn(broker, 3, tid, pid, epoch, commit=True) == 0
     resp = call(broker, 66, 0, ListTransactionsRequest(state_filters=["Ongoing"], producer_id_filters=[pid]))
     assert list(resp.transaction_states) == []
+    assert tid not in ok(skein(broker, "transactions", "list", "--state", "Ongoing"))
