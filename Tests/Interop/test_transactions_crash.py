@@ -34,17 +34,17 @@ MAX_CLIENT_STARTS = 10 + 4 * CRASH_ROUNDS  # a client exits when fenced or stuck
 class ClientProcess:
     """One of txn_crash_clients.py's modes, restarted when it exits, killed (by pid) at teardown."""
 
-    def __init__(self, tmp: Path, mode: str, *args: str):
-        self.tmp, self.mode, self.args = tmp, mode, [str(a) for a in args]
+    def __init__(self, tmp: Path, name: str, mode: str, *args: str):
+        self.tmp, self.name, self.mode, self.args = tmp, name, mode, [str(a) for a in args]
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.exits: list[int] = []
 
     def start(self, *extra: str):
         assert self.starts < MAX_CLIENT_STARTS, "%s started %d times; last stderr:\n%s" % (
-            self.mode, self.starts, self.stderr_tail())
+            self.name, self.starts, self.stderr_tail())
         self.starts += 1
-        with open(self.tmp / ("%s-%d.stderr" % (self.mode, self.starts)), "wb") as err:
+        with open(self.tmp / ("%s-%d.stderr" % (self.name, self.starts)), "wb") as err:
             self.proc = subprocess.Popen([sys.executable, str(CLIENTS), self.mode, *self.args, *extra],
                                          stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
 
@@ -69,12 +69,12 @@ class ClientProcess:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError("%s did not stop within %.0fs:\n%s" % (self.mode, timeout, self.stderr_tail()))
+            raise AssertionError("%s did not stop within %.0fs:\n%s" % (self.name, timeout, self.stderr_tail()))
 
     def stderr_tail(self, lines: int = 40) -> str:
         out = []
         for i in range(max(1, self.starts - 2), self.starts + 1):
-            path = self.tmp / ("%s-%d.stderr" % (self.mode, i))
+            path = self.tmp / ("%s-%d.stderr" % (self.name, i))
             if path.exists():
                 out.append("--- %s ---" % path.name)
                 out += path.read_text(errors="replace").splitlines()[-lines:]
@@ -85,8 +85,8 @@ class ClientProcess:
 def clients():
     started: list[ClientProcess] = []
 
-    def make(tmp, mode, *args):
-        c = ClientProcess(tmp, mode, *args)
+    def make(tmp, name, mode, *args):
+        c = ClientProcess(tmp, name, mode, *args)
         started.append(c)
         return c
 
@@ -181,8 +181,8 @@ def test_broker_sigkill_during_transactions(skeind_factory, clients, topic_name,
     create_topic(b, topic, partitions)
     stop = tmp_path / "stop"
     journals = {tag: tmp_path / ("journal-" + tag) for tag in tags}
-    producers = {tag: clients(tmp_path, "producer", b.bootstrap, topic, partitions, "txn-crash-" + tag, journals[tag],
-                              stop, rng.randint(0, 1 << 30), tag) for tag in tags}
+    producers = {tag: clients(tmp_path, "producer-" + tag, "producer", b.bootstrap, topic, partitions,
+                              "txn-crash-" + tag, journals[tag], stop, rng.randint(0, 1 << 30), tag) for tag in tags}
     for producer in producers.values():
         producer.start()
 
@@ -285,8 +285,8 @@ def test_consume_transform_produce_survives_worker_sigkill(skeind_factory, clien
 
     journal, stop = tmp_path / "journal", tmp_path / "stop"
     group = "ctp-" + out_topic
-    worker = clients(tmp_path, "transform", b.bootstrap, in_topic, out_topic, group, "ctp-" + out_topic, journal,
-                     stop, rng.randint(0, 1 << 30))
+    worker = clients(tmp_path, "worker", "transform", b.bootstrap, in_topic, out_topic, group, "ctp-" + out_topic,
+                     journal, stop, rng.randint(0, 1 << 30))
     worker.start()
 
     def lines() -> list[list[str]]:
@@ -369,7 +369,7 @@ def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, client
     ok.commit_transaction(15)
 
     journal = tmp_path / "journal"
-    dead = clients(tmp_path, "open", b.bootstrap, topic, partitions, "txn-open-dead", timeout_ms, journal)
+    dead = clients(tmp_path, "dead", "open", b.bootstrap, topic, partitions, "txn-open-dead", timeout_ms, journal)
     dead.start()
     assert dead.wait(60) == -signal.SIGKILL, "the client did not die as planned:\n" + dead.stderr_tail()
     assert journal_lines(journal) == [["F", str(3 * partitions)]]
