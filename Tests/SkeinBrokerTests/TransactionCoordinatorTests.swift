@@ -142,9 +142,12 @@ import Testing
         try appendTransactional(broker, producerId: producerId, epoch: epoch, sequence: 0)
         let coordinator = broker.transactions
         var state = coordinator.metadata("slow")?.state
-        for _ in 0..<1_000 where state == .ongoing {
+        // Polled with a bound: the 1 ms timeout must pass on the system clock before the check aborts.
+        let deadline = Date().addingTimeInterval(10)
+        for _ in 0..<10_000 where state == .ongoing && Date() < deadline {
             coordinator.queue.sync { coordinator.abortTimedOut() }
             state = coordinator.metadata("slow")?.state
+            if state == .ongoing { usleep(1_000) }
         }
         #expect(state == .completeAbort)
         let log = try #require(broker.logs.log(for: partition))

@@ -293,7 +293,7 @@ final class TransactionCoordinator: @unchecked Sendable {
                 )
                 let state = dependencies.producers.state(for: log.topicPartition)
                 let epoch = open?.producerEpoch ?? (state.lock.withLock { state.producers[producerId]?.epoch } ?? 0)
-                try appendMarker(.abort, producerId: producerId, epoch: epoch, to: log)
+                try waitUntilDurable([(log, try appendMarker(.abort, producerId: producerId, epoch: epoch, to: log))])
             }
         }
     }
@@ -362,23 +362,47 @@ final class TransactionCoordinator: @unchecked Sendable {
         try save([metadata])
     }
 
+    /// Appends the markers and waits until they are on disk, one group-commit fsync per partition, all at
+    /// once. The final state may only be stored after that: were it durable and a COMMIT marker not (a power
+    /// cut), the restart would find the partition's transaction open with no coordinator state and abort it.
     private func writeMarkers(_ marker: TransactionMarker, for metadata: TransactionMetadata) throws {
+        var written: [(PartitionLog, Int64)] = []
         for partition in metadata.partitions.sorted() {
             // A partition deleted since it joined the transaction has nothing left to mark.
             guard let log = dependencies.logs.log(for: partition.topicPartition) else { continue }
-            try appendMarker(marker, producerId: metadata.producerId, epoch: metadata.producerEpoch, to: log)
+            let end = try appendMarker(marker, producerId: metadata.producerId, epoch: metadata.producerEpoch, to: log)
+            written.append((log, end))
         }
+        try waitUntilDurable(written)
     }
 
+    /// Appends one marker; returns the offset after it.
     private func appendMarker(_ marker: TransactionMarker, producerId: Int64, epoch: Int16, to log: PartitionLog)
-        throws
+        throws -> Int64
     {
         let state = dependencies.producers.state(for: log.topicPartition)
-        try state.lock.withLock {
-            try log.appendMarker(marker, producerId: producerId, producerEpoch: epoch)
+        let appended = try state.lock.withLock {
+            let result = try log.appendMarker(marker, producerId: producerId, producerEpoch: epoch)
             state.markerWritten(producerId: producerId, epoch: epoch)
+            return result
         }
         dependencies.wake(log.topicPartition)
+        return appended.lastOffset + 1
+    }
+
+    private func waitUntilDurable(_ written: [(PartitionLog, Int64)]) throws {
+        guard !written.isEmpty else { return }
+        let group = DispatchGroup()
+        let failure = LockedBox<LogError?>(nil)
+        for (log, end) in written {
+            group.enter()
+            log.flush(upTo: end) { result in
+                if case .failure(let error) = result { failure.value = error }
+                group.leave()
+            }
+        }
+        group.wait()
+        if let error = failure.value { throw error }
     }
 
     /// Commits the transaction's offsets and waits until they are durable: the final state must not be
