@@ -125,12 +125,32 @@ public actor GroupConsumer {
     }
 
     /// The committed offsets of `partitions` in this group; partitions without one are left out.
+    ///
+    /// A read_committed member asks for stable offsets (KIP-447, as the Java consumer does): while a
+    /// transaction that will commit an offset for a partition is still open, the broker answers
+    /// UNSTABLE_OFFSET_COMMIT and the fetch is retried, so a member taking the partition over resumes after
+    /// that transaction, not before it (which would produce its outputs twice).
     public func committedOffsets(for partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
         let coordinator = try await coordinatorConnection()
         let topics = Dictionary(grouping: partitions, by: \.topic).map { topic, members in
             OffsetFetchRequest.Topic(name: topic, partitionIndexes: members.map(\.partition))
         }
-        let response = try await coordinator.send(OffsetFetchRequest(groups: [.init(groupId: groupId, topics: topics)]))
+        let requireStable = configuration.consumer.isolationLevel == .readCommitted
+        let deadline = ContinuousClock.now + configuration.rebalanceTimeout
+        var response: OffsetFetchResponse
+        while true {
+            response = try await coordinator.send(
+                OffsetFetchRequest(groups: [.init(groupId: groupId, topics: topics)], requireStable: requireStable))
+            let unstable = response.groups.first?.topics.contains { topic in
+                topic.partitions.contains { $0.errorCode == .unstableOffsetCommit }
+            }
+            guard unstable == true else { break }
+            guard ContinuousClock.now < deadline else {
+                throw KafkaClientError.timedOut(
+                    "OffsetFetch for \(groupId): a transaction kept its offsets unstable past the rebalance timeout")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         guard let group = response.groups.first else {
             throw KafkaClientError.unexpectedResponse("OffsetFetch without the group")
         }

@@ -88,6 +88,46 @@ import Testing
         await admin.close()
     }
 
+    /// KIP-447: a read_committed member asks for stable offsets, so while a transaction holds an offset for
+    /// its partition it waits for that transaction instead of starting from the older offset; a
+    /// read_uncommitted one gets the older offset at once.
+    @Test func aReadCommittedMemberWaitsForOffsetsAnOpenTransactionHolds() async throws {
+        let server = try await ServerProcess.skeind()
+        defer { server.stop() }
+        let bootstrap = [server.bootstrap]
+        let admin = try AdminClient(bootstrapServers: bootstrap)
+        try await admin.createTopic("stable-in", partitions: 1)
+        let input = TopicPartition(topic: "stable-in", partition: 0)
+        let producer = try Producer(bootstrapServers: bootstrap, configuration: Self.producerConfiguration("stable"))
+        try await producer.initTransactions()
+        try await producer.beginTransaction()
+        try await producer.sendOffsetsToTransaction([input: 5], groupMetadata: ConsumerGroupMetadata(groupId: "held"))
+
+        func member(_ isolation: IsolationLevel) throws -> GroupConsumer {
+            var configuration = GroupConsumerConfiguration()
+            configuration.consumer.isolationLevel = isolation
+            return try GroupConsumer(
+                bootstrapServers: bootstrap, groupId: "held", topics: ["stable-in"], configuration: configuration)
+        }
+        let committedMember = try member(.readCommitted)
+        let answered = Answered()
+        let waiting = Task {
+            let offsets = try await committedMember.committedOffsets(for: [input])
+            await answered.set()
+            return offsets
+        }
+        let uncommittedMember = try member(.readUncommitted)
+        #expect(try await uncommittedMember.committedOffsets(for: [input]).isEmpty)
+        #expect(try await uncommittedMember.committedOffsets(for: [input]).isEmpty)
+        #expect(await answered.value == false, "the read_committed member must wait for the open transaction")
+        try await producer.commitTransaction()
+        #expect(try await waiting.value == [input: 5])
+        await uncommittedMember.close()
+        await committedMember.close()
+        await producer.close()
+        await admin.close()
+    }
+
     @Test func secondProducerWithTheSameIdFencesTheFirst() async throws {
         let server = try await ServerProcess.skeind()
         defer { server.stop() }
@@ -305,4 +345,9 @@ struct TransactionThroughputTests {
         }
         if commitEvery != nil { try await producer.commitTransaction() } else { await producer.flush() }
     }
+}
+
+private actor Answered {
+    private(set) var value = false
+    func set() { value = true }
 }
