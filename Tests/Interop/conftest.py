@@ -531,3 +531,13 @@ def assert_clients_work(broker: Broker, topic_name) -> None:
     assert [r for r in reports if r[0] is not None] == [], reports
     assert sorted(o for _, o in reports) == list(range(5))
     assert kcat_consume(broker, topic, 0, "%o:%s\n") == ["%d:%s" % (i, v.decode()) for i, v in enumerate(values)]
+
+
+def metric_sample(broker, series: str) -> float:
+    """One sample of skeind's /metrics, e.g. 'skein_transactions_total{outcome="timed_out"}'."""
+    import urllib.request
+    with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    raise AssertionError("%s not in /metrics" % series)

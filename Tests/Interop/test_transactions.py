@@ -10,7 +10,7 @@ import uuid
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from conftest import create_topic, wait_until
+from conftest import create_topic, metric_sample, wait_until
 from kafkawire import (Conn, build_batch, kp_decode_response_exact, kp_encode_request, parse_produce_v3_response,
                        produce_v3_request)
 
@@ -293,25 +293,16 @@ def test_transactional_produce_is_checked_and_control_batches_refused(broker, to
     assert add_partitions(broker, 3, tid, pid, epoch, topic_name) == {(topic_name, 0): 0}
     assert produce_raw(broker, topic_name, batch) == 0
     assert high_watermark(broker, topic_name) == 1 and lso(broker, topic_name) == 0, "the open transaction holds the LSO"
-    assert metric(broker, 'skein_log_unstable_offsets{topic="%s",partition="0"}' % topic_name) == 1
+    assert metric_sample(broker, 'skein_log_unstable_offsets{topic="%s",partition="0"}' % topic_name) == 1
     stale = build_batch([(None, b"old")], attributes=0x10, producer_id=pid, producer_epoch=epoch - 1 if epoch else 9,
                         base_sequence=1)
     assert produce_raw(broker, topic_name, stale) == INVALID_PRODUCER_EPOCH
-    committed_before = metric(broker, 'skein_transactions_total{outcome="committed"}')
+    committed_before = metric_sample(broker, 'skein_transactions_total{outcome="committed"}')
     assert end_txn(broker, 3, tid, pid, epoch) == 0
     assert lso(broker, topic_name) == high_watermark(broker, topic_name) == 2
-    assert metric(broker, 'skein_log_unstable_offsets{topic="%s",partition="0"}' % topic_name) == 0
-    assert metric(broker, 'skein_transactions_total{outcome="committed"}') == committed_before + 1
+    assert metric_sample(broker, 'skein_log_unstable_offsets{topic="%s",partition="0"}' % topic_name) == 0
+    assert metric_sample(broker, 'skein_transactions_total{outcome="committed"}') == committed_before + 1
 
-
-def metric(broker, series: str) -> float:
-    """One sample of skeind's /metrics."""
-    import urllib.request
-    with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(series + " "):
-                return float(line.split()[-1])
-    raise AssertionError("%s not in /metrics" % series)
 
 
 def test_describe_and_list_transactions(broker, topic_name):

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, ConsumerGroupTopicParti
                              Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conftest import create_topic, wait_until
+from conftest import create_topic, metric_sample, wait_until
 
 pytestmark = pytest.mark.skeind_only("restarts skeind on its data directory")
 
@@ -140,18 +139,9 @@ def end_offsets(bootstrap: str, topic: str, partitions: int, committed: bool) ->
     return {tp.partition: f.result(timeout=15).offset for tp, f in fs.items()}
 
 
-def metric(broker, series: str) -> float:
-    """One sample of skeind's /metrics, e.g. 'skein_transactions_total{outcome="timed_out"}'."""
-    with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(series + " "):
-                return float(line.split()[-1])
-    raise AssertionError("%s not in /metrics" % series)
-
-
 def unstable(broker, topic: str, partition: int) -> float:
     """skein_log_unstable_offsets: high watermark minus last stable offset."""
-    return metric(broker, 'skein_log_unstable_offsets{topic="%s",partition="%d"}' % (topic, partition))
+    return metric_sample(broker, 'skein_log_unstable_offsets{topic="%s",partition="%d"}' % (topic, partition))
 
 
 class Journal:
@@ -386,7 +376,7 @@ def test_producer_sigkill_with_open_transaction_times_out(skeind_factory, client
                == end_offsets(b.bootstrap, topic, partitions, committed=False),
                timeout_ms / 1000 + 20, "the dead producer's transaction to be aborted")
     assert "open longer than its timeout of %d ms" % timeout_ms in b.log_tail(), "not aborted by the timeout"
-    assert metric(b, 'skein_transactions_total{outcome="timed_out"}') == 1
+    assert metric_sample(b, 'skein_transactions_total{outcome="timed_out"}') == 1
     assert [unstable(b, topic, p) for p in range(partitions)] == [0] * partitions
     values, eof = read_all(b.bootstrap, topic, partitions, "read_committed")
     assert values == {0: [b"before"], 1: [b"after"]}, values

@@ -29,10 +29,10 @@ enum OffsetCommitHandler {
         for topic in request.topics {
             for partition in topic.partitions {
                 let topicPartition = TopicPartition(topic.name, partition.partitionIndex)
-                if broker.log(topic.name, partition.partitionIndex) == nil {
-                    errors[topicPartition] = .unknownTopicOrPartition
-                } else if (partition.committedMetadata?.utf8.count ?? 0) > broker.groups.config.maxMetadataBytes {
-                    errors[topicPartition] = .offsetMetadataTooLarge
+                if let problem = Self.problem(
+                    committing: topicPartition, metadata: partition.committedMetadata, broker: broker)
+                {
+                    errors[topicPartition] = problem
                 } else {
                     accepted[topicPartition] = OffsetStore.Committed(
                         offset: partition.committedOffset, leaderEpoch: partition.committedLeaderEpoch,
@@ -58,5 +58,13 @@ enum OffsetCommitHandler {
             }
             context.reply(result.isFailure ? failed : stored)
         }
+    }
+
+    /// Why an offset cannot be committed for `topicPartition`, if it cannot; TxnOffsetCommit applies the same
+    /// rules.
+    static func problem(committing topicPartition: TopicPartition, metadata: String?, broker: Broker) -> ErrorCode? {
+        if broker.log(topicPartition.topic, topicPartition.partition) == nil { return .unknownTopicOrPartition }
+        if (metadata?.utf8.count ?? 0) > broker.groups.config.maxMetadataBytes { return .offsetMetadataTooLarge }
+        return nil
     }
 }

@@ -30,10 +30,10 @@ enum TxnOffsetCommitHandler {
         for topic in request.topics {
             for partition in topic.partitions {
                 let topicPartition = TopicPartition(topic.name, partition.partitionIndex)
-                if broker.log(topic.name, partition.partitionIndex) == nil {
-                    errors[topicPartition] = .unknownTopicOrPartition
-                } else if (partition.committedMetadata?.utf8.count ?? 0) > broker.groups.config.maxMetadataBytes {
-                    errors[topicPartition] = .offsetMetadataTooLarge
+                if let problem = OffsetCommitHandler.problem(
+                    committing: topicPartition, metadata: partition.committedMetadata, broker: broker)
+                {
+                    errors[topicPartition] = problem
                 } else {
                     pending.append(
                         .init(
