@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import re
 import shutil
 import signal
@@ -63,10 +64,29 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
         time.sleep(interval)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A loopback port that is free now and has not been handed out before in this session.
+
+    Ports come from below Linux's ephemeral range (32768 and up by default), so a client's outgoing
+    connection cannot take one between this check and the server's bind, and never twice per session:
+    binding port 0 twice in a row can return the same port, which once gave a broker's Kafka and HTTP
+    listeners one port and failed CI with EADDRINUSE."""
+    rng = random.Random()
+    for _ in range(2000):
+        port = rng.randrange(20000, 32000)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    raise AssertionError("no free loopback port in 20000-32000 after 2000 tries")
 
 
 def port_accepts(host: str, port: int) -> bool:

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -357,9 +358,16 @@ def skeind_path() -> Path:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A free loopback port below Linux's ephemeral range, so no outgoing connection can take it before
+    skeind binds, and outside 20000-32000, which the pytest session that runs this script hands out."""
+    for port in random.sample(range(12000, 20000), 2000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+            return port
+    raise SystemExit("no free loopback port in 12000-20000")
 
 
 def port_accepts(port: int) -> bool:
