@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Real TOML for the agent's configuration (issue #12), replacing the hand-written subset parser.
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        // Model-based tests of the file watcher: random operation sequences checked against a model.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         // CRC-32C (Castagnoli) as used by RecordBatch v2; SSE4.2 when the CPU has it.
@@ -121,11 +125,30 @@ let package = Package(
             name: "skein",
             dependencies: ["SkeinBench", "SkeinTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Host agent: samples /proc and /sys and ships each sample set to a topic through SkeinClient.
+        // The log-shipping core every log source uses: records in the log schema, position headers,
+        // one transaction per batch, recovery of each source's position from the tail of its partition,
+        // checkpoint records, and the process-wide memory cap.
+        .target(
+            name: "SkeinLogShipping",
+            dependencies: [
+                "SkeinClient", "SkeinCompression", "SkeinMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The file source: globs, inotify, fingerprints, rotation and truncation, multiline.
+        .target(
+            name: "SkeinFileSource",
+            dependencies: [
+                "SkeinLogShipping", "SkeinMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Host agent: configuration, the host-metrics source, and the wiring of log sources to delivery.
         .target(
             name: "SkeinAgent",
             dependencies: [
-                "SkeinClient", "SkeinCompression",
+                "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinMetrics",
+                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -163,6 +186,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
+        .testTarget(name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient"]),
+        .testTarget(
+            name: "SkeinFileSourceTests",
+            dependencies: [
+                "SkeinFileSource", "SkeinLogShipping",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
         .testTarget(
             name: "SkeinBrokerTests",
             dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
