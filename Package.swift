@@ -185,7 +185,9 @@ let package = Package(
                 "SkeinFuzzTargets", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinMetrics"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient"]),
         .testTarget(
             name: "SkeinFileSourceTests",
