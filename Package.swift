@@ -56,11 +56,21 @@ let package = Package(
         // Own code rather than swift-prometheus: scrape-time collectors, re-exporting other hosts' families
         // and exact text-format control are a few hundred lines, and it saves a dependency to build in CI.
         .target(name: "SkeinMetrics"),
+        // The small HTTP listener for /metrics and /health, shared by skeind and skein-agent.
+        .target(
+            name: "SkeinMetricsHTTP",
+            dependencies: [
+                "SkeinMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
             dependencies: [
-                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics",
+                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "skeind",
             dependencies: [
-                "SkeinBroker",
+                "SkeinBroker", "SkeinMetricsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -148,7 +158,10 @@ let package = Package(
             name: "SkeinAgent",
             dependencies: [
                 "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinMetrics",
+                "SkeinMetricsHTTP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
