@@ -201,7 +201,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinMetrics"],
+            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]

@@ -318,9 +318,16 @@ AGENT_PANELS = [
         ('sum by (instance, source) (skein_agent_buffered_bytes{%s})' % S, "{{instance}} {{source}}"),
     ], unit="bytes", stack=True),
     panel("Time paused by backpressure", [
-        ('sum by (instance, source) (rate(skein_agent_backpressure_seconds_total{%s}[%s]))' % (S, RATE),
-         "{{instance}} {{source}}"),
+        ('sum by (instance) (rate(skein_agent_backpressure_seconds_total{%s}[%s]))' % (I, RATE), "{{instance}}"),
     ], unit="percentunit", description="Share of the time sources waited for room under the memory cap."),
+    panel("Delivery failures, checkpoints, recovery", [
+        ('sum by (instance) (increase(skein_agent_delivery_failures_total{%s}[%s]))' % (I, RATE),
+         "failed attempts {{instance}}"),
+        ('sum by (instance) (increase(skein_agent_checkpoints_total{%s}[%s]))' % (I, RATE),
+         "checkpoints {{instance}}"),
+        ('sum by (instance) (increase(skein_agent_recovery_records_scanned_total{%s}[%s]))' % (I, RATE),
+         "records scanned at recovery {{instance}}"),
+    ], description="A failed attempt re-reads the committed tail and retries; checkpoints bound the recovery scan."),
     panel("Dropped by source and reason", [
         ('sum by (instance, source, reason) (increase(skein_agent_source_dropped_total{%s}[%s]))' % (S, RATE),
          "{{instance}} {{source}} {{reason}}"),

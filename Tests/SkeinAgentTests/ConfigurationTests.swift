@@ -1,5 +1,6 @@
 import SkeinCompression
 import SkeinFileSource
+import SkeinLogShipping
 import Testing
 
 @testable import SkeinAgent
@@ -113,6 +114,26 @@ import Testing
         nginx.multiline = multiline
         #expect(configuration.files[1] == nginx)
         #expect(configuration.topics == ["host-logs", "host-metrics", "web-logs"])
+    }
+
+    @Test func deliverySettingsForTheCoreComeFromAgentAndDelivery() throws {
+        let settings = try AgentConfiguration.load(fromFileText: Self.example).deliverySettings
+        #expect(settings.transactionalId == "skein-agent/web-1/edge")
+        #expect(settings.bootstrapServers == ["10.0.0.1:9092", "10.0.0.2:9092"])
+        #expect(settings.clientId == "agent-web-1")
+        #expect(settings.defaultTopic == "host-logs")
+        #expect(settings.compression == .zstd)
+        #expect(settings.exactlyOnce == .required)
+        #expect(settings.batchMaxBytes == 1 << 20)
+        #expect(settings.batchLinger == .milliseconds(50))
+        #expect(settings.transactionTimeoutMilliseconds == 30000)
+        #expect(settings.checkpointInterval == .seconds(10))
+        #expect(settings.checkpointMaxAge == .seconds(600))
+        #expect(settings.stateDirectory == "/srv/skein-agent")
+        let defaults = AgentConfiguration().deliverySettings
+        #expect(defaults.defaultTopic == "logs" && defaults.compression == .lz4 && defaults.exactlyOnce == .auto)
+        #expect(defaults.checkpointInterval == .seconds(30) && defaults.checkpointMaxAge == .seconds(3600))
+        #expect(defaults.batchLinger == .milliseconds(200) && defaults.batchMaxBytes == 4 << 20)
     }
 
     @Test func defaults() throws {

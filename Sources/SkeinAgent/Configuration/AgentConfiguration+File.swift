@@ -1,5 +1,6 @@
 import SkeinCompression
 import SkeinFileSource
+import SkeinLogShipping
 
 /// Reading the configuration file's tables into `AgentConfiguration`. Every table lists its keys, so an
 /// unknown one is an error naming its line rather than a setting silently left at its default.
@@ -92,7 +93,7 @@ extension AgentConfiguration {
         try table.rejectUnknownKeys(known: Self.deliveryKeys)
         if let topic = try Self.topic(table, "topic") { delivery.topic = topic }
         if let codec = try Self.codec(table, "compression") { delivery.compression = codec }
-        if let mode = try table.choice("exactly_once", DeliverySettings.ExactlyOnce.self) {
+        if let mode = try table.choice("exactly_once", ExactlyOnceMode.self) {
             delivery.exactlyOnce = mode
         }
         if let bytes = try table.byteSize("batch_max_bytes", in: 1024...(256 << 20)) { delivery.batchMaxBytes = bytes }

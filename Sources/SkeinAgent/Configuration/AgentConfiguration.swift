@@ -1,5 +1,6 @@
 import SkeinCompression
 import SkeinFileSource
+import SkeinLogShipping
 
 /// Everything the agent needs to run: defaults, then the configuration file, then the environment,
 /// then flags (`resolve`), each later one winning.
@@ -23,7 +24,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var bufferRecords: Int = 240
     /// How long a stopping agent keeps trying to deliver what it has buffered.
     public var shutdownFlushSeconds: Double = 5
-    public var delivery = DeliverySettings()
+    public var delivery = DeliveryConfiguration()
     public var hostMetrics = HostMetricsSourceConfiguration()
     /// `[sources.files.NAME]` tables, sorted by NAME (TOML tables are unordered; sorting keeps the order
     /// of sources, and so of log lines and metrics, the same whatever the file's layout).
@@ -59,12 +60,13 @@ public struct AgentConfiguration: Sendable, Equatable {
     }
 
     /// `[delivery]`: how log records reach the broker. Kafka producer names where one exists
-    /// (`compression.type`, `batch.size`, `linger.ms`, `transaction.timeout.ms`).
-    public struct DeliverySettings: Sendable, Equatable {
+    /// (`compression.type`, `batch.size`, `linger.ms`, `transaction.timeout.ms`). `deliverySettings`
+    /// turns it, with `[agent]`, into the delivery core's settings.
+    public struct DeliveryConfiguration: Sendable, Equatable {
         /// The topic of every log source that names none.
         public var topic = "logs"
         public var compression: CompressionCodec = .lz4
-        public var exactlyOnce: ExactlyOnce = .auto
+        public var exactlyOnce: ExactlyOnceMode = .auto
         /// Bytes of records per transaction (one batch of lines); a single larger record still goes alone.
         public var batchMaxBytes = 4 << 20
         /// How long a batch that is not full waits for more lines.
@@ -77,15 +79,6 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var checkpointMaxAgeSeconds: Double = 3600
 
         public init() {}
-
-        public enum ExactlyOnce: String, Sendable, Equatable, CaseIterable {
-            /// Transactions when the broker has them, else at-least-once with a warning and a metric.
-            case auto
-            /// Refuse to ship without transactions.
-            case required
-            /// At-least-once with an idempotent producer; no transactions.
-            case off
-        }
     }
 
     public struct HostMetricsSourceConfiguration: Sendable, Equatable {
@@ -226,6 +219,23 @@ extension AgentConfiguration {
 
     /// `skein-agent/<host>/<name>`: the producer's transactional id and the `skein.agent` header.
     public var transactionalId: String { "skein-agent/\(effectiveHostName)/\(name)" }
+
+    /// The delivery core's settings: `[delivery]`, the agent's identity and its state directory.
+    public var deliverySettings: DeliverySettings {
+        var settings = DeliverySettings(bootstrapServers: bootstrapServers, hostName: effectiveHostName)
+        settings.clientId = clientId
+        settings.agentName = name
+        settings.defaultTopic = delivery.topic
+        settings.compression = delivery.compression
+        settings.exactlyOnce = delivery.exactlyOnce
+        settings.batchMaxBytes = delivery.batchMaxBytes
+        settings.batchLinger = .milliseconds(delivery.batchLingerMilliseconds)
+        settings.transactionTimeoutMilliseconds = Int32(delivery.transactionTimeoutMilliseconds)
+        settings.checkpointInterval = .milliseconds(Int64((delivery.checkpointIntervalSeconds * 1000).rounded()))
+        settings.checkpointMaxAge = .milliseconds(Int64((delivery.checkpointMaxAgeSeconds * 1000).rounded()))
+        settings.stateDirectory = stateDirectory
+        return settings
+    }
 
     /// The topic a file source's records go to.
     public func topic(of source: FileSourceSettings) -> String { source.topic ?? delivery.topic }
