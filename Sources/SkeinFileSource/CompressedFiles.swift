@@ -11,11 +11,12 @@ extension FileTailer {
     static let maxDecompressedBytes = 256 * 1024 * 1024
 
     func readCompressedFile(path: String, key: FileKey, initial: Bool) async throws {
-        guard compressedSeen.insert(key).inserted else { return }
+        guard !compressedSeen.contains(key) else { return }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { Glibc.close(fd) }
-        guard let info = fileStat(fd) else { return }
+        // gzip may still be writing it: an incomplete file is tried again when its size has changed.
+        guard let info = fileStat(fd), info.st_size > 0, compressedFailed[key] != Int64(info.st_size) else { return }
         var compressed = [UInt8](repeating: 0, count: Int(info.st_size))
         let n = compressed.withUnsafeMutableBytes { preadFully(fd, $0.baseAddress!, $0.count, 0) }
         compressed.removeLast(compressed.count - n)
@@ -23,9 +24,12 @@ extension FileTailer {
         do {
             content = try decompress(compressed, codec: .gzip, maxOutputBytes: FileTailer.maxDecompressedBytes)
         } catch {
-            logger.warning("skipping a compressed file", metadata: ["path": "\(path)", "error": "\(error)"])
+            compressedFailed[key] = Int64(info.st_size)
+            logger.debug("cannot read a compressed file yet", metadata: ["path": "\(path)", "error": "\(error)"])
             return
         }
+        compressedSeen.insert(key)
+        compressedFailed[key] = nil
         let identity =
             content.count >= fingerprintBytes
             ? Fingerprint.stream(Fingerprint.hash(Array(content[0..<fingerprintBytes])))

@@ -56,6 +56,8 @@ final class FileTailer {
     var knownOffsets: [String: Int64] = [:]
     /// `.gz` files already considered, by inode.
     var compressedSeen: Set<FileKey> = []
+    /// `.gz` files that did not decompress, with their size then (gzip may still be writing them).
+    var compressedFailed: [FileKey: Int64] = [:]
     let rotateWait: Duration
     let fingerprintBytes: Int
 
