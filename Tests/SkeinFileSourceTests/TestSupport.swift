@@ -12,6 +12,8 @@ final class RecordingSink: SourceSink {
     struct Recorded {
         var events: [SkeinLogShipping.LogEvent] = []
         var retired: [String] = []
+        /// Each retire with the number of events emitted before it.
+        var retiredAt: [(String, Int)] = []
         var dropped: [String: Int] = [:]
         var emitCalls = 0
     }
@@ -25,7 +27,12 @@ final class RecordingSink: SourceSink {
         }
     }
 
-    func retire(stream: String) async { state.withLock { $0.retired.append(stream) } }
+    func retire(stream: String) async {
+        state.withLock {
+            $0.retired.append(stream)
+            $0.retiredAt.append((stream, $0.events.count))
+        }
+    }
 
     func dropped(_ count: Int, reason: String) { state.withLock { $0.dropped[reason, default: 0] += count } }
 
