@@ -291,7 +291,7 @@ def read_back(bootstrap: str, topic: str, end: int, lines: int, timeout: float =
     seen, checkpoint records). A data record's line number is the seq=NNNNNNN of its line."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-read-%d" % time.monotonic_ns(),
                   "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": "read_committed",
-                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 8388608})
+                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 8388608, "log_level": 3})
     c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     offsets, numbers, checkpoints = [], [], 0
     deadline = time.monotonic() + timeout
@@ -331,7 +331,7 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
     else:
         shipper = Agent(bin_dir / "skein-agent", d, followed, broker.bootstrap, topic)
     watcher = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-watch-%d" % time.monotonic_ns(),
-                        "isolation.level": "read_committed", "enable.auto.commit": False})
+                        "isolation.level": "read_committed", "enable.auto.commit": False, "log_level": 3})
     tp = TopicPartition(topic, 0)
     shipper.start()
     try:

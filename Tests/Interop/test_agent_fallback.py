@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from conftest import HOST, NoTxnMockBroker, free_port, skeind_path, wait_until
+from conftest import HOST, GiveUp, NoTxnMockBroker, free_port, skeind_path, wait_until
 
 LINES = 300
 TOPIC = "logs-fallback"
@@ -199,12 +199,16 @@ def test_exactly_once_required_refuses_a_broker_without_transactions(notxn_broke
     agent = file_agent(notxn_broker.bootstrap, followed, exactly_once="required")
 
     def refused():
-        if agent.proc.poll() is not None:
-            return "exited %d" % agent.proc.returncode
-        return [l for l in agent.log().splitlines() if re.search(r"(?i)error", l)
-                and re.search(r"(?i)exactly.once|transaction", l)]
+        if agent.proc.poll() is not None and not said_why():
+            raise GiveUp("skein-agent exited %d without naming transactions:\n%s"
+                         % (agent.proc.returncode, agent.log()[-4000:]))
+        return said_why()
 
-    wait_until(refused, 30, "the agent to refuse (an error naming exactly-once or transactions, or an exit)")
+    def said_why():
+        return [l for l in agent.log().splitlines() if re.search(r"(?i)error|critical", l)
+                and re.search(r"(?i)transaction", l)]
+
+    wait_until(refused, 30, "an error line saying the broker has no transactions")
     code = agent.proc.poll()
     assert code is None or code > 0, "skein-agent died from signal %d:\n%s" % (-code, agent.log()[-4000:])
     assert end_offset(notxn_broker.bootstrap) == 0, "records were delivered without transactions"
