@@ -76,6 +76,8 @@ let package = Package(
         ),
         // Batch builders shared by storage tests, the crash writer and the storage benchmark.
         .target(name: "SkeinTestSupport", dependencies: ["CCRC32C"]),
+        // Test harness: real skeind (and librdkafka's mock cluster) as child processes the test owns.
+        .target(name: "SkeinTestServers"),
         // Appends with fsync-before-ack and prints each acknowledged offset; the crash test SIGKILLs it.
         .executableTarget(
             name: "skein-crash-writer",
@@ -131,7 +133,7 @@ let package = Package(
         .target(
             name: "SkeinLogShipping",
             dependencies: [
-                "SkeinClient", "SkeinCompression", "SkeinMetrics",
+                "SkeinClient", "SkeinCompression", "SkeinMetrics", "SkeinProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -186,7 +188,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
-        .testTarget(name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient"]),
+        .testTarget(
+            name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
+        ),
         .testTarget(
             name: "SkeinFileSourceTests",
             dependencies: [
@@ -207,7 +211,10 @@ let package = Package(
         .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
         .testTarget(
             name: "SkeinClientTests",
-            dependencies: ["SkeinClient", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "SkeinClient", "SkeinProtocol", "SkeinCompression", "SkeinTestServers",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "SkeinToolTests", dependencies: ["SkeinTool", "SkeinClient"]),
         .testTarget(
