@@ -158,7 +158,7 @@ ruleset(name="ship" queue.type="LinkedList" queue.size="{queue_size}" queue.dequ
          partitions.usefixed="0"
          confParam=["compression.codec=lz4", "linger.ms=200", "batch.num.messages=100000",
                     "batch.size=4194304", "queue.buffering.max.messages=1000000",
-                    "queue.buffering.max.kbytes=262144", "acks=all"])
+                    "queue.buffering.max.kbytes=65536", "acks=all"])
 }}
 
 input(type="imfile" file="{file}" tag="app" ruleset="ship" addMetadata="on" freshStartTail="off")
@@ -232,11 +232,15 @@ class Shipper:
 class Rsyslog(Shipper):
     name = "rsyslog"
 
+    def __init__(self, queue_size: int, *args):
+        self.queue_size = queue_size
+        super().__init__(*args)
+
     def command(self) -> list[str]:
         rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
         conf = self.work / "rsyslog.conf"
         conf.write_text(RSYSLOG_CONF.format(work=self.work, host=HOST, bootstrap=self.bootstrap, topic=self.topic,
-                                            file=self.followed, queue_size=200000, dequeue_batch=1024))
+                                            file=self.followed, queue_size=self.queue_size, dequeue_batch=1024))
         return [rsyslogd, "-n", "-f", str(conf), "-i", str(self.work / "rsyslogd.pid")]
 
     def log_tail(self, lines: int = 40) -> str:
@@ -327,7 +331,7 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
     followed = d / "app.log"
     followed.touch()
     if kind == "rsyslog":
-        shipper: Shipper = Rsyslog(d, followed, broker.bootstrap, topic)
+        shipper: Shipper = Rsyslog(opts.rsyslog_queue_size, d, followed, broker.bootstrap, topic)
     else:
         shipper = Agent(bin_dir / "skein-agent", d, followed, broker.bootstrap, topic)
     watcher = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-watch-%d" % time.monotonic_ns(),
@@ -420,6 +424,8 @@ def main():
     ap.add_argument("--line-bytes", type=int, default=150, help="bytes per line, newline included")
     ap.add_argument("--rounds", type=int, default=1, help="rounds, each shipping the input once per shipper")
     ap.add_argument("--shippers", default="rsyslog,agent", help="comma-separated: rsyslog, agent")
+    ap.add_argument("--rsyslog-queue-size", type=int, default=100000,
+                    help="messages in rsyslog's queue for the shipping ruleset (rsyslog's main-queue default)")
     ap.add_argument("--poll-ms", type=float, default=10, help="interval of end-offset and /proc samples")
     ap.add_argument("--settle-seconds", type=float, default=3,
                     help="the end offset must stay unchanged this long before the run ends")
