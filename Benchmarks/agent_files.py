@@ -113,7 +113,7 @@ class Broker:
 
 
 def create_topic(bootstrap: str, name: str):
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
 
 
