@@ -408,9 +408,9 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
     }
     if metrics:
         (d / "agent-metrics.txt").write_text(metrics)
-        result["agent_metrics"] = [l for l in metrics.splitlines()
-                                   if l.startswith("skein_agent_") and not l.startswith("#")
-                                   and ("transaction" in l or "exactly_once" in l or "lines" in l)][:20]
+        families = ("skein_agent_transactions_total", "skein_agent_log_records_committed_total",
+                    "skein_agent_checkpoints_total", "skein_agent_exactly_once", "skein_agent_backpressure_seconds_total")
+        result["agent_metrics"] = [l for l in metrics.splitlines() if l.startswith(families)]
     return result
 
 
@@ -466,6 +466,8 @@ def main():
                           res["lines_per_s_from_append"], res["cpu_s_per_million"], res["rss_shipping_mib"],
                           res["vmhwm_mib"], res["rss_idle_mib"], res["idle_cpu_s"], res["idle_seconds"],
                           res["checkpoint_records"], res["other_offsets"], res["duplicates"]), flush=True)
+                for line in res.get("agent_metrics", []):
+                    print("    " + line, flush=True)
     finally:
         if broker is not None:
             broker.stop()
