@@ -168,7 +168,6 @@ def test_agent_ships_a_file_at_least_once_without_transactions(notxn_broker, fil
     assert agent.stop() == 0, agent.log()[-4000:]
 
 
-@pytest.mark.xfail(reason="needs the agent's at-least-once fallback (issue #12 core, lead)", strict=False)
 def test_agent_says_it_fell_back_to_at_least_once(notxn_broker, file_agent, tmp_path):
     followed = tmp_path / "app.log"
     write_lines(followed, 1, 10)
@@ -192,7 +191,6 @@ def end_offset(bootstrap: str) -> int:
         c.close()
 
 
-@pytest.mark.xfail(reason="needs the agent's exactly_once = required check (issue #12 core, lead)", strict=False)
 def test_exactly_once_required_refuses_a_broker_without_transactions(notxn_broker, file_agent, tmp_path):
     followed = tmp_path / "app.log"
     write_lines(followed, 1, 10)
