@@ -134,12 +134,6 @@ def scraped(broker, tmp_path_factory):
     return broker_series, host_series
 
 
-# Until the agent's log shipping and its /metrics listener (AgentHTTPService) are wired into `skein-agent run`,
-# the agent serves no /metrics and these tests fail in their fixture. Strict: once the wiring lands they pass,
-# the marker turns that into a failure, and it must be removed.
-NEEDS_AGENT_LOG_SHIPPING = pytest.mark.xfail(
-    strict=True, reason="skein-agent does not serve log-shipping metrics yet (issue #12 wiring)")
-
 AGENT_INSTANCE = "agent-1:9645"
 
 
@@ -320,7 +314,6 @@ def test_every_dashboard_expression_returns_data_over_a_real_scrape(scraped, tmp
                                          "promql_expr_test": checks}])
 
 
-@NEEDS_AGENT_LOG_SHIPPING
 def test_every_agent_dashboard_expression_returns_data_over_a_real_agent_scrape(agent_scraped, tmp_path):
     targets = dashboard_targets(agent=True)
     assert len(targets) > 15
@@ -427,7 +420,6 @@ def test_every_alert_fires_on_real_series_and_none_on_the_scrape_itself(scraped,
     run_promtool_test(tmp_path, [], tests)
 
 
-@NEEDS_AGENT_LOG_SHIPPING
 def test_every_agent_alert_fires_on_real_agent_series_and_none_on_the_scrape_itself(agent_scraped, tmp_path):
     samples = agent_baseline(agent_scraped)
     tests = alert_tests(samples, agent_alert_scenarios())
