@@ -84,6 +84,7 @@ extension SkeinAgentCommand {
             guard let path = options.config else { throw ValidationError("check-config needs --config FILE") }
             do {
                 let configuration = try options.resolve()
+                try configuration.checkSomeSourceIsEnabled()
                 try SystemFiles.writeAll(Array("\(path): OK\n\(configuration.summary)".utf8))
             } catch {
                 try? SystemFiles.writeAll(Array("skein-agent: \(path): \(error)\n".utf8), to: STDERR_FILENO)

@@ -429,6 +429,15 @@ import Testing
         #expect(summary.contains("metrics: http://0.0.0.0:19645/metrics"))
     }
 
+    @Test func anAgentWithoutSourcesIsRejectedByTheCheck() throws {
+        let none = try AgentConfiguration.load(fromFileText: "[sources.host_metrics]\nenabled = false\n")
+        #expect(throws: ConfigFileError.self) { try none.checkSomeSourceIsEnabled() }
+        let files = try AgentConfiguration.load(
+            fromFileText: "[sources.host_metrics]\nenabled = false\n[sources.files.a]\npaths = [\"/a\"]\n")
+        try files.checkSomeSourceIsEnabled()
+        try AgentConfiguration().checkSomeSourceIsEnabled()
+    }
+
     @Test func theShippedExampleFileLoadsWithItsDocumentedDefaults() throws {
         let text = try SystemFiles.read(Fixture.directory + "/../../../config/skein-agent.toml")
         let configuration = try AgentConfiguration.load(fromFileText: text)
