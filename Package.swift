@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "SkeinFileSource",
             dependencies: [
-                "SkeinLogShipping", "SkeinMetrics",
+                "SkeinLogShipping", "SkeinMetrics", "SkeinCompression",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
