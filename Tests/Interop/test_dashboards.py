@@ -152,11 +152,11 @@ def agent_scraped(broker, tmp_path_factory):
     config = base / "agent.toml"
     config.write_text("\n".join([
         "[agent]", 'bootstrap = "%s"' % broker.bootstrap, 'host_name = "%s"' % AGENT_HOST, 'name = "dash"',
-        'state_dir = "%s"' % (base / "state"), 'metrics_listen = "%s:%d"' % (HOST, port), "",
+        'state_dir = "%s"' % (base / "state"), "",
         "[delivery]", 'topic = "%s"' % topic, "batch_linger_ms = 10", "",
         "[sources.host_metrics]", "enabled = false", "",
         "[sources.files.dash]", 'paths = ["%s/*.log"]' % logs, 'start_at = "beginning"', ""]))
-    agent = Agent(["--config", str(config)], base / "agent.stderr")
+    agent = Agent(["--config", str(config), "--metrics-listen", "%s:%d" % (HOST, port)], base / "agent.stderr")
     url = "http://%s:%d/metrics" % (HOST, port)
 
     def total(name: str):
