@@ -42,9 +42,6 @@ class Agent:
             args = args + ["--metrics-listen", "off"]
         self.log_path = log_path
         with open(log_path, "wb") as err:
-            # Its own /metrics port: the default 9645 would collide between agents of parallel tests.
-            if "--once" not in args and "check-config" not in args:
-                args = args + ["--metrics-listen", "%s:%d" % (HOST, free_port())]
             self.proc = subprocess.Popen([str(exe)] + args, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                          start_new_session=True)
 
