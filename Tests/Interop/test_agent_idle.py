@@ -67,9 +67,6 @@ def idle_agent(broker, topic_name, tmp_path):
         proc.wait(10)
 
 
-@pytest.mark.xfail(reason="bug: Wakeup.wait's timer task calls signal() after its sleep is cancelled, leaving a "
-                          "pending wakeup, so the file source's loop never sleeps (SkeinFileSource/DirectoryWatcher.swift)",
-                   strict=False)
 def test_an_idle_agent_uses_no_cpu(idle_agent):
     proc, port, log_path = idle_agent
     committed = 'skein_agent_log_records_committed_total{source="files.app"}'
