@@ -20,6 +20,9 @@ public struct FileSourceSettings: Sendable, Equatable {
     public var longLines: LongLines = .split
     /// The fallback rescan of the globs, for file systems where inotify says nothing (NFS, overlay edits).
     public var scanIntervalSeconds: Double = 10
+    /// How long a file that was renamed away or deleted stays open after it last grew: a writer that
+    /// has not reopened its log yet (rename without `create`, before the HUP) still appends to it.
+    public var rotateWaitSeconds: Double = 5
     public var multiline: MultilineSettings?
 
     public init(id: String, paths: [String]) {

@@ -1,0 +1,94 @@
+import SkeinClient
+import SkeinMetrics
+import Synchronization
+
+/// A source's `SourceSink`: turns its events into records with position headers, numbers them, and
+/// queues them for delivery once the memory budget has room.
+///
+/// Encoding happens here, on the source's own task, so the delivery actor only moves finished records
+/// and sources encode in parallel.
+public final class SourceChannel: SourceSink {
+    public let sourceId: String
+    public let topic: String
+    let index: Int
+    let partition: Int32
+    private let encoder: LogRecordEncoder
+    private let hostKey: [UInt8]
+    private let staticHeaders: [RecordHeader]
+    private let delivery: LogDelivery
+    private let budget: MemoryBudget
+    private let metrics: DeliveryMetrics
+    private let emitted: Counter
+    private let buffered: Gauge
+    private let nextSequence: Mutex<UInt64>
+
+    init(
+        index: Int, sourceId: String, kind: String, topic: String, partition: Int32, settings: DeliverySettings,
+        lastSequence: UInt64, delivery: LogDelivery, budget: MemoryBudget, metrics: DeliveryMetrics
+    ) {
+        self.index = index
+        self.sourceId = sourceId
+        self.topic = topic
+        self.partition = partition
+        self.encoder = LogRecordEncoder(host: settings.hostName, sourceKind: kind)
+        self.hostKey = Array(settings.hostName.utf8)
+        self.staticHeaders = [
+            RecordHeader(key: PositionHeaders.agent, value: Array(settings.transactionalId.utf8)),
+            RecordHeader(key: PositionHeaders.source, value: Array(sourceId.utf8)),
+        ]
+        self.delivery = delivery
+        self.budget = budget
+        self.metrics = metrics
+        self.emitted = metrics.recordsEmitted.labels(sourceId)
+        self.buffered = metrics.bufferedBytes.labels(sourceId)
+        self.nextSequence = Mutex(lastSequence + 1)
+    }
+
+    /// Bytes a record holds while queued: its value plus headers, key and bookkeeping.
+    static func cost(of event: LogEvent) -> Int { event.message.count + 256 + event.fields.count * 48 }
+
+    public func emit(_ events: [LogEvent]) async throws {
+        guard !events.isEmpty else { return }
+        let cost = events.reduce(0) { $0 + Self.cost(of: $1) }
+        try await budget.acquire(cost)
+        let first = nextSequence.withLock { next in
+            defer { next += UInt64(events.count) }
+            return next
+        }
+        let now = ContinuousClock.now
+        var items: [LogDelivery.Item] = []
+        items.reserveCapacity(events.count)
+        for (offset, event) in events.enumerated() {
+            let sequence = first + UInt64(offset)
+            var headers = staticHeaders
+            headers.append(RecordHeader(key: PositionHeaders.sequence, value: Array(String(sequence).utf8)))
+            headers.append(
+                RecordHeader(
+                    key: PositionHeaders.position,
+                    value: PositionHeaders.positionValue(stream: event.stream, position: event.position)))
+            let record = ProducerRecord(
+                topic: topic, partition: partition, key: hostKey, value: encoder.encode(event), headers: headers,
+                timestamp: event.timestampMilliseconds)
+            items.append(
+                LogDelivery.Item(
+                    source: index, sequence: sequence, stream: event.stream, position: event.position,
+                    record: record, cost: Self.cost(of: event), readAt: now))
+        }
+        emitted.increment(by: events.count)
+        buffered.increment(by: cost)
+        await delivery.enqueue(items)
+    }
+
+    public func retire(stream: String) async {
+        let sequence = nextSequence.withLock { $0 - 1 }
+        await delivery.enqueue([
+            LogDelivery.Item(
+                source: index, sequence: sequence, stream: stream, position: "", record: nil, cost: 0,
+                readAt: .now)
+        ])
+    }
+
+    public func dropped(_ count: Int, reason: String) {
+        metrics.dropped.labels(sourceId, reason).increment(by: count)
+    }
+}
