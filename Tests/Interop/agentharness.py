@@ -416,10 +416,11 @@ def _touch(path: Path):
 class Rotator:
     """Rotates TAG.log files in `directory`, each tag by its own mode. Rotated names are TAG.log.K: K counts up
     per tag for the direct modes (nothing is ever shifted or removed), and logrotate numbers and shifts them
-    itself (rotate 100000: it removes nothing either). Every rotated name matches the source's glob
+    itself (`rotate KEEP`: with KEEP above the rotations a test does, it removes nothing either; each run
+    tries KEEP renames, so KEEP stays near what is needed). Every rotated name matches the source's glob
     `TAG.log*`, so the agent finds a rotated file after a restart."""
 
-    def __init__(self, directory: Path, modes: dict[str, str]):
+    def __init__(self, directory: Path, modes: dict[str, str], keep: int = 1000):
         self.dir = directory
         self.modes = modes
         self.done = {t: 0 for t in modes}
@@ -429,8 +430,8 @@ class Rotator:
             if mode.startswith("logrotate_"):
                 # logrotate refuses configs that group or others can write; ours are 0644 under a 0700 dir.
                 how = "create" if mode == "logrotate_create" else "copytruncate"
-                self.conf(tag).write_text("%s {\n    rotate 100000\n    %s\n    nocompress\n    missingok\n"
-                                          "    notifempty\n}\n" % (self.path(tag), how))
+                self.conf(tag).write_text("%s {\n    rotate %d\n    %s\n    nocompress\n    missingok\n"
+                                          "    notifempty\n}\n" % (self.path(tag), keep, how))
 
     def path(self, tag: str) -> Path:
         return self.dir / ("%s.log" % tag)
@@ -716,3 +717,39 @@ def wait_all_delivered(reader: TopicReader, written: dict[str, int], on_disk: di
         return True
 
     return reader.read_until(complete, timeout)
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+
+SOAK = os.environ.get("SKEIN_AGENT_SOAK") == "1"
+
+
+def torture(rot: Rotator, writer: LineWriter, lines_per_file: int, rounds: int, after_rotation=None,
+            step_timeout: float = 60.0) -> dict[str, int]:
+    """Rounds of rotations while the writer runs: the writer may run half a file ahead, and each tag is rotated
+    as soon as its current file holds lines_per_file more lines, so rotations land among writes. Then one more
+    file per tag, and the writer stops. after_rotation(step) runs after each rotation (step 0, 1, 2…).
+    Returns what was written: tag → N."""
+    step = 0
+    try:
+        for r in range(1, rounds + 1):
+            writer.allow_all(int(lines_per_file * (r + 0.5)))
+            for tag in rot.modes:
+                def ready(tag=tag, r=r):
+                    writer.assert_alive()
+                    return writer.count(tag) >= lines_per_file * r
+                wait_until(ready, step_timeout, "writer progress on %s, round %d" % (tag, r), interval=0.002)
+                rot.rotate(tag)
+                if after_rotation is not None:
+                    after_rotation(step)
+                step += 1
+        writer.allow_all(lines_per_file * (rounds + 1))
+        writer.wait_written(step_timeout)
+    finally:
+        written = writer.stop()
+    return written
+
+
+def lossy_on_disk(rot: Rotator, written: dict[str, int]) -> dict[str, bytearray]:
+    """For copytruncate tags: which lines are still on disk (the others fell into a truncation window)."""
+    return {t: rot.on_disk(t, written[t]) for t, m in rot.modes.items() if m in TRUNCATING}
