@@ -23,17 +23,18 @@ public struct LogShippingService: Service {
 
     public func run() async throws {
         let delivery = self.delivery
+        let sources = self.sources
+        let descriptors = sources.map { (id: $0.id, kind: $0.kind, topic: $0.topic) }
         let started: [(SourceChannel, SourceState)]
         do {
             started = try await cancelWhenGracefulShutdown {
-                try await delivery.start(sources: sources.map { (id: $0.id, kind: $0.kind, topic: $0.topic) })
+                try await delivery.start(sources: descriptors)
             }
         } catch is CancellationError {
             logger.info("stopped before the broker could be reached; nothing was read")
             return
         }
         let logger = self.logger
-        let sources = self.sources
         let flush = shutdownFlush
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await delivery.run() }

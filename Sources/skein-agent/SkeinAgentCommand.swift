@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import SkeinAgent
+import SkeinMetrics
 
 #if canImport(Glibc)
     import Glibc
@@ -126,21 +127,25 @@ extension SkeinAgentCommand {
                 return handler
             }
             let logger = Logger(label: "skein-agent")
-            guard configuration.hostMetrics.enabled else {
-                throw ValidationError("no source is enabled ([sources.host_metrics] enabled = false)")
+            let registry = MetricsRegistry()
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if configuration.hostMetrics.enabled {
+                services.append(.init(service: configuration.makeHostMetricsService(logger: logger)))
             }
-            let shipper = RecordShipper(
-                settings: .init(
-                    bootstrapServers: configuration.bootstrapServers, topic: configuration.hostMetrics.topic,
-                    clientId: configuration.clientId, capacity: configuration.bufferRecords,
-                    compression: configuration.hostMetrics.compression),
-                logger: logger)
-            let service = HostMetricsService(
-                sampler: sampler, shipper: shipper, shutdownFlush: .seconds(configuration.shutdownFlushSeconds),
-                logger: logger)
+            if let shipping = configuration.makeLogShippingService(registry: registry, logger: logger) {
+                services.append(.init(service: shipping))
+            }
+            guard !services.isEmpty else {
+                throw ValidationError(
+                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.*] table")
+            }
+            if let address = configuration.metricsListen {
+                let http = try await AgentHTTPService.start(registry: registry, address: address, logger: logger)
+                // Last in the group, so it stops after the sources and delivery: the final scrape sees them.
+                services.append(.init(service: http))
+            }
             let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }
