@@ -270,6 +270,8 @@ class AgentFactory:
             "agent": {"bootstrap": bootstrap, "host_name": host_name, "name": name, "state_dir": str(d / "state"),
                       "metrics_listen": "%s:%d" % (HOST, port) if metrics else "off", **(agent or {})},
             "delivery": {"topic": topic, **(delivery or {})},
+            # Host metrics would go to their own topic; off, they cost these tests no CPU.
+            "sources.host_metrics": {"enabled": False},
         }
         for tag, settings in sources.items():
             tables["sources.files.%s" % tag] = {"start_at": "beginning", **settings}
@@ -425,6 +427,10 @@ class Rotator:
         self.modes = modes
         self.done = {t: 0 for t in modes}
         self.state = directory.parent / ("%s-logrotate.state" % directory.name)
+        # Returns the pid of the process that must hold a file open before delete_recreate deletes it (the
+        # agent), or None. A file deleted before the agent opened it is gone for any reader; one deleted while
+        # open must be read to its end.
+        self.holder = None
         for tag, mode in modes.items():
             assert mode in MODES, mode
             if mode.startswith("logrotate_"):
@@ -457,6 +463,8 @@ class Rotator:
             shutil.copyfile(path, target)
             os.truncate(path, 0)
         elif mode == "delete_recreate":
+            if self.holder is not None:
+                self.wait_open(path)
             os.unlink(path)
             _touch(path)
         else:
@@ -464,6 +472,24 @@ class Rotator:
                                  capture_output=True, text=True, timeout=60)
             assert res.returncode == 0, "logrotate exited %d:\n%s%s" % (res.returncode, res.stdout, res.stderr)
         self.done[tag] = k
+
+    def wait_open(self, path: Path, timeout: float = 20.0):
+        target = str(path)
+
+        def held() -> bool:
+            pid = self.holder()
+            if pid is None:
+                return True  # nothing is running that could hold it
+            fds = Path("/proc/%d/fd" % pid)
+            for fd in fds.iterdir():
+                try:
+                    if os.readlink(fd) == target:
+                        return True
+                except OSError:
+                    continue
+            return False
+
+        wait_until(held, timeout, "the agent to open %s before it is deleted" % target, interval=0.002)
 
     def on_disk(self, tag: str, written: int) -> bytearray:
         """marks[n] = 1 when line n of tag is in one of its files now (rotated or not)."""
@@ -587,6 +613,7 @@ class Verdict:
     def __init__(self, ledger: Ledger, written: dict[str, int], on_disk: dict[str, bytearray]):
         self.ledger = ledger
         self.written = written
+        self.on_disk = on_disk
         self.missing: dict[str, list[int]] = {}
         self.truncated_away: dict[str, list[int]] = {}  # missing, and in no file: lost in a truncation window
         self.agent_lost: dict[str, list[int]] = {}      # missing, though still on disk
@@ -619,8 +646,9 @@ class Verdict:
             out.append("unreadable records (offset, error, value): %s" % lg.malformed[:Ledger.MAX_EXAMPLES])
         for tag in self.written:
             if self.agent_lost[tag]:
-                out.append("%s: %d of %d written lines not delivered though still on disk: %s"
-                           % (tag, len(self.agent_lost[tag]), self.written[tag], _ranges(self.agent_lost[tag])))
+                out.append("%s: %d of %d written lines not delivered%s: %s"
+                           % (tag, len(self.agent_lost[tag]), self.written[tag],
+                              " though still on disk" if tag in self.on_disk else "", _ranges(self.agent_lost[tag])))
             if self.beyond[tag]:
                 out.append("%s: delivered lines that were never written: %s" % (tag, self.beyond[tag]))
             if len(lg.sources_of_tag.get(tag, ())) > 1:
@@ -635,8 +663,20 @@ class Verdict:
             lg.records, lg.checkpoints, self.written, {t: lg.delivered(t) for t in self.written},
             {t: len(v) for t, v in self.truncated_away.items() if v})
 
-    def assert_exactly_once(self):
+    def assert_exactly_once(self, reader: "TopicReader | None" = None):
+        """With the reader, a failure also lists the records of the first few duplicated or misordered lines."""
         problems = self.problems()
+        if problems and reader is not None:
+            lg = self.ledger
+            wanted = {(t, n) for t, items in lg.duplicates.items() for _, n in items[:3]}
+            wanted |= {(s.split(".", 1)[1], n) for _, s, _, n, _ in lg.order_errors[:3] if s}
+            wanted |= {(s.split(".", 1)[1], p) for _, s, _, _, p in lg.order_errors[:3] if s}
+            wanted |= {(t, n) for t, ns in self.agent_lost.items() for n in ns[:2]}
+            try:
+                problems.append("records of some of those lines:\n    " + "\n    ".join(
+                    describe_lines(reader.bootstrap, reader.topic, wanted)))
+            except Exception as e:  # noqa: BLE001 - the finding stands without its details
+                problems.append("(could not read the records again: %r)" % e)
         assert not problems, "delivery is not exactly once (%s):\n  %s" % (self.summary(), "\n  ".join(problems))
 
     def assert_sequences_cover(self):
@@ -653,10 +693,13 @@ class TopicReader:
     def __init__(self, bootstrap: str, topic: str, ledger: Ledger | None = None):
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
         self.ledger = ledger or Ledger()
+        self.bootstrap, self.topic = bootstrap, topic
         self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "agent-files-%d" % time.monotonic_ns(),
                                   "enable.auto.commit": False, "enable.partition.eof": True,
                                   "isolation.level": "read_committed", "fetch.max.bytes": 16 * MiB,
-                                  "reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000})
+                                  "reconnect.backoff.max.ms": 500, "topic.metadata.refresh.interval.ms": 1000,
+                                  # Tests stop brokers on purpose: no connection-refused lines from librdkafka.
+                                  "log_level": 2})
         self.consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
         self.at_eof = False
         self.next_offset = 0
@@ -698,6 +741,41 @@ class TopicReader:
 
     def close(self):
         self.consumer.close()
+
+
+def describe_lines(bootstrap: str, topic: str, wanted: set[tuple[str, int]], limit: int = 40) -> list[str]:
+    """Every record of the given (tag, n) lines, read again: offset, skein.seq, skein.position, path. For
+    failure messages (a duplicate's two copies, say)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "agent-files-describe-%d" % time.monotonic_ns(),
+                  "enable.auto.commit": False, "enable.partition.eof": True, "isolation.level": "read_committed",
+                  "log_level": 2})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    out = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and len(out) < limit:
+            batch = c.consume(num_messages=10000, timeout=0.5)
+            if any(m.error() and m.error().code() == KafkaError._PARTITION_EOF for m in batch):
+                break
+            for m in batch:
+                if m.error():
+                    continue
+                h = {k: v.decode() for k, v in m.headers() or []}
+                if "skein.checkpoint" in h:
+                    continue
+                try:
+                    record = json.loads(m.value())
+                    tag, n, _ = record["message"].split(" ", 2)
+                except Exception:  # noqa: BLE001 - the ledger reports unreadable records
+                    continue
+                if (tag, int(n)) in wanted:
+                    out.append("offset %d seq %s %s line %s n %s path %s" % (
+                        m.offset(), h.get("skein.seq"), h.get("skein.source"), h.get("skein.position"), n,
+                        (record.get("fields") or {}).get("path")))
+    finally:
+        c.close()
+    return out
 
 
 def wait_all_delivered(reader: TopicReader, written: dict[str, int], on_disk: dict[str, bytearray] | None = None,

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.skeind_only("restarts skeind on its data directory")
 LINE_BYTES = 128
 OUTAGE_SECONDS = float(os.environ.get("SKEIN_AGENT_OUTAGE_SECONDS", "60" if SOAK else "15"))
 OUTAGE_BYTES = int(os.environ.get("SKEIN_AGENT_OUTAGE_MIB", "1024" if SOAK else "128")) * MiB
-MEMORY_CAP = 16 * MiB
-# What the agent's RSS may exceed memory_cap by: the runtime, code, NIO's and the producer's buffers, the
-# metrics listener. Measured (README, "skein-agent"): see the test's printed figures.
-RSS_OVERHEAD = 64 * MiB
+MEMORY_CAP = int(os.environ.get("SKEIN_AGENT_OUTAGE_CAP_MIB", "16")) * MiB
+# What the agent's RSS may exceed memory_cap by (README, "Test settings"): the runtime and code (the idle
+# debug build: 59-90 MiB), plus what buffered records really cost beyond what memory_cap counts (message bytes
+# plus a fixed per-record overhead): measured at about 3x, so 16 MiB counted is about 48 MiB of heap. Measured
+# with the debug build, a 16 MiB cap and 128-256 MiB written during the outage: 84-125 MiB over the cap.
+RSS_OVERHEAD = 144 * MiB
 CRASH_SEED = int(os.environ.get("SKEIN_AGENT_CRASH_SEED", str(random.SystemRandom().randrange(1 << 31))))
 
 
@@ -65,19 +67,26 @@ def test_broker_outage_keeps_memory_bounded_and_loses_nothing(skeind_factory, ag
         writer.allow("ob", 1000 + total_lines)
         writer.wait_written(120)
         rss.append(agent.rss_bytes())
+        buffered = agent.metric("skein_agent_memory_buffered_bytes")
+        trace = [max(rss[i:i + 20]) // MiB for i in range(0, len(rss), 20)]
         b.start()
         written = writer.stop()
+        print("outage: agent RSS MiB about every second: %s; buffered at the end %.1f MiB" % (trace, buffered / MiB))
         print("outage: %.0f s, %d MiB written in %d files, agent RSS idle %.1f MiB, during the outage max %.1f MiB "
               "(memory_cap %d MiB, so %.1f MiB over the cap)"
               % (OUTAGE_SECONDS, written["ob"] * LINE_BYTES // MiB, rot.done["ob"] + 1, idle_rss / MiB,
                  max(rss) / MiB, MEMORY_CAP // MiB, (max(rss) - MEMORY_CAP) / MiB))
-        assert max(rss) < MEMORY_CAP + RSS_OVERHEAD, "agent RSS reached %.1f MiB during the outage (cap %d MiB + " \
-            "overhead %d MiB)" % (max(rss) / MiB, MEMORY_CAP // MiB, RSS_OVERHEAD // MiB)
         wait_all_delivered(reader, written, timeout=600 if SOAK else 120)
         verdict = reader.ledger.verdict(written)
         print("outage: " + verdict.summary())
-        verdict.assert_exactly_once()
+        verdict.assert_exactly_once(reader)
         verdict.assert_sequences_cover()
+        assert max(rss) < MEMORY_CAP + RSS_OVERHEAD, "agent RSS reached %.1f MiB during the outage (cap %d MiB + " \
+            "overhead %d MiB)" % (max(rss) / MiB, MEMORY_CAP // MiB, RSS_OVERHEAD // MiB)
+        # Bounded however long the outage lasts: once paused at the cap, the RSS does not keep growing.
+        half = len(rss) // 2
+        assert max(rss[half:]) <= max(rss[:half]) + 8 * MiB, "agent RSS still growing in the second half of the " \
+            "outage: %s MiB" % trace
     finally:
         writer.kill()
         reader.close()
@@ -124,7 +133,7 @@ def test_broker_sigkill_during_shipping(skeind_factory, agent_factory, topic_nam
         wait_all_delivered(reader, written, timeout=120)
         verdict = reader.ledger.verdict(written)
         print("broker crash: kills at rotations %s; %s" % (sorted(crashes), verdict.summary()))
-        verdict.assert_exactly_once()
+        verdict.assert_exactly_once(reader)
         verdict.assert_sequences_cover()
     finally:
         reader.close()

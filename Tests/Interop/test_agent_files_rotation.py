@@ -76,6 +76,7 @@ def test_rotation_torture(broker, agent_factory, topic_name, tmp_path):
     create_topic(broker, topic, 1)
     rot, writer = setup_files(tmp_path, ALL_MODES)
     agent = agent_factory.new(broker.bootstrap, topic, rot.sources()).start()
+    rot.holder = lambda: agent.pid if agent.alive() else None
     writer.start()
     try:
         written = torture(rot, writer, TORTURE_LINES, TORTURE_ROUNDS)
@@ -88,7 +89,7 @@ def test_rotation_torture(broker, agent_factory, topic_name, tmp_path):
         wait_all_delivered(reader, written, on_disk, timeout=300 if SOAK else 90)
         verdict = reader.ledger.verdict(written, on_disk)
         print("torture: %d rotations; %s" % (sum(rot.done.values()), verdict.summary()))
-        verdict.assert_exactly_once()
+        verdict.assert_exactly_once(reader)
         verdict.assert_sequences_cover()
         assert agent.alive(), agent.log_tail()
         assert_copytruncate_accounting(agent, rot, verdict)
@@ -148,7 +149,7 @@ def test_agent_kill9_loop(broker, agent_factory, topic_name, tmp_path):
         verdict = reader.ledger.verdict(written, on_disk)
         print("kill loop: %d kills, %d rotations, seed %d; %s" % (state["kills"], sum(rot.done.values()), KILL_SEED,
                                                                   verdict.summary()))
-        verdict.assert_exactly_once()
+        verdict.assert_exactly_once(reader)
         verdict.assert_sequences_cover()
         assert agent.alive(), agent.log_tail()
     finally:
@@ -177,7 +178,7 @@ def test_agent_metrics_after_rotations(broker, agent_factory, topic_name, tmp_pa
     try:
         wait_all_delivered(reader, written, on_disk, timeout=60)
         verdict = reader.ledger.verdict(written, on_disk)
-        verdict.assert_exactly_once()
+        verdict.assert_exactly_once(reader)
     finally:
         reader.close()
     rc, ct = {"source": "files.rc"}, {"source": "files.ct"}
@@ -185,7 +186,9 @@ def test_agent_metrics_after_rotations(broker, agent_factory, topic_name, tmp_pa
     assert agent.metric(LINES_READ, rc) == written["rc"]
     assert agent.metric(BYTES_READ, rc) == written["rc"] * LINE_BYTES
     assert agent.metric(LINES_READ, ct) == reader.ledger.delivered("ct")
-    assert agent.metric(ROTATIONS, rc) == rounds
+    # Rotations and truncations the agent saw: a file created and renamed before the agent looked at it
+    # under its first name is simply a new file to it, so these are at most what was done.
+    assert 1 <= agent.metric(ROTATIONS, rc) <= rounds
     assert 1 <= agent.metric(TRUNCATIONS, ct) <= rounds
     assert agent.metric(LINES_LOST, ct, default=0.0) <= windows(verdict.truncated_away["ct"])
     wait_until(lambda: agent.metric(LAG_BYTES, rc) == 0 and agent.metric(LAG_BYTES, ct) == 0, 30,
