@@ -757,7 +757,7 @@ def describe_lines(bootstrap: str, topic: str, wanted: set[tuple[str, int]], lim
         while time.monotonic() < deadline and len(out) < limit:
             batch = c.consume(num_messages=10000, timeout=0.5)
             if any(m.error() and m.error().code() == KafkaError._PARTITION_EOF for m in batch):
-                break
+                deadline = 0  # this batch is the last
             for m in batch:
                 if m.error():
                     continue
@@ -803,20 +803,22 @@ SOAK = os.environ.get("SKEIN_AGENT_SOAK") == "1"
 
 
 def torture(rot: Rotator, writer: LineWriter, lines_per_file: int, rounds: int, after_rotation=None,
-            step_timeout: float = 60.0) -> dict[str, int]:
-    """Rounds of rotations while the writer runs: the writer may run half a file ahead, and each tag is rotated
-    as soon as its current file holds lines_per_file more lines, so rotations land among writes. Then one more
-    file per tag, and the writer stops. after_rotation(step) runs after each rotation (step 0, 1, 2…).
-    Returns what was written: tag → N."""
+            step_timeout: float = 60.0, ahead: float = 0.5, before_rotation=None) -> dict[str, int]:
+    """Rounds of rotations while the writer runs: the writer may run `ahead` of a file ahead, and each tag is
+    rotated as soon as its current file holds lines_per_file more lines, so rotations land among writes. Then
+    one more file per tag, and the writer stops. before_rotation(tag) and after_rotation(step) run around each
+    rotation (step 0, 1, 2…). Returns what was written: tag → N."""
     step = 0
     try:
         for r in range(1, rounds + 1):
-            writer.allow_all(int(lines_per_file * (r + 0.5)))
+            writer.allow_all(int(lines_per_file * (r + ahead)))
             for tag in rot.modes:
                 def ready(tag=tag, r=r):
                     writer.assert_alive()
                     return writer.count(tag) >= lines_per_file * r
                 wait_until(ready, step_timeout, "writer progress on %s, round %d" % (tag, r), interval=0.002)
+                if before_rotation is not None:
+                    before_rotation(tag)
                 rot.rotate(tag)
                 if after_rotation is not None:
                     after_rotation(step)
