@@ -27,7 +27,9 @@ final class Wakeup: Sendable {
     func wait(timeout: Duration?) async {
         let timer = timeout.map { timeout in
             Task { [self] in
-                try? await Task.sleep(for: timeout)
+                // Only a timer that ran out may signal: a cancelled one (the wait ended early) must not,
+                // or the next wait returns at once and the source spins.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 signal()
             }
         }

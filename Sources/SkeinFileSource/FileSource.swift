@@ -27,6 +27,7 @@ public struct FileSource: LogSource {
             try await tailer.run()
         } catch is CancellationError {
             // Shutdown: what was emitted is the core's; held lines are read again at the next start.
+            await tailer.retireDeletedFiles()
         }
     }
 }
@@ -196,9 +197,11 @@ final class FileTailer {
         }
         var offset: Int64
         var stale: [String] = []
-        if let known = knownOffsets[identity] {
+        if let known = knownOffsets[identity], identity != inodeIdentity || plausibleOffset(fd, known, size: size) {
             offset = known
-        } else if identity != inodeIdentity, let known = knownOffsets[inodeIdentity] {
+        } else if identity != inodeIdentity, let known = knownOffsets[inodeIdentity],
+            plausibleOffset(fd, known, size: size)
+        {
             // Reached fingerprint_bytes while the agent was away: same file, same offset.
             offset = known
             stale = [inodeIdentity]
@@ -249,7 +252,9 @@ final class FileTailer {
                 let identity =
                     prefix.count >= fingerprintBytes ? Fingerprint.stream(Fingerprint.hash(prefix)) : inodeIdentity
                 let match = wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
-                guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size) else {
+                guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size),
+                    match != inodeIdentity || plausibleOffset(fd, offset, size: Int64(info.st_size))
+                else {
                     Glibc.close(fd)
                     continue
                 }
@@ -267,6 +272,27 @@ final class FileTailer {
             }
         }
         metrics.filesWatched.set(files.count)
+    }
+
+    /// An `ino-` position can be stale: the file was deleted while the agent was away (or before its
+    /// retirement was committed) and a new file got the inode. Positions fall after a `\n` (or at the end
+    /// of a released file), so one that does not is not this file's; it is read from 0 instead.
+    func plausibleOffset(_ fd: Int32, _ offset: Int64, size: Int64) -> Bool {
+        guard offset > 0, offset < size else { return offset == 0 || offset == size }
+        var byte: UInt8 = 0
+        return pread(fd, &byte, 1, off_t(offset - 1)) == 1 && byte == 0x0A
+    }
+
+    /// At shutdown, files deleted and read to their end are retired now rather than after their wait:
+    /// an `ino-` position left behind could be taken for a new file that reuses the inode.
+    func retireDeletedFiles() async {
+        for file in files.values where file.unmatchedSince != nil && !file.splitter.hasPartialLine {
+            guard let info = fileStat(file.fd), info.st_nlink == 0, Int64(info.st_size) <= file.readOffset,
+                file.emitted == file.readOffset, file.multiline?.current == nil
+            else { continue }
+            for stale in file.staleIdentities where stale != file.identity { await sink.retire(stream: stale) }
+            await sink.retire(stream: file.identity)
+        }
     }
 
     /// Milliseconds since the epoch: the time read, which is the record's timestamp.

@@ -193,7 +193,9 @@ public actor LogDelivery {
         }
         var configuration = ProducerConfiguration()
         configuration.acks = .all
-        configuration.enableIdempotence = true
+        // A broker from before Kafka 0.11 has no producer ids at all: one request in flight keeps order.
+        configuration.enableIdempotence = (try? connection.versions.version(of: .initProducerId)) != nil
+        if !configuration.enableIdempotence { configuration.maxInFlightPerPartition = 1 }
         configuration.clientId = settings.clientId
         configuration.compression = settings.compression
         configuration.linger = .zero

@@ -42,7 +42,15 @@ public final class SourceChannel: SourceSink {
         self.emitted = metrics.recordsEmitted.labels(sourceId)
         self.buffered = metrics.bufferedBytes.labels(sourceId)
         self.nextSequence = Mutex(lastSequence + 1)
+        // Counters that exist from the start read 0 rather than "no data", so rates and alerts work
+        // before the first loss.
+        for reason in Self.dropReasons[kind] ?? [] { metrics.dropped.labels(sourceId, reason).increment(by: 0) }
     }
+
+    /// The ways each kind of source can lose entries for good.
+    static let dropReasons: [String: [String]] = [
+        "file": ["copytruncate"], "syslog": ["udp_overflow", "oversize"], "journald": ["vacuumed"],
+    ]
 
     /// Bytes a record holds while queued: its value plus headers, key and bookkeeping.
     static func cost(of event: LogEvent) -> Int { event.message.count + 256 + event.fields.count * 48 }

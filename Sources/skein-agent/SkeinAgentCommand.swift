@@ -85,6 +85,7 @@ extension SkeinAgentCommand {
             guard let path = options.config else { throw ValidationError("check-config needs --config FILE") }
             do {
                 let configuration = try options.resolve()
+                try configuration.checkSomeSourceIsEnabled()
                 try SystemFiles.writeAll(Array("\(path): OK\n\(configuration.summary)".utf8))
             } catch {
                 try? SystemFiles.writeAll(Array("skein-agent: \(path): \(error)\n".utf8), to: STDERR_FILENO)
@@ -141,8 +142,9 @@ extension SkeinAgentCommand {
             }
             if let address = configuration.metricsListen {
                 let http = try await AgentHTTPService.start(registry: registry, address: address, logger: logger)
-                // Last in the group, so it stops after the sources and delivery: the final scrape sees them.
-                services.append(.init(service: http))
+                // First in the group: a ServiceGroup stops its services in reverse order, so the listener
+                // stops after the sources and delivery, and the final scrape sees them.
+                services.insert(.init(service: http), at: 0)
             }
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

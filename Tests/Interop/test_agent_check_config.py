@@ -59,6 +59,14 @@ def test_invalid_flag_value_exits_1(tmp_path):
     assert "--metrics-listen" in res.stderr
 
 
+def test_no_enabled_source_exits_1(tmp_path):
+    config = tmp_path / "agent.toml"
+    config.write_text("[sources.host_metrics]\nenabled = false\n")
+    res = check_config("--config", str(config))
+    assert res.returncode == 1
+    assert "no source is enabled" in res.stderr
+
+
 def test_bare_form_still_runs_the_agent(tmp_path):
     """`skein-agent --config FILE --once` (no subcommand) is the default `run`."""
     config = tmp_path / "agent.toml"

@@ -134,19 +134,13 @@ def scraped(broker, tmp_path_factory):
     return broker_series, host_series
 
 
-# Until the agent's log shipping and its /metrics listener (AgentHTTPService) are wired into `skein-agent run`,
-# the agent serves no /metrics and these tests fail in their fixture. Strict: once the wiring lands they pass,
-# the marker turns that into a failure, and it must be removed.
-NEEDS_AGENT_LOG_SHIPPING = pytest.mark.xfail(
-    strict=True, reason="skein-agent does not serve log-shipping metrics yet (issue #12 wiring)")
-
 AGENT_INSTANCE = "agent-1:9645"
 
 
 @pytest.fixture(scope="module")
 def agent_scraped(broker, tmp_path_factory):
-    """Series of a real skein-agent's own /metrics after it shipped a log file that was then truncated
-    (copytruncate) and appended to."""
+    """Series of a real skein-agent's own /metrics after it shipped a log file that was then truncated in the
+    middle of a line (one line lost) and appended to."""
     base = tmp_path_factory.mktemp("agent-logs")
     logs = base / "logs"
     logs.mkdir()
@@ -158,27 +152,39 @@ def agent_scraped(broker, tmp_path_factory):
     config = base / "agent.toml"
     config.write_text("\n".join([
         "[agent]", 'bootstrap = "%s"' % broker.bootstrap, 'host_name = "%s"' % AGENT_HOST, 'name = "dash"',
-        'state_dir = "%s"' % (base / "state"), 'metrics_listen = "%s:%d"' % (HOST, port), "",
+        'state_dir = "%s"' % (base / "state"), "",
         "[delivery]", 'topic = "%s"' % topic, "batch_linger_ms = 10", "",
         "[sources.host_metrics]", "enabled = false", "",
         "[sources.files.dash]", 'paths = ["%s/*.log"]' % logs, 'start_at = "beginning"', ""]))
-    agent = Agent(["--config", str(config)], base / "agent.stderr")
+    agent = Agent(["--config", str(config), "--metrics-listen", "%s:%d" % (HOST, port)], base / "agent.stderr")
     url = "http://%s:%d/metrics" % (HOST, port)
 
-    def committed(count: int):
+    def total(name: str):
         assert agent.alive(), agent.log()
         try:
             text = http_text(url)
         except OSError:
-            return False
-        return sum(v for n, _, v in parse_exposition(text) if n == "skein_agent_log_records_committed_total") >= count
+            return None
+        return sum(v for n, _, v in parse_exposition(text) if n == name)
+
+    def committed(count: int):
+        return (total("skein_agent_log_records_committed_total") or 0) >= count
 
     try:
         wait_until(lambda: committed(100), 60, "the agent to commit the first 100 lines")
-        log.write_text("")  # copytruncate's truncate: reading restarts at 0
+        # A line cut off by a truncation without a copy: provably lost, so the loss and drop families have
+        # series (they exist only once something was lost).
+        with log.open("a") as f:
+            f.write("dash partial line, never finished")
+        size = log.stat().st_size
+        wait_until(lambda: (total("skein_agent_file_bytes_read_total") or 0) >= size, 60,
+                   "the agent to read the partial line")
+        log.write_text("")  # truncated: reading restarts at 0
         with log.open("a") as f:
             f.write("".join("dash after truncate %d\n" % i for i in range(20)))
         wait_until(lambda: committed(120), 60, "the agent to commit the lines written after the truncation")
+        wait_until(lambda: (total("skein_agent_file_lines_lost_total") or 0) >= 1, 30,
+                   "the agent to count the lost partial line")
         series = parse_exposition(http_text(url))
     finally:
         assert agent.stop() == 0, agent.log()
@@ -320,7 +326,6 @@ def test_every_dashboard_expression_returns_data_over_a_real_scrape(scraped, tmp
                                          "promql_expr_test": checks}])
 
 
-@NEEDS_AGENT_LOG_SHIPPING
 def test_every_agent_dashboard_expression_returns_data_over_a_real_agent_scrape(agent_scraped, tmp_path):
     targets = dashboard_targets(agent=True)
     assert len(targets) > 15
@@ -427,7 +432,6 @@ def test_every_alert_fires_on_real_series_and_none_on_the_scrape_itself(scraped,
     run_promtool_test(tmp_path, [], tests)
 
 
-@NEEDS_AGENT_LOG_SHIPPING
 def test_every_agent_alert_fires_on_real_agent_series_and_none_on_the_scrape_itself(agent_scraped, tmp_path):
     samples = agent_baseline(agent_scraped)
     tests = alert_tests(samples, agent_alert_scenarios())

@@ -47,6 +47,7 @@ import Testing
         max_line_bytes = 65536
         long_lines = "truncate"
         scan_interval_seconds = 2.5
+        rotate_wait_seconds = 30
 
         [sources.files.nginx.multiline]
         start_pattern = '^\\d{4}-\\d{2}-\\d{2}'
@@ -107,6 +108,7 @@ import Testing
         nginx.maxLineBytes = 65536
         nginx.longLines = .truncate
         nginx.scanIntervalSeconds = 2.5
+        nginx.rotateWaitSeconds = 30
         var multiline = MultilineSettings(startPattern: #"^\d{4}-\d{2}-\d{2}"#)
         multiline.timeoutMilliseconds = 500
         multiline.maxLines = 50
@@ -165,6 +167,7 @@ import Testing
         let source = try #require(file.first)
         #expect(source.startAt == .end && source.fingerprintBytes == 1024 && source.maxLineBytes == 102_400)
         #expect(source.longLines == .split && source.scanIntervalSeconds == 10 && source.multiline == nil)
+        #expect(source.rotateWaitSeconds == 5)
         let multiline = try AgentConfiguration.load(
             fromFileText: "[sources.files.x]\npaths = [\"/a\"]\n[sources.files.x.multiline]\nstart_pattern = '^\\S'\n")
         #expect(multiline.files.first?.multiline == MultilineSettings(startPattern: #"^\S"#))
@@ -315,6 +318,7 @@ import Testing
         "[sources.files.a]\npaths = [\"/a\"]\nfingerprint_bytes = 0\n",
         "[sources.files.a]\npaths = [\"/a\"]\nmax_line_bytes = \"1TiB\"\n",
         "[sources.files.a]\npaths = [\"/a\"]\nscan_interval_seconds = 0\n",
+        "[sources.files.a]\npaths = [\"/a\"]\nrotate_wait_seconds = -1\n",
         "[sources.files.a]\npaths = [\"/a\"]\ntopic = \"bad topic\"\n",
         "[sources.files.a]\npaths = [\"/a\"]\nread_compressed = \"yes\"\n",
         "[sources.files.\"a.b\"]\npaths = [\"/a\"]\n",
@@ -427,6 +431,15 @@ import Testing
         #expect(summary.contains("host_metrics → host-metrics"))
         #expect(summary.contains("topics: host-logs, host-metrics, web-logs"))
         #expect(summary.contains("metrics: http://0.0.0.0:19645/metrics"))
+    }
+
+    @Test func anAgentWithoutSourcesIsRejectedByTheCheck() throws {
+        let none = try AgentConfiguration.load(fromFileText: "[sources.host_metrics]\nenabled = false\n")
+        #expect(throws: ConfigFileError.self) { try none.checkSomeSourceIsEnabled() }
+        let files = try AgentConfiguration.load(
+            fromFileText: "[sources.host_metrics]\nenabled = false\n[sources.files.a]\npaths = [\"/a\"]\n")
+        try files.checkSomeSourceIsEnabled()
+        try AgentConfiguration().checkSomeSourceIsEnabled()
     }
 
     @Test func theShippedExampleFileLoadsWithItsDocumentedDefaults() throws {

@@ -128,7 +128,15 @@ import Testing
             case .restart:
                 guard await caughtUp() else { continue }
                 await source.stop()
-                source = RunningSource(configured, state: SourceState(found: true, positions: sink.committedPositions), sink: sink)
+                source = RunningSource(
+                    configured, state: SourceState(found: true, positions: sink.committedPositions), sink: sink)
+                // The next operation may destroy bytes, which needs the file open, as in caughtUp.
+                if model.exists {
+                    let opened = await waitUntil(seconds: 5) {
+                        source.registry.render().contains("path=\"\(path)\"")
+                    }
+                    if !opened { Issue.record("restarted source did not open \(path)") }
+                }
             }
         }
         _ = await caughtUp()

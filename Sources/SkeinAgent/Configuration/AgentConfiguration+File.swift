@@ -18,7 +18,7 @@ extension AgentConfiguration {
     ]
     static let fileSourceKeys = [
         "paths", "exclude", "topic", "start_at", "read_compressed", "fingerprint_bytes", "max_line_bytes",
-        "long_lines", "scan_interval_seconds", "multiline",
+        "long_lines", "scan_interval_seconds", "rotate_wait_seconds", "multiline",
     ]
     static let multilineKeys = ["start_pattern", "continuation_pattern", "timeout_ms", "max_lines", "max_bytes"]
     static let sourceKinds = ["host_metrics", "files"]
@@ -149,6 +149,9 @@ extension AgentConfiguration {
         if let mode = try table.choice("long_lines", FileSourceSettings.LongLines.self) { settings.longLines = mode }
         if let seconds = try table.number("scan_interval_seconds", in: 0.1...86_400) {
             settings.scanIntervalSeconds = seconds
+        }
+        if let seconds = try table.number("rotate_wait_seconds", in: 0...86_400) {
+            settings.rotateWaitSeconds = seconds
         }
         if let multiline = try table.subtable("multiline") { settings.multiline = try Self.multiline(multiline) }
         return settings

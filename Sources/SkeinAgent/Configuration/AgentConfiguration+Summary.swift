@@ -34,6 +34,17 @@ extension AgentConfiguration {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// An agent with nothing to do is a configuration mistake (a source table commented out, host
+    /// metrics disabled), caught by `check-config` rather than by an agent that idles.
+    public func checkSomeSourceIsEnabled() throws(ConfigFileError) {
+        guard hostMetrics.enabled || !files.isEmpty else {
+            throw ConfigFileError(
+                line: 0,
+                message:
+                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.NAME] table")
+        }
+    }
+
     /// Every topic the agent writes to, sorted.
     public var topics: [String] {
         var topics = Set(files.map { topic(of: $0) })

@@ -264,9 +264,9 @@ struct ConfigLineIndex {
     }
 
     private mutating func record(_ path: [String], line: Int) {
-        for length in 1...max(path.count, 1) where length <= path.count {
-            let prefix = Array(path.prefix(length))
-            if firstLine[prefix] == nil { firstLine[prefix] = line }
+        guard !path.isEmpty else { return }
+        for length in 1...path.count where firstLine[Array(path.prefix(length))] == nil {
+            firstLine[Array(path.prefix(length))] = line
         }
     }
 
