@@ -160,35 +160,46 @@ def test_agent_kill9_loop(broker, agent_factory, topic_name, tmp_path):
     assert agent.terminate() == 0, agent.log_tail()
 
 
+def caught_up(agent, writer, tag: str, timeout: float = 30.0):
+    """Waits until the agent has read as many lines of tag as were written (more would be a re-read, which the
+    exactly-once check then describes)."""
+    seen = []
+
+    def done():
+        seen[:] = [agent.metric(LINES_READ, {"source": "files." + tag}, default=0.0), writer.count(tag)]
+        return seen[0] >= seen[1]
+    try:
+        wait_until(done, timeout, "the agent to read %s to its end" % tag)
+    except AssertionError as e:
+        raise AssertionError("%s (lines read, written: %s)" % (e, seen)) from None
+
+
 @pytest.mark.timeout(90)
 def test_agent_metrics_after_rotations(broker, agent_factory, topic_name, tmp_path):
     """/metrics per source: lines and bytes read, rotations, truncations, lag back to 0, lines lost to
-    copytruncate, transactions committed. Each rotation waits until the agent has read the file to its end
-    and the writer is paused, so the agent sees every rotation and truncation as it happens and nothing
-    falls into a copytruncate window: the counts are exact."""
+    copytruncate, transactions committed. Each rotation waits until the writer has stopped and the agent has
+    read the file to its end, so the agent sees every rotation and truncation as it happens and nothing falls
+    into a copytruncate window: the counts are exact. Files differ in length (500, 513, 526… lines), so a
+    truncated file never grows back to the length it had (test_copytruncate_regrown_to_the_same_length)."""
     topic = topic_name()
     create_topic(broker, topic, 1)
     modes = {"rc": "rename_create", "ct": "copytruncate", "lt": "logrotate_copytruncate"}
     rot, writer = setup_files(tmp_path, modes)
     agent = agent_factory.new(broker.bootstrap, topic, rot.sources()).start()
-
-    def caught_up(tag):
-        seen = []
-
-        def done():
-            seen[:] = [agent.metric(LINES_READ, {"source": "files." + tag}, default=0.0), writer.count(tag)]
-            return seen[0] >= seen[1]  # more is a re-read: the exactly-once check below says what it did
-        try:
-            wait_until(done, 30, "the agent to read %s to its end" % tag)
-        except AssertionError as e:
-            raise AssertionError("%s (lines read, written: %s; rotations so far %d)" % (e, seen, rot.done[tag]))
-
     writer.start()
-    rounds = 8
+    rounds, total = 8, 0
     try:
-        written = torture(rot, writer, 500, rounds, ahead=0, before_rotation=caught_up)
+        for r in range(rounds + 1):
+            total += 500 + 13 * r
+            writer.allow_all(total)
+            writer.wait_written(30)
+            if r == rounds:
+                break
+            for tag in modes:
+                caught_up(agent, writer, tag)
+                rot.rotate(tag)
     finally:
-        writer.kill()
+        written = writer.stop()
     reader = TopicReader(broker.bootstrap, topic)
     try:
         wait_all_delivered(reader, written, timeout=60)
@@ -208,4 +219,37 @@ def test_agent_metrics_after_rotations(broker, agent_factory, topic_name, tmp_pa
     assert agent.metric(TRUNCATIONS, {"source": "files.ct"}) == rounds
     assert agent.metric(TRUNCATIONS, {"source": "files.lt"}) == rounds
     assert agent.metric(TRANSACTIONS, {"outcome": "committed"}) >= 1
+    assert agent.terminate() == 0, agent.log_tail()
+
+
+@pytest.mark.timeout(60)
+def test_copytruncate_regrown_to_the_same_length(broker, agent_factory, topic_name, tmp_path):
+    """The agent has read a file to its end (500 lines); copytruncate; the application writes 500 lines of the
+    same length again, so the file has its old length with new content before the agent looks. Its first bytes
+    changed (a new fingerprint), so the agent must see a truncation and read the new lines from 0."""
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    modes = {"ct": "copytruncate"}
+    rot, writer = setup_files(tmp_path, modes)
+    agent = agent_factory.new(broker.bootstrap, topic, rot.sources(scan_interval_seconds=1)).start()
+    writer.start()
+    try:
+        writer.allow("ct", 500)
+        writer.wait_written(30)
+        caught_up(agent, writer, "ct")
+        rot.rotate("ct")
+        writer.allow("ct", 1000)
+        writer.wait_written(30)
+    finally:
+        written = writer.stop()
+    assert (rot.dir / "ct.log").stat().st_size == (rot.dir / "ct.log.1").stat().st_size == 500 * LINE_BYTES
+    reader = TopicReader(broker.bootstrap, topic)
+    try:
+        wait_all_delivered(reader, written, timeout=30)
+        verdict = reader.ledger.verdict(written)
+        verdict.assert_exactly_once(reader)
+        verdict.assert_sequences_cover()
+    finally:
+        reader.close()
+    assert agent.metric(TRUNCATIONS, {"source": "files.ct"}) == 1
     assert agent.terminate() == 0, agent.log_tail()
