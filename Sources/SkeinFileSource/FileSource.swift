@@ -97,7 +97,7 @@ final class FileTailer {
     func run() async throws {
         let scanInterval = Duration.milliseconds(Int64(max(0.05, settings.scanIntervalSeconds) * 1000))
         try await scan(initial: true)
-        for gone in adoptRotatedFiles() { await sink.retire(stream: gone) }
+        adoptRotatedFiles()
         var nextScan = ContinuousClock.now + scanInterval
         while !Task.isCancelled {
             if watcher.takeStructuralChange() || ContinuousClock.now >= nextScan {
@@ -114,9 +114,7 @@ final class FileTailer {
             var deadline = nextScan
             for file in files.values {
                 if let due = file.multiline?.deadline { deadline = min(deadline, due) }
-                if let since = file.unmatchedSince {
-                    deadline = min(deadline, max(since, file.lastGrowth) + rotateWait)
-                }
+                if let since = file.unmatchedSince { deadline = min(deadline, max(since, file.lastGrowth) + rotateWait) }
             }
             let now = ContinuousClock.now
             if deadline > now { await wakeup.wait(timeout: deadline - now) }
@@ -231,19 +229,15 @@ final class FileTailer {
     /// At start, recovered streams that no glob path names may be files rotated away while the agent was
     /// down (renamed, or copytruncate's copy). Looks for them in the watched directories and reads them
     /// from the recovered position to their end, so the lines written before the rotation are not lost.
-    /// Returns the recovered streams that no file on disk carries any more: their positions can go.
-    func adoptRotatedFiles() -> Set<String> {
+    func adoptRotatedFiles() {
         let claimed = Set(files.values.flatMap { [$0.identity] + $0.staleIdentities })
         var wanted = Set(knownOffsets.keys).subtracting(claimed)
-        guard !wanted.isEmpty else { return [] }
-        defer { metrics.filesWatched.set(files.count) }
+        guard !wanted.isEmpty else { return }
         var examined = 0
         for directory in watcher.watchedDirectories.sorted() {
             for (name, type) in listDirectory(directory) where type == .other && !name.hasSuffix(".gz") {
                 examined += 1
-                // Past the bound, nothing is known to be gone.
-                guard examined <= 10_000 else { return [] }
-                guard !wanted.isEmpty else { return [] }
+                guard examined <= 10_000, !wanted.isEmpty else { return }
                 let path = directory == "/" ? "/" + name : directory + "/" + name
                 guard !isExcluded(path) else { continue }
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -257,8 +251,7 @@ final class FileTailer {
                 let inodeIdentity = Fingerprint.inodeStream(device: key.device, inode: key.inode)
                 let identity =
                     prefix.count >= fingerprintBytes ? Fingerprint.stream(Fingerprint.hash(prefix)) : inodeIdentity
-                let match =
-                    wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
+                let match = wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
                 guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size),
                     match != inodeIdentity || plausibleOffset(fd, offset, size: Int64(info.st_size))
                 else {
@@ -278,8 +271,7 @@ final class FileTailer {
                 logger.info("reading a rotated file to its end", metadata: ["path": "\(path)", "stream": "\(match)"])
             }
         }
-        for stream in wanted { knownOffsets[stream] = nil }
-        return wanted
+        metrics.filesWatched.set(files.count)
     }
 
     /// An `ino-` position can be stale: the file was deleted while the agent was away (or before its

@@ -22,32 +22,7 @@ extension FileTailer {
             guard files[file.key] === file else { return false }
         }
         if size > file.lastSize { file.lastGrowth = .now }
-        if file.identity.hasPrefix("ino-") && file.readOffset == 0 && size > 0 && mayBeCopyInProgress(file, size: size)
-        {
-            // Its bytes so far are another followed file's first bytes: most likely a copy being written
-            // (copytruncate's). Reading it now would ship that file's lines again; wait until it either
-            // differs or reaches fingerprint_bytes and shows whose copy it is.
-            return false
-        }
         upgradeIdentity(file, size: size)
-        if file.identity.hasPrefix("fp-") && file.readOffset == 0, let known = knownOffsets[file.identity],
-            known <= size
-        {
-            // Seen while short, now long enough to show it carries a known stream (a copy of a file that
-            // was truncated meanwhile): it goes on from that stream's position.
-            file.readOffset = known
-            file.emitted = known
-            file.staleIdentities = []
-        }
-        if file.identity.hasPrefix("fp-") && file.readOffset == 0,
-            files.values.contains(where: { $0 !== file && $0.identity == file.identity })
-        {
-            // A copy of a followed file, seen while it was still short: its lines are that file's lines.
-            files[file.key] = nil
-            Glibc.close(file.fd)
-            metrics.removeLag(path: file.lagLabel)
-            return false
-        }
         var events: [LogEvent] = []
         var batchBytes = 0
         var budget = FileTailer.fileBudget
@@ -115,27 +90,13 @@ extension FileTailer {
         let prefix = readPrefix(file.fd, fingerprintBytes)
         if file.prefixLength > 0 {
             guard prefix.count >= file.prefixLength,
-                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) }
-                )
+                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) })
                     == file.prefixHash
             else { return false }
         }
         file.prefixLength = prefix.count
         file.prefixHash = Fingerprint.hash(prefix)
         return true
-    }
-
-    /// Whether the first `min(size, fingerprint_bytes)` bytes of `file` equal another followed file's.
-    func mayBeCopyInProgress(_ file: TrackedFile, size: Int64) -> Bool {
-        let count = Int(min(size, Int64(fingerprintBytes)))
-        let mine = readPrefix(file.fd, count)
-        guard mine.count == count else { return false }
-        let hash = Fingerprint.hash(mine)
-        for other in files.values where other !== file {
-            let theirs = readPrefix(other.fd, count)
-            if theirs.count == count && Fingerprint.hash(theirs) == hash { return true }
-        }
-        return false
     }
 
     /// A file shorter than `fingerprint_bytes` that reached it goes on under its fingerprint from the
@@ -157,7 +118,6 @@ extension FileTailer {
     func truncated(_ file: TrackedFile, size: Int64) async throws {
         metrics.truncations.increment()
         var oldIdentity: String? = file.identity
-        let emittedBefore = file.emitted
         if let (copyFD, copyInfo, copyPath) = findCopy(of: file) {
             let copy = TrackedFile(
                 fd: copyFD, key: FileKey(copyInfo), path: copyPath, identity: file.identity, offset: file.emitted,
@@ -176,17 +136,8 @@ extension FileTailer {
             // keeps its `ino-` name across the truncation). Bounded: nobody writes to the copy.
             var rounds = 0
             while try await read(copy), rounds < 100_000 { rounds += 1 }
-            if includes.contains(where: { $0.matches(copyPath) }) && !isExcluded(copyPath) {
-                // The copy is a file the globs follow: it keeps the stream (and its position), so neither
-                // a later scan nor a restart reads it again from the start.
-                copy.isCopy = false
-                try await flushCopyTail(copy)
-                files[copy.key] = copy
-                copy.relabelLag(copyPath, metrics: metrics)
-            } else {
-                try await release(copy)
-            }
-            oldIdentity = nil  // the copy carries it on, or retired it on release
+            try await release(copy)
+            oldIdentity = nil  // retired by the copy's release
         } else {
             var events: [LogEvent] = []
             var lost = 0
@@ -197,8 +148,7 @@ extension FileTailer {
                 lost = 1
             }
             if let entry = file.multiline?.flush(now: .now, force: true) {
-                events.append(
-                    event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
+                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
             }
             try await emit(file, &events)
             countLost(lost)
@@ -217,28 +167,7 @@ extension FileTailer {
             prefix.count >= fingerprintBytes
             ? Fingerprint.stream(Fingerprint.hash(prefix))
             : Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)
-        if let oldIdentity, oldIdentity != file.identity {
-            if oldIdentity.hasPrefix("fp-") {
-                // A copy of the old content may still show up under a name the globs match: it must resume
-                // at this position, in this run and after a restart, so the stream stays in the positions.
-                knownOffsets[oldIdentity] = emittedBefore
-            } else {
-                await sink.retire(stream: oldIdentity)
-            }
-        }
-    }
-
-    /// A copy read to its end whose last line has no newline: that line was cut by the truncation.
-    func flushCopyTail(_ copy: TrackedFile) async throws {
-        if copy.splitter.hasPartialLine || copy.lostBeyondCopy { countLost(1) }
-        copy.splitter = newSplitter()
-        copy.lostBeyondCopy = false
-        if let entry = copy.multiline?.flush(now: .now, force: true) {
-            var events = [
-                event(copy, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())
-            ]
-            try await emit(copy, &events)
-        }
+        if let oldIdentity, oldIdentity != file.identity { await sink.retire(stream: oldIdentity) }
     }
 
     func countLost(_ lost: Int) {
@@ -264,16 +193,11 @@ extension FileTailer {
             let path = directory == "/" ? "/" + name : (directory == "." ? name : directory + "/" + name)
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
-            // A followed file that has not been read yet may be the copy, opened while it was being written.
-            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) >= file.emitted,
-                files[FileKey(info)].map({ $0 !== file && $0.readOffset == 0 && $0.emitted == 0 }) ?? true
+            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG, files[FileKey(info)] == nil,
+                Int64(info.st_size) >= file.emitted
             {
                 let prefix = readPrefix(fd, file.prefixLength)
                 if prefix.count == file.prefixLength && Fingerprint.hash(prefix) == file.prefixHash {
-                    if let unread = files.removeValue(forKey: FileKey(info)) {
-                        Glibc.close(unread.fd)
-                        metrics.removeLag(path: unread.lagLabel)
-                    }
                     return (fd, info, path)
                 }
             }
@@ -287,9 +211,7 @@ extension FileTailer {
         let now = ContinuousClock.now
         for file in files.values where file.multiline?.deadline.map({ $0 <= now }) == true {
             guard let entry = file.multiline?.flush(now: now) else { continue }
-            var events = [
-                event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())
-            ]
+            var events = [event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())]
             try await emit(file, &events)
             file.lag.set(Int(file.lastSize - file.emitted))
         }
@@ -325,9 +247,7 @@ extension FileTailer {
             if let partial { multiline.add(partial, now: now, into: &entries) }
             if let last = multiline.flush(now: now, force: true) { entries.append(last) }
             file.multiline = nil
-            for entry in entries {
-                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time))
-            }
+            for entry in entries { events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time)) }
         } else if let partial {
             events.append(event(file, partial.bytes, end: partial.end, flags: partial.flags, time: time))
         }
