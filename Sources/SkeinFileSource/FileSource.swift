@@ -197,7 +197,7 @@ final class FileTailer {
         }
         var offset: Int64
         var stale: [String] = []
-        if let known = knownOffsets[identity], identity != inodeIdentity || plausibleOffset(fd, known, size: size) {
+        if let known = knownOffsets[identity], plausibleOffset(fd, known, size: size) {
             offset = known
         } else if identity != inodeIdentity, let known = knownOffsets[inodeIdentity],
             plausibleOffset(fd, known, size: size)
@@ -253,7 +253,7 @@ final class FileTailer {
                     prefix.count >= fingerprintBytes ? Fingerprint.stream(Fingerprint.hash(prefix)) : inodeIdentity
                 let match = wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
                 guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size),
-                    match != inodeIdentity || plausibleOffset(fd, offset, size: Int64(info.st_size))
+                    plausibleOffset(fd, offset, size: Int64(info.st_size))
                 else {
                     Glibc.close(fd)
                     continue
@@ -274,9 +274,10 @@ final class FileTailer {
         metrics.filesWatched.set(files.count)
     }
 
-    /// An `ino-` position can be stale: the file was deleted while the agent was away (or before its
-    /// retirement was committed) and a new file got the inode. Positions fall after a `\n` (or at the end
-    /// of a released file), so one that does not is not this file's; it is read from 0 instead.
+    /// A recovered position can belong to another file: an `ino-` one when a deleted file's inode was
+    /// reused, an `fp-` one when two files start with the same `fingerprint_bytes`. Positions fall after a
+    /// `\n` (or at the end of a released file), so one that does not is not this file's and the file is
+    /// read from 0 instead: a duplicate rather than a loss.
     func plausibleOffset(_ fd: Int32, _ offset: Int64, size: Int64) -> Bool {
         guard offset > 0, offset < size else { return offset == 0 || offset == size }
         var byte: UInt8 = 0

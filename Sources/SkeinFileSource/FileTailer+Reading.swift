@@ -25,7 +25,8 @@ extension FileTailer {
         upgradeIdentity(file, size: size)
         var events: [LogEvent] = []
         var batchBytes = 0
-        var budget = FileTailer.fileBudget
+        // Nothing new: no read. Bytes appended since the fstat come with the next wakeup.
+        var budget = size > file.readOffset ? FileTailer.fileBudget : 0
         var lines: [Line] = []
         var entries: [MultilineAggregator.Entry] = []
         while budget > 0 {
@@ -62,7 +63,7 @@ extension FileTailer {
         size = max(size, file.readOffset)
         file.lastSize = size
         file.lag.set(Int(size - file.emitted))
-        return budget <= 0
+        return budget <= 0 && size > file.readOffset
     }
 
     func event(_ file: TrackedFile, _ bytes: [UInt8], end: Int64, flags: LogEventFlags, time: Int64) -> LogEvent {

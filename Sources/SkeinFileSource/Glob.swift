@@ -210,9 +210,10 @@ func listDirectory(_ path: String) -> [(String, EntryType)] {
     defer { closedir(dir) }
     var entries: [(String, EntryType)] = []
     while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+        // Read the name in place: glibc packs entries by d_reclen, so copying the whole 256-byte d_name
+        // field of the last entry can run past the end of its buffer.
+        let namePointer = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let name = String(cString: namePointer.assumingMemoryBound(to: CChar.self))
         if name == "." || name == ".." { continue }
         var type: EntryType = entry.pointee.d_type == UInt8(DT_DIR) ? .directory : .other
         if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
