@@ -27,7 +27,9 @@ final class Wakeup: Sendable {
     func wait(timeout: Duration?) async {
         let timer = timeout.map { timeout in
             Task { [self] in
-                try? await Task.sleep(for: timeout)
+                // Only a timer that ran out signals: a cancelled one (the wait ended earlier) must not
+                // leave a pending signal behind, or the next wait returns at once and the loop spins.
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 signal()
             }
         }

@@ -114,7 +114,9 @@ final class FileTailer {
             var deadline = nextScan
             for file in files.values {
                 if let due = file.multiline?.deadline { deadline = min(deadline, due) }
-                if let since = file.unmatchedSince { deadline = min(deadline, max(since, file.lastGrowth) + rotateWait) }
+                if let since = file.unmatchedSince {
+                    deadline = min(deadline, max(since, file.lastGrowth) + rotateWait)
+                }
             }
             let now = ContinuousClock.now
             if deadline > now { await wakeup.wait(timeout: deadline - now) }
@@ -251,7 +253,8 @@ final class FileTailer {
                 let inodeIdentity = Fingerprint.inodeStream(device: key.device, inode: key.inode)
                 let identity =
                     prefix.count >= fingerprintBytes ? Fingerprint.stream(Fingerprint.hash(prefix)) : inodeIdentity
-                let match = wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
+                let match =
+                    wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
                 guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size),
                     plausibleOffset(fd, offset, size: Int64(info.st_size))
                 else {

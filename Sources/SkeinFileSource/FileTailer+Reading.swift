@@ -91,7 +91,8 @@ extension FileTailer {
         let prefix = readPrefix(file.fd, fingerprintBytes)
         if file.prefixLength > 0 {
             guard prefix.count >= file.prefixLength,
-                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) })
+                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) }
+                )
                     == file.prefixHash
             else { return false }
         }
@@ -149,7 +150,8 @@ extension FileTailer {
                 lost = 1
             }
             if let entry = file.multiline?.flush(now: .now, force: true) {
-                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
+                events.append(
+                    event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
             }
             try await emit(file, &events)
             countLost(lost)
@@ -212,7 +214,9 @@ extension FileTailer {
         let now = ContinuousClock.now
         for file in files.values where file.multiline?.deadline.map({ $0 <= now }) == true {
             guard let entry = file.multiline?.flush(now: now) else { continue }
-            var events = [event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())]
+            var events = [
+                event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())
+            ]
             try await emit(file, &events)
             file.lag.set(Int(file.lastSize - file.emitted))
         }
@@ -248,7 +252,9 @@ extension FileTailer {
             if let partial { multiline.add(partial, now: now, into: &entries) }
             if let last = multiline.flush(now: now, force: true) { entries.append(last) }
             file.multiline = nil
-            for entry in entries { events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time)) }
+            for entry in entries {
+                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time))
+            }
         } else if let partial {
             events.append(event(file, partial.bytes, end: partial.end, flags: partial.flags, time: time))
         }

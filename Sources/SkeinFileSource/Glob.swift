@@ -153,7 +153,8 @@ extension Glob {
         guard let first = components.first else { return }
         let isAbsolute = first.isEmpty
         let start = isAbsolute ? "/" : "."
-        walk(directory: start, rest: isAbsolute ? components.dropFirst() : components[...], depth: 0,
+        walk(
+            directory: start, rest: isAbsolute ? components.dropFirst() : components[...], depth: 0,
             maxDepth: maxDepth, into: &result)
     }
 
@@ -166,7 +167,8 @@ extension Glob {
         if component == Glob.doubleStar {
             walk(directory: directory, rest: rest.dropFirst(), depth: depth, maxDepth: maxDepth, into: &result)
             for (name, type) in listDirectory(directory) where type == .directory {
-                walk(directory: join(directory, name), rest: rest, depth: depth + 1, maxDepth: maxDepth,
+                walk(
+                    directory: join(directory, name), rest: rest, depth: depth + 1, maxDepth: maxDepth,
                     into: &result)
             }
             return
@@ -178,7 +180,8 @@ extension Glob {
             return
         }
         for (name, _) in listDirectory(directory) where Glob.matchComponent(component[...], Array(name.utf8)[...]) {
-            visit(path: join(directory, name), isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth,
+            visit(
+                path: join(directory, name), isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth,
                 into: &result)
         }
     }

@@ -273,7 +273,8 @@ import Testing
         try? await Task.sleep(for: .milliseconds(300))
         await source.stop()
         #expect(source.sink.messages == ["started"] + lineList("z", 0..<3))
-        let ignoring = RunningSource(settings(dir, ["app.log*"]) { $0.startAt = .beginning }, state: SourceState(found: false))
+        let ignoring = RunningSource(
+            settings(dir, ["app.log*"]) { $0.startAt = .beginning }, state: SourceState(found: false))
         #expect(await waitUntil { ignoring.sink.events.count == 1 })
         try? await Task.sleep(for: .milliseconds(300))
         await ignoring.stop()
