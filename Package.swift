@@ -56,11 +56,21 @@ let package = Package(
         // Own code rather than swift-prometheus: scrape-time collectors, re-exporting other hosts' families
         // and exact text-format control are a few hundred lines, and it saves a dependency to build in CI.
         .target(name: "SkeinMetrics"),
+        // The small HTTP listener for /metrics and /health, shared by skeind and skein-agent.
+        .target(
+            name: "SkeinMetricsHTTP",
+            dependencies: [
+                "SkeinMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
             dependencies: [
-                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics",
+                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,12 +80,14 @@ let package = Package(
         .executableTarget(
             name: "skeind",
             dependencies: [
-                "SkeinBroker",
+                "SkeinBroker", "SkeinMetricsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Batch builders shared by storage tests, the crash writer and the storage benchmark.
         .target(name: "SkeinTestSupport", dependencies: ["CCRC32C"]),
+        // Test harness: real skeind (and librdkafka's mock cluster) as child processes the test owns.
+        .target(name: "SkeinTestServers"),
         // Appends with fsync-before-ack and prints each acknowledged offset; the crash test SIGKILLs it.
         .executableTarget(
             name: "skein-crash-writer",
@@ -131,7 +143,7 @@ let package = Package(
         .target(
             name: "SkeinLogShipping",
             dependencies: [
-                "SkeinClient", "SkeinCompression", "SkeinMetrics",
+                "SkeinClient", "SkeinCompression", "SkeinMetrics", "SkeinProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -148,7 +160,10 @@ let package = Package(
             name: "SkeinAgent",
             dependencies: [
                 "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinMetrics",
+                "SkeinMetricsHTTP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -185,8 +200,12 @@ let package = Package(
                 "SkeinFuzzTargets", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "SkeinAgentTests", dependencies: ["SkeinAgent"], exclude: ["Fixtures"]),
-        .testTarget(name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient"]),
+        .testTarget(
+            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics"],
+            exclude: ["Fixtures"]),
+        .testTarget(
+            name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
+        ),
         .testTarget(
             name: "SkeinFileSourceTests",
             dependencies: [
@@ -207,7 +226,10 @@ let package = Package(
         .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
         .testTarget(
             name: "SkeinClientTests",
-            dependencies: ["SkeinClient", "SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "SkeinClient", "SkeinProtocol", "SkeinCompression", "SkeinTestServers",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "SkeinToolTests", dependencies: ["SkeinTool", "SkeinClient"]),
         .testTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes skein-broker.json and skein-hosts.json (Grafana's classic dashboard JSON model) from the panel lists
-below, so panels stay uniform and the files stay diffable. Edit this file, run it, commit both outputs;
+"""Writes skein-broker.json, skein-hosts.json and skein-agents.json (Grafana's classic dashboard JSON model) from
+the panel lists below, so panels stay uniform and the files stay diffable. Edit this file, run it, commit the outputs;
 Tests/Interop/test_dashboards.py checks the outputs are current and that every expression returns data over a
 real scrape.
 
@@ -283,6 +283,86 @@ HOST_PANELS = [
     ], kind="table"),
 ]
 
+I = 'instance=~"$instance"'
+S = 'instance=~"$instance", source=~"$source"'
+
+# Each agent's own /metrics (job skein-agent in prometheus.yml): log shipping per source, the memory cap, files.
+AGENT_PANELS = [
+    row("Log shipping"),
+    panel("Records read and committed by source", [
+        ('sum by (instance, source) (rate(skein_agent_log_records_total{%s}[%s]))' % (S, RATE),
+         "read {{instance}} {{source}}"),
+        ('sum by (instance, source) (rate(skein_agent_log_records_committed_total{%s}[%s]))' % (S, RATE),
+         "committed {{instance}} {{source}}"),
+    ], unit="ops", description="Records handed to the delivery core, and records in committed transactions."),
+    panel("Sequence number by source", [
+        ('max by (instance, source) (skein_agent_source_sequence{%s})' % S, "{{instance}} {{source}}"),
+    ], description="The per-source sequence of the last committed record (header skein.seq): +1 per record, "
+                   "no gaps across restarts."),
+    panel("Delivery latency", [
+        ('histogram_quantile(0.5, sum by (instance, le) (rate(skein_agent_delivery_latency_seconds_bucket{%s}[%s])))'
+         % (I, RATE), "p50 {{instance}}"),
+        ('histogram_quantile(0.99, sum by (instance, le) (rate(skein_agent_delivery_latency_seconds_bucket{%s}[%s])))'
+         % (I, RATE), "p99 {{instance}}"),
+    ], unit="s", description="From a line read to its transaction committed."),
+    panel("Transactions", [
+        ('sum by (instance, outcome) (rate(skein_agent_transactions_total{%s}[%s]))' % (I, RATE),
+         "{{outcome}} {{instance}}"),
+    ], unit="ops", description="One transaction per batch of lines; aborted ones are retried and never read "
+                               "by read_committed consumers."),
+    panel("Memory buffered against the cap", [
+        ('max by (instance) (skein_agent_memory_buffered_bytes{%s})' % I, "buffered {{instance}}"),
+        ('max by (instance) (skein_agent_memory_cap_bytes{%s})' % I, "cap {{instance}}"),
+    ], unit="bytes", description="At the cap (memory_cap) sources pause; files wait on disk."),
+    panel("Buffered bytes by source", [
+        ('sum by (instance, source) (skein_agent_buffered_bytes{%s})' % S, "{{instance}} {{source}}"),
+    ], unit="bytes", stack=True),
+    panel("Time paused by backpressure", [
+        ('sum by (instance) (rate(skein_agent_backpressure_seconds_total{%s}[%s]))' % (I, RATE), "{{instance}}"),
+    ], unit="percentunit", description="Share of the time sources waited for room under the memory cap."),
+    panel("Delivery failures, checkpoints, recovery", [
+        ('sum by (instance) (increase(skein_agent_delivery_failures_total{%s}[%s]))' % (I, RATE),
+         "failed attempts {{instance}}"),
+        ('sum by (instance) (increase(skein_agent_checkpoints_total{%s}[%s]))' % (I, RATE),
+         "checkpoints {{instance}}"),
+        ('sum by (instance) (increase(skein_agent_recovery_records_scanned_total{%s}[%s]))' % (I, RATE),
+         "records scanned at recovery {{instance}}"),
+    ], description="A failed attempt re-reads the committed tail and retries; checkpoints bound the recovery scan."),
+    panel("Dropped by source and reason", [
+        ('sum by (instance, source, reason) (increase(skein_agent_source_dropped_total{%s}[%s]))' % (S, RATE),
+         "{{instance}} {{source}} {{reason}}"),
+    ], description="Every record a source could not keep (for example a UDP receive buffer overflow)."),
+    panel("Exactly once", [
+        ('min by (instance) (skein_agent_exactly_once{%s})' % I, "{{instance}}"),
+    ], kind="stat", description="1: transactional delivery; 0: at-least-once (exactly_once = off, or auto against a "
+                                "broker without transactions)."),
+    row("File sources"),
+    panel("Lines read by source", [
+        ('sum by (instance, source) (rate(skein_agent_file_lines_read_total{%s}[%s]))' % (S, RATE),
+         "{{instance}} {{source}}"),
+    ], unit="ops"),
+    panel("Bytes read by source", [
+        ('sum by (instance, source) (rate(skein_agent_file_bytes_read_total{%s}[%s]))' % (S, RATE),
+         "{{instance}} {{source}}"),
+    ], unit="Bps"),
+    panel("Lag behind the end of each file", [
+        ('max by (instance, source, path) (skein_agent_file_lag_bytes{%s})' % S, "{{instance}} {{path}}"),
+    ], unit="bytes", description="File size minus the position read; stays high when delivery cannot keep up."),
+    panel("Files watched", [
+        ('sum by (instance, source) (skein_agent_files_watched{%s})' % S, "{{instance}} {{source}}"),
+    ]),
+    panel("Rotations and truncations", [
+        ('sum by (instance, source) (increase(skein_agent_file_rotations_total{%s}[%s]))' % (S, RATE),
+         "rotations {{instance}} {{source}}"),
+        ('sum by (instance, source) (increase(skein_agent_file_truncations_total{%s}[%s]))' % (S, RATE),
+         "truncations {{instance}} {{source}}"),
+    ], description="Renames seen, and truncations (copytruncate) after which reading restarted at 0."),
+    panel("Lines lost to copytruncate", [
+        ('sum by (instance, source) (increase(skein_agent_file_lines_lost_total{%s}[%s]))' % (S, RATE),
+         "{{instance}} {{source}}"),
+    ], description="Lines written between logrotate's copy and its truncate, where they could be detected."),
+]
+
 
 def broker_dashboard() -> dict:
     return dashboard(
@@ -303,11 +383,23 @@ def hosts_dashboard() -> dict:
         ["skein", "hosts"])
 
 
+def agents_dashboard() -> dict:
+    return dashboard(
+        "skein-agents", "Skein agents",
+        "Log shipping of each skein-agent, scraped from its own /metrics (metrics_listen): records, transactions, "
+        "the memory cap and the file sources.",
+        AGENT_PANELS,
+        [query_variable("instance", "Agent", "label_values(skein_agent_memory_cap_bytes, instance)"),
+         query_variable("source", "Source", "label_values(skein_agent_log_records_total, source)")],
+        ["skein", "agents"])
+
+
 def render(d: dict) -> str:
     return json.dumps(d, indent=2, ensure_ascii=False) + "\n"
 
 
-OUTPUTS = {"skein-broker.json": broker_dashboard, "skein-hosts.json": hosts_dashboard}
+OUTPUTS = {"skein-broker.json": broker_dashboard, "skein-hosts.json": hosts_dashboard,
+           "skein-agents.json": agents_dashboard}
 
 if __name__ == "__main__":
     for name, build in OUTPUTS.items():

@@ -27,8 +27,8 @@ final class Wakeup: Sendable {
     func wait(timeout: Duration?) async {
         let timer = timeout.map { timeout in
             Task { [self] in
-                // Only a timer that ran out signals: a cancelled one (the wait ended earlier) must not
-                // leave a pending signal behind, or the next wait returns at once and the loop spins.
+                // Only a timer that ran out may signal: a cancelled one (the wait ended early) must not,
+                // or the next wait returns at once and the source spins.
                 guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 signal()
             }

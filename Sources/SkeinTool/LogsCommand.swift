@@ -120,6 +120,8 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
         let summary = try await reader.read(request, configuration: configuration) { records in
             for record in records {
                 scanned += 1
+                // An agent's checkpoint records (its positions, for its own recovery) are not log entries.
+                if record.headers.contains(where: { $0.key == "skein.checkpoint" }) { continue }
                 let entry = LogEntry(record: record)
                 guard filter.matches(entry) else { continue }
                 sink.write(renderer.line(for: entry, record: record))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import SkeinAgent
+import SkeinMetrics
 
 #if canImport(Glibc)
     import Glibc
@@ -11,26 +12,31 @@ import SkeinAgent
 struct SkeinAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "skein-agent",
-        abstract: "Samples host metrics from /proc and /sys and produces them to a Skein (or Kafka) topic.",
-        discussion: "Settings come from defaults, then --config, then SKEIN_BOOTSTRAP, then flags.")
+        abstract: "Ships host metrics and log files to a Skein (or Kafka) broker.",
+        discussion: """
+            skein-agent [run] [--config FILE] [flags] runs the agent ('skein-agent help run' lists the flags); \
+            skein-agent check-config --config FILE validates a configuration. Settings come from defaults, then \
+            --config, then SKEIN_BOOTSTRAP, then flags.
+            """,
+        subcommands: [Run.self, CheckConfig.self], defaultSubcommand: Run.self)
+}
 
-    @Option(help: "Configuration file ([agent] and [sources.host_metrics] sections, TOML subset).")
+/// The settings both subcommands read, so `check-config` validates exactly what `run` would use.
+struct AgentOptions: ParsableArguments {
+    @Option(help: "Configuration file (TOML; see config/skein-agent.toml).")
     var config: String?
 
     @Option(help: "Broker address(es) HOST:PORT, comma-separated (default 127.0.0.1:9092 or $SKEIN_BOOTSTRAP).")
     var bootstrap: String?
 
-    @Option(help: "Seconds between sample sets (default 15).")
+    @Option(help: "Seconds between host-metrics sample sets (default 15).")
     var interval: Double?
 
-    @Option(help: "Topic for the sample sets (default metrics).")
+    @Option(help: "Topic for the host-metrics sample sets (default metrics).")
     var topic: String?
 
     @Option(help: "Record key and host label (default: the machine's host name).")
     var hostName: String?
-
-    @Flag(help: "Print one sample set (the record value, JSON) to stdout and exit; no broker needed.")
-    var once = false
 
     @Option(help: "Where /proc is mounted (tests point it at a fixture tree).")
     var procRoot: String?
@@ -38,58 +44,111 @@ struct SkeinAgentCommand: AsyncParsableCommand {
     @Option(help: "Where /sys is mounted.")
     var sysRoot: String?
 
+    @Option(help: "The agent's /metrics and /health listener, HOST:PORT or off (default 127.0.0.1:9645).")
+    var metricsListen: String?
+
+    @Option(help: "State directory, a cache of checkpoint offsets (default /var/lib/skein-agent).")
+    var stateDir: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("unknown --log-level \(logLevel)")
-        }
+    func resolve() throws(ConfigFileError) -> AgentConfiguration {
         var environment: [String: String] = [:]
-        if let bootstrap = getenv("SKEIN_BOOTSTRAP") { environment["SKEIN_BOOTSTRAP"] = String(cString: bootstrap) }
-        let configuration: AgentConfiguration
+        for name in ["SKEIN_BOOTSTRAP", "STATE_DIRECTORY"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        let fileText: String?
         do {
-            let fileText = try config.map { path throws(CollectorError) in try SystemFiles.read(path) }
-            configuration = try AgentConfiguration.resolve(
-                fileText: fileText, environment: environment,
-                overrides: .init(
-                    bootstrap: bootstrap, intervalSeconds: interval, topic: topic, hostName: hostName,
-                    procRoot: procRoot, sysRoot: sysRoot))
-        } catch let error as ConfigFileError {
-            throw ValidationError("\(config ?? "configuration"): \(error)")
-        } catch let error as CollectorError {
-            throw ValidationError("cannot read --config: \(error)")
+            fileText = try config.map { path throws(CollectorError) in try SystemFiles.read(path) }
+        } catch {
+            throw ConfigFileError(line: 0, message: "cannot read the configuration file: \(error)")
         }
+        return try AgentConfiguration.resolve(
+            fileText: fileText, environment: environment,
+            overrides: .init(
+                bootstrap: bootstrap, intervalSeconds: interval, topic: topic, hostName: hostName, procRoot: procRoot,
+                sysRoot: sysRoot, metricsListen: metricsListen, stateDirectory: stateDir))
+    }
+}
 
-        let sampler = configuration.makeSampler()
-        if once {
-            var output = sampler.sample().encodedJSON()
-            output.append(UInt8(ascii: "\n"))
-            try SystemFiles.writeAll(output)
-            return
-        }
+extension SkeinAgentCommand {
+    struct CheckConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-config",
+            abstract: "Reads and validates the configuration (file, environment and flags), prints a summary.",
+            discussion: "Exits 0 when the configuration is valid, 1 with the error and its line when not.")
 
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        @OptionGroup var options: AgentOptions
+
+        func run() async throws {
+            guard let path = options.config else { throw ValidationError("check-config needs --config FILE") }
+            do {
+                let configuration = try options.resolve()
+                try configuration.checkSomeSourceIsEnabled()
+                try SystemFiles.writeAll(Array("\(path): OK\n\(configuration.summary)".utf8))
+            } catch {
+                try? SystemFiles.writeAll(Array("skein-agent: \(path): \(error)\n".utf8), to: STDERR_FILENO)
+                throw ExitCode(1)
+            }
         }
-        let logger = Logger(label: "skein-agent")
-        guard configuration.hostMetrics.enabled else {
-            throw ValidationError("no source is enabled ([sources.host_metrics] enabled = false)")
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run", abstract: "Runs the agent (the default when no subcommand is given).")
+
+        @OptionGroup var options: AgentOptions
+
+        @Flag(help: "Print one sample set (the record value, JSON) to stdout and exit; no broker needed.")
+        var once = false
+
+        func run() async throws {
+            guard let level = Logger.Level(rawValue: options.logLevel) else {
+                throw ValidationError("unknown --log-level \(options.logLevel)")
+            }
+            let configuration: AgentConfiguration
+            do {
+                configuration = try options.resolve()
+            } catch {
+                throw ValidationError("\(options.config ?? "configuration"): \(error)")
+            }
+
+            let sampler = configuration.makeSampler()
+            if once {
+                var output = sampler.sample().encodedJSON()
+                output.append(UInt8(ascii: "\n"))
+                try SystemFiles.writeAll(output)
+                return
+            }
+
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "skein-agent")
+            let registry = MetricsRegistry()
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if configuration.hostMetrics.enabled {
+                services.append(.init(service: configuration.makeHostMetricsService(logger: logger)))
+            }
+            if let shipping = configuration.makeLogShippingService(registry: registry, logger: logger) {
+                services.append(.init(service: shipping))
+            }
+            guard !services.isEmpty else {
+                throw ValidationError(
+                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.*] table")
+            }
+            if let address = configuration.metricsListen {
+                let http = try await AgentHTTPService.start(registry: registry, address: address, logger: logger)
+                // First in the group: a ServiceGroup stops its services in reverse order, so the listener
+                // stops after the sources and delivery, and the final scrape sees them.
+                services.insert(.init(service: http), at: 0)
+            }
+            let group = ServiceGroup(
+                configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         }
-        let shipper = RecordShipper(
-            settings: .init(
-                bootstrapServers: configuration.bootstrapServers, topic: configuration.hostMetrics.topic,
-                clientId: configuration.clientId, capacity: configuration.bufferRecords,
-                compression: configuration.hostMetrics.compression),
-            logger: logger)
-        let service = HostMetricsService(
-            sampler: sampler, shipper: shipper, shutdownFlush: .seconds(configuration.shutdownFlushSeconds),
-            logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
 }

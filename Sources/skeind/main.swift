@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SkeinBroker
+import SkeinMetricsHTTP
 
 /// `skeind`: the Skein broker. All logic lives in SkeinBroker; this file turns flags into a config,
 /// adopts systemd's listening socket when handed one, and shuts down cleanly on SIGTERM/SIGINT.

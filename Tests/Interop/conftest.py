@@ -388,6 +388,16 @@ def skeind_factory(work_dir):
     f.cleanup()
 
 
+@pytest.fixture
+def agent_factory(work_dir):
+    """skein-agent processes run from a TOML config (agentharness.AgentFactory: kill9, terminate, restart,
+    rss_bytes, cpu_seconds, metric); killed by pid at teardown if still running."""
+    from agentharness import AgentFactory
+    f = AgentFactory(Path(tempfile.mkdtemp(prefix="agents-", dir=work_dir)))
+    yield f
+    f.cleanup()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -404,6 +414,9 @@ def pytest_runtest_makereport(item, call):
         tail = b.log_tail()
         if tail:
             report.sections.append(("%s %s stderr" % (b.kind, b.bootstrap), tail))
+    for value in getattr(item, "funcargs", {}).values():
+        for agent in getattr(value, "agents", []) if type(value).__name__ == "AgentFactory" else []:
+            report.sections.append(("skein-agent %s stderr" % agent.name, agent.log_tail()))
 
 
 # ---------------------------------------------------------------------------------------------- topics
@@ -561,3 +574,71 @@ def metric_sample(broker, series: str) -> float:
             if line.startswith(series + " "):
                 return float(line.split()[-1])
     raise AssertionError("%s not in /metrics" % series)
+
+
+# ---------------------------------------------------------------------------------------------- tools
+
+
+def build_tool(name: str) -> Path:
+    """Compiles Tests/Interop/tools/NAME.c against librdkafka into .build/interop-tools, keyed by a hash of the
+    source, so later runs reuse it. The compiler writes to a temporary name that is renamed into place, so
+    parallel sessions never run a half-written binary."""
+    import hashlib
+    src = Path(__file__).parent / "tools" / (name + ".c")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "rdkafka"], capture_output=True, text=True)
+    if flags.returncode != 0:
+        raise AssertionError("%s needs librdkafka-dev (scripts/setup installs it): %s" % (name, flags.stderr))
+    digest = hashlib.sha256(src.read_bytes() + flags.stdout.encode()).hexdigest()[:16]
+    cache = REPO / ".build" / "interop-tools"
+    out = cache / ("%s-%s" % (name, digest))
+    if os.access(out, os.X_OK):
+        return out
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / ("%s.%d.tmp" % (out.name, os.getpid()))
+    res = subprocess.run(["cc", "-O2", "-Wall", "-pthread", "-o", str(tmp), str(src)] + flags.stdout.split(),
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise AssertionError("cc %s failed:\n%s" % (src.name, res.stderr))
+    os.replace(tmp, out)
+    return out
+
+
+class NoTxnMockBroker(Broker):
+    """librdkafka's mock cluster with the transaction APIs switched off (tools/mockbroker_notxn.c), one broker,
+    started here and stopped by pid."""
+
+    kind = "mock-notxn"
+    node_id = 1
+
+    def __init__(self, work: Path, *args: str):
+        exe = build_tool("mockbroker_notxn")
+        self.log_path = work / "mockbroker_notxn.stderr"
+        out_path = work / "mockbroker_notxn.stdout"
+        with open(self.log_path, "wb") as err, open(out_path, "wb") as out:
+            self.proc = subprocess.Popen([str(exe), *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         start_new_session=True)
+
+        def printed():
+            if self.proc.poll() is not None:
+                raise GiveUp("mockbroker_notxn exited with %s:\n%s" % (self.proc.returncode, self.log_tail()))
+            return out_path.read_text().strip()
+
+        host, port = wait_until(printed, 10, "mockbroker_notxn to print its bootstrap").split(",")[0].rsplit(":", 1)
+        super().__init__(host, int(port))
+        wait_until(lambda: port_accepts(self.host, self.port), 10, "mockbroker_notxn to accept connections")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+    def log_tail(self, lines: int = 200) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "--- mockbroker_notxn stderr ---\n" + "\n".join(text[-lines:])

@@ -36,6 +36,10 @@ class Agent:
     def __init__(self, args: list[str], log_path: Path):
         exe = agent_path()
         assert os.access(exe, os.X_OK), "skein-agent not built at %s" % exe
+        # Otherwise every agent listens on the default 127.0.0.1:9645, which a concurrent test or session may
+        # hold (the agent then exits at startup); tests that scrape an agent give --metrics-listen a free port.
+        if "--metrics-listen" not in args:
+            args = args + ["--metrics-listen", "off"]
         self.log_path = log_path
         with open(log_path, "wb") as err:
             self.proc = subprocess.Popen([str(exe)] + args, stdin=subprocess.DEVNULL, stdout=err, stderr=err,

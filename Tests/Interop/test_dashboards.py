@@ -8,6 +8,8 @@ instance labels added as Prometheus would). Then, with Debian's promtool:
 - every alert fires in a scenario that changes the values of the scraped series it watches, and none fires on
   the unchanged scrape.
 A renamed metric on either side leaves a rule without data or an alert silent, and the test fails.
+The agents dashboard and the agent alerts are checked the same way against the own /metrics of a real
+skein-agent shipping a log file (its metrics_listen).
 Finally a real Prometheus scrapes a broker and its query API returns an agent's host metrics.
 """
 
@@ -132,6 +134,63 @@ def scraped(broker, tmp_path_factory):
     return broker_series, host_series
 
 
+AGENT_INSTANCE = "agent-1:9645"
+
+
+@pytest.fixture(scope="module")
+def agent_scraped(broker, tmp_path_factory):
+    """Series of a real skein-agent's own /metrics after it shipped a log file that was then truncated in the
+    middle of a line (one line lost) and appended to."""
+    base = tmp_path_factory.mktemp("agent-logs")
+    logs = base / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    log.write_text("".join("dash line %d\n" % i for i in range(100)))
+    topic = "dash-logs-%d" % os.getpid()
+    create_topic(broker, topic, 1)
+    port = free_port()
+    config = base / "agent.toml"
+    config.write_text("\n".join([
+        "[agent]", 'bootstrap = "%s"' % broker.bootstrap, 'host_name = "%s"' % AGENT_HOST, 'name = "dash"',
+        'state_dir = "%s"' % (base / "state"), "",
+        "[delivery]", 'topic = "%s"' % topic, "batch_linger_ms = 10", "",
+        "[sources.host_metrics]", "enabled = false", "",
+        "[sources.files.dash]", 'paths = ["%s/*.log"]' % logs, 'start_at = "beginning"', ""]))
+    agent = Agent(["--config", str(config), "--metrics-listen", "%s:%d" % (HOST, port)], base / "agent.stderr")
+    url = "http://%s:%d/metrics" % (HOST, port)
+
+    def total(name: str):
+        assert agent.alive(), agent.log()
+        try:
+            text = http_text(url)
+        except OSError:
+            return None
+        return sum(v for n, _, v in parse_exposition(text) if n == name)
+
+    def committed(count: int):
+        return (total("skein_agent_log_records_committed_total") or 0) >= count
+
+    try:
+        wait_until(lambda: committed(100), 60, "the agent to commit the first 100 lines")
+        # A line cut off by a truncation without a copy: provably lost, so the loss and drop families have
+        # series (they exist only once something was lost).
+        with log.open("a") as f:
+            f.write("dash partial line, never finished")
+        size = log.stat().st_size
+        wait_until(lambda: (total("skein_agent_file_bytes_read_total") or 0) >= size, 60,
+                   "the agent to read the partial line")
+        log.write_text("")  # truncated: reading restarts at 0
+        with log.open("a") as f:
+            f.write("".join("dash after truncate %d\n" % i for i in range(20)))
+        wait_until(lambda: committed(120), 60, "the agent to commit the lines written after the truncation")
+        wait_until(lambda: (total("skein_agent_file_lines_lost_total") or 0) >= 1, 30,
+                   "the agent to count the lost partial line")
+        series = parse_exposition(http_text(url))
+    finally:
+        assert agent.stop() == 0, agent.log()
+    return series
+
+
 # ---------------------------------------------------------------------------------------------- promtool input
 
 
@@ -172,16 +231,29 @@ def input_series(samples, override=None) -> list[dict]:
     return out
 
 
+def agent_baseline(agent_series) -> list[tuple[str, dict, float]]:
+    """The agent's own series as Prometheus stores them under job skein-agent, plus its `up`."""
+    out = [(n, dict(l, job="skein-agent", instance=AGENT_INSTANCE), v) for n, l, v in agent_series]
+    return out + [("up", {"job": "skein-agent", "instance": AGENT_INSTANCE}, 1.0)]
+
+
 def substitute(expr: str) -> str:
-    for var in ("$topic", "$group", "$host", "${topic}", "${group}", "${host}"):
+    for var in ("$topic", "$group", "$host", "$instance", "$source", "${topic}", "${group}", "${host}",
+                "${instance}", "${source}"):
         expr = expr.replace(var, ".*")
     return expr.replace("$__rate_interval", "5m")
 
 
-def dashboard_targets() -> list[tuple[str, str]]:
-    """(rule name, expr) for every dashboard target and every label_values() template query."""
+AGENT_DASHBOARDS = {"skein-agents.json"}
+
+
+def dashboard_targets(agent: bool = False) -> list[tuple[str, str]]:
+    """(rule name, expr) for every dashboard target and every label_values() template query: of the broker
+    and hosts dashboards, or (`agent`) of the dashboards over agents' own /metrics."""
     out = []
     for path in sorted(DASHBOARDS.glob("*.json")):
+        if (path.name in AGENT_DASHBOARDS) != agent:
+            continue
         d = json.loads(path.read_text())
         slug = re.sub(r"[^a-zA-Z0-9_]", "_", d["uid"])
         for p in d["panels"]:
@@ -220,7 +292,7 @@ def test_alert_rules_pass_promtool_check():
     res = subprocess.run([promtool(), "check", "rules", str(DASHBOARDS / "alerts.yml")], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "SUCCESS: 9 rules found" in res.stdout
+    assert "SUCCESS: %d rules found" % len(declared_alerts()) in res.stdout
 
 
 def test_dashboard_files_are_generated_and_well_formed():
@@ -242,6 +314,7 @@ def test_dashboard_files_are_generated_and_well_formed():
                  for n in generate.OUTPUTS}
     assert {"topic", "group"} <= set(variables["skein-broker.json"])
     assert "host" in variables["skein-hosts.json"]
+    assert {"instance", "source"} <= set(variables["skein-agents.json"])
 
 
 def test_every_dashboard_expression_returns_data_over_a_real_scrape(scraped, tmp_path):
@@ -251,6 +324,19 @@ def test_every_dashboard_expression_returns_data_over_a_real_scrape(scraped, tmp
     checks = [has_data(name) for name, _ in targets]
     run_promtool_test(tmp_path, rules, [{"interval": "1m", "input_series": input_series(baseline(scraped)),
                                          "promql_expr_test": checks}])
+
+
+def test_every_agent_dashboard_expression_returns_data_over_a_real_agent_scrape(agent_scraped, tmp_path):
+    targets = dashboard_targets(agent=True)
+    assert len(targets) > 15
+    rules = [{"record": name, "expr": expr} for name, expr in targets]
+    checks = [has_data(name) for name, _ in targets]
+    run_promtool_test(tmp_path, rules, [{"interval": "1m", "input_series": input_series(agent_baseline(agent_scraped)),
+                                         "promql_expr_test": checks}])
+
+
+def declared_alerts() -> list[str]:
+    return re.findall(r"^\s+- alert: (\w+)$", (DASHBOARDS / "alerts.yml").read_text(), re.M)
 
 
 def _filesystem_sizes(samples):
@@ -303,13 +389,22 @@ def alert_scenarios(samples):
     }
 
 
-def test_every_alert_fires_on_real_series_and_none_on_the_scrape_itself(scraped, tmp_path):
-    samples = baseline(scraped)
+def agent_alert_scenarios():
+    """Like alert_scenarios, for the alerts over agents' own /metrics."""
+    def grow(step):
+        return lambda v: "%s+%gx%d" % (number(v), step, POINTS)
+
+    return {
+        "SkeinAgentLogsLagging": (["skein_agent_file_lag_bytes"],
+                                  lambda n, l, v: "100000000+1000x%d" % POINTS if n == "skein_agent_file_lag_bytes"
+                                  else None),
+        "SkeinAgentLinesLost": (["skein_agent_file_lines_lost_total"],
+                                lambda n, l, v: grow(1)(v) if n == "skein_agent_file_lines_lost_total" else None),
+    }
+
+
+def alert_tests(samples, scenarios) -> list[dict]:
     names = {n for n, _, _ in samples}
-    scenarios = alert_scenarios(samples)
-    rules_text = (DASHBOARDS / "alerts.yml").read_text()
-    declared = re.findall(r"^\s+- alert: (\w+)$", rules_text, re.M)
-    assert sorted(declared) == sorted(scenarios), "every alert needs a scenario here"
     tests = []
     for alert, (needs, override) in scenarios.items():
         missing = [n for n in needs if n not in names]
@@ -318,11 +413,29 @@ def test_every_alert_fires_on_real_series_and_none_on_the_scrape_itself(scraped,
                       "promql_expr_test": [{
                           "expr": 'count(ALERTS{alertname="%s", alertstate="firing"}) > bool 0' % alert,
                           "eval_time": EVAL, "exp_samples": [{"labels": "{}", "value": 1}]}]})
+    return tests
+
+
+def test_every_alert_fires_on_real_series_and_none_on_the_scrape_itself(scraped, tmp_path):
+    samples = baseline(scraped)
+    scenarios = alert_scenarios(samples)
+    assert sorted(declared_alerts()) == sorted(list(scenarios) + list(agent_alert_scenarios())), \
+        "every alert needs a scenario here"
+    tests = alert_tests(samples, scenarios)
     # The unchanged scrape (a healthy broker; filesystems half full whatever this machine's disk is) fires nothing.
     sizes = _filesystem_sizes(samples)
     half_full = (lambda n, l, v: "%sx%d" % (number(sizes[frozenset(l.items())] * 0.5), POINTS)
                  if n == "node_filesystem_avail_bytes" else None)
     tests.append({"name": "healthy", "interval": "1m", "input_series": input_series(samples, half_full),
+                  "promql_expr_test": [{"expr": 'count(ALERTS) or vector(0)', "eval_time": EVAL,
+                                        "exp_samples": [{"labels": "{}", "value": 0}]}]})
+    run_promtool_test(tmp_path, [], tests)
+
+
+def test_every_agent_alert_fires_on_real_agent_series_and_none_on_the_scrape_itself(agent_scraped, tmp_path):
+    samples = agent_baseline(agent_scraped)
+    tests = alert_tests(samples, agent_alert_scenarios())
+    tests.append({"name": "healthy agent", "interval": "1m", "input_series": input_series(samples),
                   "promql_expr_test": [{"expr": 'count(ALERTS) or vector(0)', "eval_time": EVAL,
                                         "exp_samples": [{"labels": "{}", "value": 0}]}]})
     run_promtool_test(tmp_path, [], tests)
@@ -382,7 +495,7 @@ def test_real_prometheus_scrapes_host_metrics_of_an_agent(broker, tmp_path):
         assert seen and float(seen[0]["value"][1]) < 30
         with urllib.request.urlopen(base + "/api/v1/rules", timeout=5) as r:
             groups = json.loads(r.read())["data"]["groups"]
-        assert sum(len(g["rules"]) for g in groups) == 9
+        assert sum(len(g["rules"]) for g in groups) == len(declared_alerts())
         assert all(rule["health"] != "err" for g in groups for rule in g["rules"])
     finally:
         assert agent.stop() == 0, agent.log()

@@ -1,5 +1,6 @@
 import Foundation
 import SkeinClient
+import SkeinTestServers
 import Testing
 
 /// What the members of a test group have read, by member.

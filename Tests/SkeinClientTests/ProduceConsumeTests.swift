@@ -1,6 +1,7 @@
 import Foundation
 import SkeinClient
 import SkeinCompression
+import SkeinTestServers
 import Testing
 
 /// Produces keyed records concurrently (so they batch), then reads them back from the beginning and

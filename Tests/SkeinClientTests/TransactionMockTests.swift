@@ -1,5 +1,6 @@
 import Foundation
 import SkeinClient
+import SkeinTestServers
 import Testing
 
 /// The transactional producer against librdkafka's mock cluster: an independent implementation of

@@ -1,5 +1,6 @@
 import Foundation
 import SkeinClient
+import SkeinTestServers
 import Testing
 
 /// The transactional producer and read_committed consumer against skeind: what commits is read once,

@@ -1,21 +1,85 @@
 import SkeinCompression
+import SkeinFileSource
+import SkeinLogShipping
 
-/// Everything the agent needs to run, from defaults, then the configuration file, then the
-/// environment and flags (applied by the executable, in that order).
+/// Everything the agent needs to run: defaults, then the configuration file, then the environment,
+/// then flags (`resolve`), each later one winning.
 public struct AgentConfiguration: Sendable, Equatable {
     /// "host:port" of one or more brokers.
     public var bootstrapServers: [String] = ["127.0.0.1:9092"]
     /// The record key and `host` label; nil for the machine's host name.
     public var hostName: String?
     public var clientId: String = "skein-agent"
+    /// The agent's name on this host; with the host name it makes the transactional id, so two agents on
+    /// one host need different names, and a restarted agent must keep its name to fence its predecessor.
+    public var name = "default"
+    /// A cache of checkpoint offsets only: what is delivered never depends on it.
+    public var stateDirectory = "/var/lib/skein-agent"
+    /// The agent's own `/metrics` and `/health`; nil when `off`.
+    public var metricsListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9645)
+    /// Bytes of records that log sources may have buffered before they pause.
+    public var memoryCapBytes = 64 << 20
     /// Sample sets kept while the broker cannot be reached; beyond it the oldest are dropped
     /// (and counted in `skein_agent_records_dropped_total`).
     public var bufferRecords: Int = 240
     /// How long a stopping agent keeps trying to deliver what it has buffered.
     public var shutdownFlushSeconds: Double = 5
+    public var delivery = DeliveryConfiguration()
     public var hostMetrics = HostMetricsSourceConfiguration()
+    /// `[sources.files.NAME]` tables, sorted by NAME (TOML tables are unordered; sorting keeps the order
+    /// of sources, and so of log lines and metrics, the same whatever the file's layout).
+    public var files: [FileSourceSettings] = []
 
     public init() {}
+
+    public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `host:port`, `[::1]:port`; an empty host means every address.
+        public static func parse(_ text: String) -> ListenAddress? {
+            let trimmed = String(text.trimmingWhitespace())
+            guard let colon = trimmed.lastIndex(of: ":"), let port = Int(trimmed[trimmed.index(after: colon)...]),
+                (0...65535).contains(port)
+            else { return nil }
+            var host = String(trimmed[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") {
+                host = String(host.dropFirst().dropLast())
+            } else if host.contains(":") {
+                return nil  // an IPv6 address needs brackets
+            }
+            return ListenAddress(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// `[delivery]`: how log records reach the broker. Kafka producer names where one exists
+    /// (`compression.type`, `batch.size`, `linger.ms`, `transaction.timeout.ms`). `deliverySettings`
+    /// turns it, with `[agent]`, into the delivery core's settings.
+    public struct DeliveryConfiguration: Sendable, Equatable {
+        /// The topic of every log source that names none.
+        public var topic = "logs"
+        public var compression: CompressionCodec = .lz4
+        public var exactlyOnce: ExactlyOnceMode = .auto
+        /// Bytes of records per transaction (one batch of lines); a single larger record still goes alone.
+        public var batchMaxBytes = 4 << 20
+        /// How long a batch that is not full waits for more lines.
+        public var batchLingerMilliseconds = 200
+        public var transactionTimeoutMilliseconds = 60_000
+        /// How often a checkpoint record of all positions is written while records flow.
+        public var checkpointIntervalSeconds: Double = 30
+        /// A checkpoint is written at least this often even when nothing flows, so that recovery finds an
+        /// idle source's position within a bounded scan of the partition's tail.
+        public var checkpointMaxAgeSeconds: Double = 3600
+
+        public init() {}
+    }
 
     public struct HostMetricsSourceConfiguration: Sendable, Equatable {
         public var enabled = true
@@ -31,110 +95,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         public init() {}
     }
 
-    /// The configuration file's settings applied over the defaults. Unknown sections and keys are
-    /// errors, so a misspelt key does not silently keep its default.
+    /// The configuration file's settings applied over the defaults. Unknown tables and keys are errors,
+    /// so a misspelt key does not silently keep its default.
     public static func load(fromFileText text: String) throws(ConfigFileError) -> AgentConfiguration {
         var configuration = AgentConfiguration()
         try configuration.apply(ConfigFile.parse(text))
         return configuration
-    }
-
-    public mutating func apply(_ file: ConfigFile) throws(ConfigFileError) {
-        for (section, values) in file.sections.sorted(by: { $0.key < $1.key }) {
-            switch section {
-            case "agent":
-                for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-                    try applyAgent(key: key, value: value)
-                }
-            case "sources.host_metrics":
-                for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-                    try applyHostMetrics(key: key, value: value)
-                }
-            case "" where values.isEmpty:
-                continue
-            case "":
-                throw ConfigFileError(
-                    line: 0, message: "settings before the first section: put them under [agent] or [sources.…]")
-            default:
-                throw ConfigFileError(
-                    line: 0, message: "unknown section [\(section)] (known: [agent], [sources.host_metrics])")
-            }
-        }
-    }
-
-    private mutating func applyAgent(key: String, value: ConfigValue) throws(ConfigFileError) {
-        let where_ = "[agent] \(key)"
-        switch key {
-        case "bootstrap":
-            switch value {
-            case .string(let text): bootstrapServers = Self.splitList(text)
-            case .strings(let list): bootstrapServers = list
-            default: throw ConfigFileError(line: 0, message: "\(where_) must be a string or an array of strings")
-            }
-            guard !bootstrapServers.isEmpty else { throw ConfigFileError(line: 0, message: "\(where_) is empty") }
-        case "host_name":
-            let name = try Self.string(value, where_)
-            guard !name.isEmpty else { throw ConfigFileError(line: 0, message: "\(where_) is empty") }
-            hostName = name
-        case "client_id":
-            clientId = try Self.string(value, where_)
-        case "buffer_records":
-            let count = try Self.number(value, where_)
-            guard count >= 1, count <= 1_000_000, count == count.rounded() else {
-                throw ConfigFileError(line: 0, message: "\(where_) must be a whole number from 1 to 1000000")
-            }
-            bufferRecords = Int(count)
-        case "shutdown_flush_seconds":
-            let seconds = try Self.number(value, where_)
-            guard seconds >= 0 else { throw ConfigFileError(line: 0, message: "\(where_) must not be negative") }
-            shutdownFlushSeconds = seconds
-        default:
-            throw ConfigFileError(
-                line: 0,
-                message:
-                    "unknown key \(where_) (known: bootstrap, host_name, client_id, buffer_records, shutdown_flush_seconds)"
-            )
-        }
-    }
-
-    private mutating func applyHostMetrics(key: String, value: ConfigValue) throws(ConfigFileError) {
-        let where_ = "[sources.host_metrics] \(key)"
-        switch key {
-        case "enabled":
-            guard case .boolean(let flag) = value else {
-                throw ConfigFileError(line: 0, message: "\(where_) must be true or false")
-            }
-            hostMetrics.enabled = flag
-        case "interval":
-            let seconds = try Self.number(value, where_)
-            guard seconds >= 0.1 else { throw ConfigFileError(line: 0, message: "\(where_) must be ≥ 0.1 seconds") }
-            hostMetrics.intervalSeconds = seconds
-        case "topic":
-            let topic = try Self.string(value, where_)
-            guard !topic.isEmpty else { throw ConfigFileError(line: 0, message: "\(where_) is empty") }
-            hostMetrics.topic = topic
-        case "proc_root":
-            hostMetrics.procRoot = try Self.string(value, where_)
-        case "sys_root":
-            hostMetrics.sysRoot = try Self.string(value, where_)
-        case "agent_process_metrics":
-            guard case .boolean(let flag) = value else {
-                throw ConfigFileError(line: 0, message: "\(where_) must be true or false")
-            }
-            hostMetrics.agentProcessMetrics = flag
-        case "compression":
-            let name = try Self.string(value, where_)
-            guard let codec = Self.codec(named: name) else {
-                throw ConfigFileError(line: 0, message: "\(where_): none, gzip, snappy, lz4 or zstd, not '\(name)'")
-            }
-            hostMetrics.compression = codec
-        default:
-            throw ConfigFileError(
-                line: 0,
-                message:
-                    "unknown key \(where_) (known: enabled, interval, topic, proc_root, sys_root, agent_process_metrics, compression)"
-            )
-        }
     }
 
     public static func codec(named name: String) -> CompressionCodec? {
@@ -146,19 +112,21 @@ public struct AgentConfiguration: Sendable, Equatable {
         text.split(separator: ",").map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
     }
 
-    private static func string(_ value: ConfigValue, _ where_: String) throws(ConfigFileError) -> String {
-        guard case .string(let text) = value else {
-            throw ConfigFileError(line: 0, message: "\(where_) must be a quoted string, not \(value)")
-        }
-        return text
+    /// Kafka's legal topic names: 1–249 of `[A-Za-z0-9._-]`, and not `.` or `..`.
+    public static func isValidTopicName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 249 && name != "." && name != ".."
+            && name.utf8.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: ".") }
     }
 
-    private static func number(_ value: ConfigValue, _ where_: String) throws(ConfigFileError) -> Double {
-        switch value {
-        case .integer(let integer): return Double(integer)
-        case .float(let float): return float
-        default: throw ConfigFileError(line: 0, message: "\(where_) must be a number, not \(value)")
-        }
+    /// Agent and source names go into the transactional id, record headers and metric labels.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 100 && name.utf8.allSatisfy(isNameByte)
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "-")
     }
 }
 
@@ -171,10 +139,14 @@ extension AgentConfiguration {
         public var hostName: String?
         public var procRoot: String?
         public var sysRoot: String?
+        /// `host:port` or `off`.
+        public var metricsListen: String?
+        public var stateDirectory: String?
 
         public init(
             bootstrap: String? = nil, intervalSeconds: Double? = nil, topic: String? = nil, hostName: String? = nil,
-            procRoot: String? = nil, sysRoot: String? = nil
+            procRoot: String? = nil, sysRoot: String? = nil, metricsListen: String? = nil,
+            stateDirectory: String? = nil
         ) {
             self.bootstrap = bootstrap
             self.intervalSeconds = intervalSeconds
@@ -182,15 +154,22 @@ extension AgentConfiguration {
             self.hostName = hostName
             self.procRoot = procRoot
             self.sysRoot = sysRoot
+            self.metricsListen = metricsListen
+            self.stateDirectory = stateDirectory
         }
     }
 
-    /// Defaults, then the file, then `SKEIN_BOOTSTRAP` from the environment, then flags: the later
-    /// source wins, so a flag always does what it says.
+    /// Defaults (with systemd's `STATE_DIRECTORY` as the state directory's), then the file, then
+    /// `SKEIN_BOOTSTRAP` from the environment, then flags: the later source wins, so a flag always does
+    /// what it says.
     public static func resolve(
         fileText: String?, environment: [String: String], overrides: Overrides
     ) throws(ConfigFileError) -> AgentConfiguration {
         var configuration = AgentConfiguration()
+        if let stateDirectory = environment["STATE_DIRECTORY"], !stateDirectory.isEmpty {
+            // systemd may pass several, colon-separated, when the unit names several.
+            configuration.stateDirectory = String(stateDirectory.split(separator: ":").first ?? "")
+        }
         if let fileText { try configuration.apply(ConfigFile.parse(fileText)) }
         if let bootstrap = environment["SKEIN_BOOTSTRAP"], !splitList(bootstrap).isEmpty {
             configuration.bootstrapServers = splitList(bootstrap)
@@ -206,7 +185,9 @@ extension AgentConfiguration {
             configuration.hostMetrics.intervalSeconds = interval
         }
         if let topic = overrides.topic {
-            guard !topic.isEmpty else { throw ConfigFileError(line: 0, message: "--topic is empty") }
+            guard isValidTopicName(topic) else {
+                throw ConfigFileError(line: 0, message: "--topic '\(topic)' is not a valid topic name")
+            }
             configuration.hostMetrics.topic = topic
         }
         if let hostName = overrides.hostName {
@@ -215,11 +196,49 @@ extension AgentConfiguration {
         }
         if let procRoot = overrides.procRoot { configuration.hostMetrics.procRoot = procRoot }
         if let sysRoot = overrides.sysRoot { configuration.hostMetrics.sysRoot = sysRoot }
+        if let listen = overrides.metricsListen {
+            if listen.trimmingWhitespace().lowercased() == "off" {
+                configuration.metricsListen = nil
+            } else {
+                guard let address = ListenAddress.parse(listen) else {
+                    throw ConfigFileError(
+                        line: 0, message: "--metrics-listen expects HOST:PORT or off, not '\(listen)'")
+                }
+                configuration.metricsListen = address
+            }
+        }
+        if let stateDirectory = overrides.stateDirectory {
+            guard !stateDirectory.isEmpty else { throw ConfigFileError(line: 0, message: "--state-dir is empty") }
+            configuration.stateDirectory = stateDirectory
+        }
         return configuration
     }
 
     /// The host name records are keyed by.
     public var effectiveHostName: String { hostName ?? SystemInfo.hostName() }
+
+    /// `skein-agent/<host>/<name>`: the producer's transactional id and the `skein.agent` header.
+    public var transactionalId: String { "skein-agent/\(effectiveHostName)/\(name)" }
+
+    /// The delivery core's settings: `[delivery]`, the agent's identity and its state directory.
+    public var deliverySettings: DeliverySettings {
+        var settings = DeliverySettings(bootstrapServers: bootstrapServers, hostName: effectiveHostName)
+        settings.clientId = clientId
+        settings.agentName = name
+        settings.defaultTopic = delivery.topic
+        settings.compression = delivery.compression
+        settings.exactlyOnce = delivery.exactlyOnce
+        settings.batchMaxBytes = delivery.batchMaxBytes
+        settings.batchLinger = .milliseconds(delivery.batchLingerMilliseconds)
+        settings.transactionTimeoutMilliseconds = Int32(delivery.transactionTimeoutMilliseconds)
+        settings.checkpointInterval = .milliseconds(Int64((delivery.checkpointIntervalSeconds * 1000).rounded()))
+        settings.checkpointMaxAge = .milliseconds(Int64((delivery.checkpointMaxAgeSeconds * 1000).rounded()))
+        settings.stateDirectory = stateDirectory
+        return settings
+    }
+
+    /// The topic a file source's records go to.
+    public func topic(of source: FileSourceSettings) -> String { source.topic ?? delivery.topic }
 
     public func makeSampler() -> HostMetricsSampler {
         HostMetricsSampler(

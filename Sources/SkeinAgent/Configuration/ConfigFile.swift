@@ -1,219 +1,371 @@
-/// A value in the agent's configuration file.
-public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
-    case string(String)
-    case integer(Int64)
-    case float(Double)
-    case boolean(Bool)
-    case strings([String])
-
-    public var description: String {
-        switch self {
-        case .string(let text): "\"\(text)\""
-        case .integer(let value): String(value)
-        case .float(let value): String(value)
-        case .boolean(let value): String(value)
-        case .strings(let values): "[" + values.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
-        }
-    }
-}
+import TOMLKit
 
 public struct ConfigFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based; 0 when the error belongs to no line (a flag, an environment variable, a missing table).
     public var line: Int
     public var message: String
+
+    public init(line: Int, message: String) {
+        self.line = line
+        self.message = message
+    }
 
     public var description: String { line > 0 ? "line \(line): \(message)" : message }
 }
 
-/// The subset of TOML the agent's configuration file uses:
-///
-/// ```toml
-/// # comment
-/// [agent]
-/// bootstrap = ["10.0.0.1:9092", "10.0.0.2:9092"]   # or one string
-/// host_name = "web-1"
-///
-/// [sources.host_metrics]
-/// interval = 15
-/// topic = "metrics"
-/// enabled = true
-/// ```
-///
-/// Sections (`[name]` or dotted `[a.b]`), `key = value` with basic strings ("…" with \" \\ \n \t
-/// escapes), literal strings ('…'), integers, floats, booleans and one-line arrays of strings.
-/// No inline tables, multi-line strings or dates: the agent's settings need none, and a small
-/// parser avoids a dependency (TOMLKit pulls in a C++ library).
-public struct ConfigFile: Sendable, Equatable {
-    /// Section name → key → value. Keys before any section header are in section "".
-    public var sections: [String: [String: ConfigValue]]
-
-    public init(sections: [String: [String: ConfigValue]] = [:]) {
-        self.sections = sections
-    }
+/// The agent's configuration file: TOML 1.0, parsed by TOMLKit (toml++), plus the line of every table
+/// and key so that a setting's error can name its line, which TOMLKit's tree does not keep.
+public struct ConfigFile {
+    public let root: ConfigTable
 
     public static func parse(_ text: String) throws(ConfigFileError) -> ConfigFile {
-        var sections: [String: [String: ConfigValue]] = [:]
-        var section = ""
-        var seenSections: Set<String> = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = index + 1
-            var scanner = Scanner(text: rawLine, line: number)
-            scanner.skipSpaces()
-            if scanner.atEndOrComment { continue }
-            if scanner.peek == UInt8(ascii: "[") {
-                scanner.advance()
-                scanner.skipSpaces()
-                let name = try scanner.dottedKey()
-                scanner.skipSpaces()
-                try scanner.expect(UInt8(ascii: "]"))
-                try scanner.expectEndOfLine()
-                guard seenSections.insert(name).inserted else {
-                    throw ConfigFileError(line: number, message: "section [\(name)] appears twice")
-                }
-                section = name
-                sections[section, default: [:]] = sections[section] ?? [:]
-                continue
-            }
-            let key = try scanner.bareKey()
-            scanner.skipSpaces()
-            try scanner.expect(UInt8(ascii: "="))
-            scanner.skipSpaces()
-            let value = try scanner.value()
-            try scanner.expectEndOfLine()
-            guard sections[section]?[key] == nil else {
-                throw ConfigFileError(line: number, message: "key '\(key)' appears twice in [\(section)]")
-            }
-            sections[section, default: [:]][key] = value
+        // toml++ reads a C string: a NUL would silently end the document early.
+        guard !text.utf8.contains(0) else {
+            throw ConfigFileError(line: ConfigLineIndex.lineOfFirstNUL(text), message: "the file contains a NUL byte")
         }
-        return ConfigFile(sections: sections)
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigFileError(line: error.source.begin.line, message: "TOML syntax: \(error.description)")
+        } catch {
+            throw ConfigFileError(line: 0, message: "TOML syntax: \(error)")
+        }
+        return ConfigFile(root: ConfigTable(table: table, path: [], lines: ConfigLineIndex(text)))
     }
 }
 
-/// Reads one line of the file byte by byte.
-private struct Scanner {
-    let bytes: [UInt8]
-    let line: Int
-    var position = 0
+/// One TOML table with its dotted path, read through typed accessors whose errors name the line.
+public struct ConfigTable {
+    let table: TOMLTable
+    public let path: [String]
+    let lines: ConfigLineIndex
 
-    init(text: Substring, line: Int) {
-        var bytes = Array(text.utf8)
-        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
-        self.bytes = bytes
-        self.line = line
+    /// `[sources.files.nginx]`, as the file writes the header.
+    public var name: String {
+        path.isEmpty ? "the top level" : "[" + path.map(ConfigLineIndex.quotedIfNeeded).joined(separator: ".") + "]"
     }
 
-    var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
-    var atEndOrComment: Bool { peek == nil || peek == UInt8(ascii: "#") }
+    /// Keys in name order (TOMLKit's tables are ordered maps).
+    public var keys: [String] { table.keys }
 
-    mutating func advance() { position += 1 }
+    public func contains(_ key: String) -> Bool { table[key] != nil }
+
+    public func line(of key: String) -> Int { lines.line(of: path + [key]) }
+
+    public var line: Int { lines.line(of: path) }
+
+    public func error(_ key: String, _ message: String) -> ConfigFileError {
+        ConfigFileError(line: line(of: key), message: "\(name) \(key): \(message)")
+    }
+
+    /// A misspelt key must not silently keep its default.
+    public func rejectUnknownKeys(known: [String]) throws(ConfigFileError) {
+        for key in keys where !known.contains(key) {
+            throw ConfigFileError(
+                line: line(of: key),
+                message: "unknown key '\(key)' in \(name) (known: \(known.joined(separator: ", ")))")
+        }
+    }
+
+    public func value(_ key: String) -> TOMLValue? { table[key]?.tomlValue }
+
+    public func subtable(_ key: String) throws(ConfigFileError) -> ConfigTable? {
+        guard let value = value(key) else { return nil }
+        guard let subtable = value.table else { throw error(key, "must be a table, not \(Self.kind(value))") }
+        return ConfigTable(table: subtable, path: path + [key], lines: lines)
+    }
+
+    public func string(_ key: String) throws(ConfigFileError) -> String? {
+        guard let value = value(key) else { return nil }
+        guard let text = value.string else { throw error(key, "must be a quoted string, not \(Self.kind(value))") }
+        return text
+    }
+
+    public func nonEmptyString(_ key: String) throws(ConfigFileError) -> String? {
+        guard let text = try string(key) else { return nil }
+        guard !text.isEmpty else { throw error(key, "is empty") }
+        return text
+    }
+
+    public func bool(_ key: String) throws(ConfigFileError) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard let flag = value.bool else { throw error(key, "must be true or false, not \(Self.kind(value))") }
+        return flag
+    }
+
+    /// An integer in `range`.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigFileError) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard let integer = value.int else { throw error(key, "must be a whole number, not \(Self.kind(value))") }
+        guard range.contains(integer) else {
+            throw error(key, "must be from \(range.lowerBound) to \(range.upperBound), not \(integer)")
+        }
+        return integer
+    }
+
+    /// An integer or a float (`interval = 15` and `interval = 0.5` both read as seconds).
+    public func number(_ key: String, in range: ClosedRange<Double>) throws(ConfigFileError) -> Double? {
+        guard let value = value(key) else { return nil }
+        let number: Double
+        if let integer = value.int {
+            number = Double(integer)
+        } else if let double = value.double {
+            number = double
+        } else {
+            throw error(key, "must be a number, not \(Self.kind(value))")
+        }
+        guard number.isFinite, range.contains(number) else {
+            throw error(
+                key,
+                "must be from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not \(Self.format(number))"
+            )
+        }
+        return number
+    }
+
+    /// An array of strings; a single string is taken as a one-element array when `orString`.
+    public func strings(_ key: String, orString: Bool = false) throws(ConfigFileError) -> [String]? {
+        guard let value = value(key) else { return nil }
+        if orString, let text = value.string { return [text] }
+        guard let array = value.array else {
+            throw error(key, "must be an array of strings, not \(Self.kind(value))")
+        }
+        var result: [String] = []
+        for element in array {
+            guard let text = element.string else {
+                throw error(key, "must be an array of strings; it holds \(Self.kind(element.tomlValue))")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// A byte size: an integer of bytes or a string with a binary unit, `"64MiB"`.
+    public func byteSize(_ key: String, in range: ClosedRange<Int>) throws(ConfigFileError) -> Int? {
+        guard let value = value(key) else { return nil }
+        let bytes: Int
+        if let integer = value.int {
+            bytes = integer
+        } else if let text = value.string {
+            guard let parsed = ByteSize.parse(text) else {
+                throw error(
+                    key, "'\(text)' is not a size: write bytes as an integer, or a number with B, KiB, MiB or GiB")
+            }
+            bytes = parsed
+        } else {
+            throw error(key, "must be an integer of bytes or a size such as \"64MiB\", not \(Self.kind(value))")
+        }
+        guard range.contains(bytes) else {
+            throw error(
+                key,
+                "must be from \(ByteSize.format(range.lowerBound)) to \(ByteSize.format(range.upperBound)), not \(ByteSize.format(bytes))"
+            )
+        }
+        return bytes
+    }
+
+    /// One of `choices` (case-sensitive, as Kafka's enumerated settings are).
+    public func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) throws(ConfigFileError) -> T?
+    where T.RawValue == String {
+        guard let text = try string(key) else { return nil }
+        guard let parsed = T(rawValue: text) else {
+            throw error(
+                key,
+                "must be one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(text)\"")
+        }
+        return parsed
+    }
+
+    static func kind(_ value: TOMLValue) -> String {
+        switch value.type {
+        case .string: "a string"
+        case .int: "an integer"
+        case .double: "a float"
+        case .bool: "a boolean"
+        case .array: "an array"
+        case .table: "a table"
+        case .date, .time, .dateTime: "a date or time"
+        }
+    }
+
+    static func format(_ number: Double) -> String {
+        number == number.rounded() && abs(number) < 1e15 ? String(Int(number)) : String(number)
+    }
+}
+
+/// Sizes as operators write them: bytes, or a number with a binary unit. Decimal units (MB) are refused
+/// rather than guessed, since Vector and Fluent Bit disagree on what they mean.
+public enum ByteSize {
+    public static func parse(_ text: String) -> Int? {
+        let trimmed = text.trimmingWhitespace()
+        let digits = trimmed.prefix { $0.isASCII && ($0.isNumber || $0 == "_") }
+        let unit = trimmed.dropFirst(digits.count).trimmingWhitespace().lowercased()
+        guard let number = Int(digits.filter { $0 != "_" }), !digits.isEmpty else { return nil }
+        let shift: Int
+        switch unit {
+        case "", "b": shift = 0
+        case "kib": shift = 10
+        case "mib": shift = 20
+        case "gib": shift = 30
+        default: return nil
+        }
+        let (product, overflow) = number.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : product
+    }
+
+    /// The largest exact unit: 65536 → "64KiB", 1000 → "1000B".
+    public static func format(_ bytes: Int) -> String {
+        for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return "\(bytes)B"
+    }
+}
+
+/// Where each table header and key of the file is, found by scanning the text: TOMLKit gives positions
+/// only for syntax errors. Only lines that start a table or a key/value are indexed, so the content of
+/// multi-line strings and arrays never counts as a key.
+struct ConfigLineIndex {
+    /// Full dotted path (table path + key path) → first line that defines it or something under it.
+    private var firstLine: [[String]: Int] = [:]
+
+    init(_ text: String) {
+        var table: [String] = []
+        var openMultilineString: String?
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            var scanner = LineScanner(Array(rawLine.utf8))
+            if let delimiter = openMultilineString {
+                if scanner.containsClosing(delimiter) { openMultilineString = nil }
+                continue
+            }
+            scanner.skipSpaces()
+            if scanner.peek == UInt8(ascii: "[") {
+                scanner.advance()
+                let isArrayTable = scanner.peek == UInt8(ascii: "[")
+                if isArrayTable { scanner.advance() }
+                guard let path = scanner.dottedKey() else { continue }
+                table = path
+                record(path, line: number)
+                continue
+            }
+            guard let key = scanner.dottedKey() else { continue }
+            scanner.skipSpaces()
+            guard scanner.peek == UInt8(ascii: "=") else { continue }
+            scanner.advance()
+            record(table + key, line: number)
+            scanner.skipSpaces()
+            for delimiter in ["\"\"\"", "'''"] where scanner.hasPrefix(delimiter) {
+                scanner.advance(by: 3)
+                if !scanner.containsClosing(delimiter) { openMultilineString = delimiter }
+            }
+        }
+    }
+
+    private mutating func record(_ path: [String], line: Int) {
+        guard !path.isEmpty else { return }
+        for length in 1...path.count where firstLine[Array(path.prefix(length))] == nil {
+            firstLine[Array(path.prefix(length))] = line
+        }
+    }
+
+    /// The line of `path`, else of its nearest enclosing table or key (an inline table's member is
+    /// reported at the line of the inline table); 0 when nothing matches.
+    func line(of path: [String]) -> Int {
+        var path = path
+        while !path.isEmpty {
+            if let line = firstLine[path] { return line }
+            path.removeLast()
+        }
+        return 0
+    }
+
+    static func lineOfFirstNUL(_ text: String) -> Int {
+        var line = 1
+        for byte in text.utf8 {
+            if byte == 0 { return line }
+            if byte == UInt8(ascii: "\n") { line += 1 }
+        }
+        return 0
+    }
+
+    static func quotedIfNeeded(_ key: String) -> String {
+        !key.isEmpty && key.utf8.allSatisfy(LineScanner.isBareKeyByte) ? key : "\"\(key)\""
+    }
+}
+
+/// Reads keys at the start of one line: bare (`a-b_1`), "basic" or 'literal', dotted with optional spaces.
+private struct LineScanner {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
+    mutating func advance(by count: Int = 1) { position += count }
 
     mutating func skipSpaces() {
         while let byte = peek, byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { advance() }
     }
 
-    func fail(_ message: String) -> ConfigFileError {
-        ConfigFileError(line: line, message: message)
+    func hasPrefix(_ text: String) -> Bool {
+        let expected = Array(text.utf8)
+        return bytes.count - position >= expected.count
+            && Array(bytes[position..<position + expected.count]) == expected
     }
 
-    mutating func expect(_ byte: UInt8) throws(ConfigFileError) {
-        guard peek == byte else { throw fail("expected '\(Character(Unicode.Scalar(byte)))'") }
-        advance()
-    }
-
-    mutating func expectEndOfLine() throws(ConfigFileError) {
-        skipSpaces()
-        guard atEndOrComment else { throw fail("unexpected text after the value") }
-    }
-
-    mutating func bareKey() throws(ConfigFileError) -> String {
-        let start = position
-        while let byte = peek, Self.isKeyByte(byte) { advance() }
-        guard position > start else { throw fail("expected a key (letters, digits, '_' or '-')") }
-        return String(decoding: bytes[start..<position], as: UTF8.self)
-    }
-
-    mutating func dottedKey() throws(ConfigFileError) -> String {
-        var parts = [try bareKey()]
-        while peek == UInt8(ascii: ".") {
-            advance()
-            parts.append(try bareKey())
+    /// Whether the rest of the line closes a multi-line string opened with `delimiter`.
+    func containsClosing(_ delimiter: String) -> Bool {
+        let expected = Array(delimiter.utf8)
+        guard bytes.count - position >= expected.count else { return false }
+        var index = position
+        while index + expected.count <= bytes.count {
+            if Array(bytes[index..<index + expected.count]) == expected { return true }
+            // Escaped quotes do not close a basic string.
+            index += delimiter == "\"\"\"" && bytes[index] == UInt8(ascii: "\\") ? 2 : 1
         }
-        return parts.joined(separator: ".")
+        return false
     }
 
-    mutating func value() throws(ConfigFileError) -> ConfigValue {
-        switch peek {
-        case UInt8(ascii: "\""), UInt8(ascii: "'"):
-            return .string(try string())
-        case UInt8(ascii: "["):
+    mutating func dottedKey() -> [String]? {
+        var parts: [String] = []
+        while true {
+            skipSpaces()
+            guard let part = simpleKey() else { return nil }
+            parts.append(part)
+            skipSpaces()
+            guard peek == UInt8(ascii: ".") else { return parts }
             advance()
-            var items: [String] = []
-            while true {
-                skipSpaces()
-                if peek == UInt8(ascii: "]") {
-                    advance()
-                    return .strings(items)
-                }
-                items.append(try string())
-                skipSpaces()
-                if peek == UInt8(ascii: ",") {
-                    advance()
-                } else if peek != UInt8(ascii: "]") {
-                    throw fail("expected ',' or ']' in the array (arrays hold strings and fit on one line)")
-                }
-            }
-        default:
-            let start = position
-            while let byte = peek, byte != UInt8(ascii: " "), byte != UInt8(ascii: "\t"), byte != UInt8(ascii: "#") {
+        }
+    }
+
+    private mutating func simpleKey() -> String? {
+        guard let first = peek else { return nil }
+        if first == UInt8(ascii: "\"") || first == UInt8(ascii: "'") {
+            advance()
+            var result: [UInt8] = []
+            while let byte = peek {
                 advance()
-            }
-            let word = String(decoding: bytes[start..<position], as: UTF8.self)
-            if word == "true" { return .boolean(true) }
-            if word == "false" { return .boolean(false) }
-            let digits = word.replacingUnderscores()
-            if let integer = Int64(digits) { return .integer(integer) }
-            if let float = Double(digits), float.isFinite, digits.contains(where: { $0.isNumber }) {
-                return .float(float)
-            }
-            throw fail(word.isEmpty ? "missing value" : "cannot read value '\(word)' (strings need quotes)")
-        }
-    }
-
-    mutating func string() throws(ConfigFileError) -> String {
-        guard let quote = peek, quote == UInt8(ascii: "\"") || quote == UInt8(ascii: "'") else {
-            throw fail("expected a quoted string")
-        }
-        advance()
-        var result: [UInt8] = []
-        while let byte = peek {
-            advance()
-            if byte == quote { return String(decoding: result, as: UTF8.self) }
-            guard byte == UInt8(ascii: "\\"), quote == UInt8(ascii: "\"") else {
+                if byte == first { return String(decoding: result, as: UTF8.self) }
+                if byte == UInt8(ascii: "\\"), first == UInt8(ascii: "\""), let escaped = peek {
+                    // Enough for keys: \" and \\ keep their character; other escapes are rare in keys.
+                    advance()
+                    result.append(escaped)
+                    continue
+                }
                 result.append(byte)
-                continue
             }
-            guard let escaped = peek else { break }
-            advance()
-            switch escaped {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"): result.append(escaped)
-            case UInt8(ascii: "n"): result.append(UInt8(ascii: "\n"))
-            case UInt8(ascii: "t"): result.append(UInt8(ascii: "\t"))
-            case UInt8(ascii: "r"): result.append(UInt8(ascii: "\r"))
-            default: throw fail("unknown escape '\\\(Character(Unicode.Scalar(escaped)))'")
-            }
+            return nil
         }
-        throw fail("unterminated string")
+        let start = position
+        while let byte = peek, Self.isBareKeyByte(byte) { advance() }
+        return position > start ? String(decoding: bytes[start..<position], as: UTF8.self) : nil
     }
 
-    static func isKeyByte(_ byte: UInt8) -> Bool {
+    static func isBareKeyByte(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
             || byte == UInt8(ascii: "-")
-    }
-}
-
-extension String {
-    /// TOML allows `1_000` between digits.
-    fileprivate func replacingUnderscores() -> String {
-        String(filter { $0 != "_" })
     }
 }

@@ -1,53 +1,6 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import SkeinMetrics
-import Synchronization
-
-/// What the HTTP listener serves: `/metrics`, `/metrics/hosts` and `/health`.
-public final class MetricsEndpoints: Sendable {
-    let broker: Broker
-    let hostExporter: HostMetricsExporter?
-    private let readyFlag = Atomic<Bool>(false)
-
-    public init(broker: Broker, hostExporter: HostMetricsExporter?) {
-        self.broker = broker
-        self.hostExporter = hostExporter
-        if let hostExporter { broker.metrics.registry.register(hostExporter.table.collector()) }
-    }
-
-    /// Storage is open and the Kafka listener bound: `/health` answers 200.
-    public func markReady() { readyFlag.store(true, ordering: .relaxed) }
-
-    public struct Response: Sendable, Equatable {
-        public var status: HTTPResponseStatus
-        public var contentType: String
-        public var body: String
-    }
-
-    public func respond(method: HTTPMethod, uri: String) -> Response {
-        let path =
-            uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? uri
-        let text = "text/plain; charset=utf-8"
-        guard method == .GET || method == .HEAD else {
-            return Response(status: .methodNotAllowed, contentType: text, body: "only GET and HEAD\n")
-        }
-        switch path {
-        case "/metrics":
-            return Response(status: .ok, contentType: PrometheusTextWriter.contentType, body: broker.metrics.render())
-        case "/metrics/hosts":
-            let body = hostExporter?.table.render(nowMs: Int64(Date().timeIntervalSince1970 * 1000)) ?? ""
-            return Response(status: .ok, contentType: PrometheusTextWriter.contentType, body: body)
-        case "/health":
-            return readyFlag.load(ordering: .relaxed)
-                ? Response(status: .ok, contentType: text, body: "ready\n")
-                : Response(status: .serviceUnavailable, contentType: text, body: "not ready\n")
-        default:
-            return Response(status: .notFound, contentType: text, body: "not found\n")
-        }
-    }
-}
 
 /// One HTTP/1.1 connection: answers each request when its end arrives. NIO's pipelining handler keeps
 /// responses in request order and holds further requests until the current one is answered.
@@ -55,10 +8,10 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let endpoints: MetricsEndpoints
+    private let endpoints: any HTTPEndpoints
     private var head: HTTPRequestHead?
 
-    init(endpoints: MetricsEndpoints) {
+    init(endpoints: any HTTPEndpoints) {
         self.endpoints = endpoints
     }
 
@@ -100,8 +53,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     }
 }
 
-/// The broker's HTTP listener. It runs on its own event loop group so that rendering a scrape never
-/// delays Kafka connections sharing a loop.
+/// The HTTP listener of skeind and skein-agent. Give it its own event loop group so that rendering a
+/// scrape never delays Kafka connections sharing a loop.
 public final class MetricsHTTPServer: Sendable {
     public let channel: any Channel
     public var localAddress: SocketAddress? { channel.localAddress }
@@ -112,7 +65,7 @@ public final class MetricsHTTPServer: Sendable {
 
     /// Binds `host:port`, or adopts `boundSocket` (systemd's descriptor named `metrics`) when given.
     public static func start(
-        endpoints: MetricsEndpoints, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil
+        endpoints: any HTTPEndpoints, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil
     ) async throws -> MetricsHTTPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 128)

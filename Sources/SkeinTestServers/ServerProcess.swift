@@ -1,10 +1,9 @@
 import Foundation
-import Testing
 
 /// Lines a child process writes, as they arrive; the pipe is drained for the process's whole life
 /// so a chatty server never blocks on a full pipe.
-final class OutputLines: @unchecked Sendable {
-    let stream: AsyncStream<String>
+public final class OutputLines: @unchecked Sendable {
+    public let stream: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
     private var partial = Data()
     private let lock = NSLock()
@@ -32,7 +31,7 @@ final class OutputLines: @unchecked Sendable {
     }
 
     /// The first line `matches` accepts, or nil if the process ends or `timeout` passes first.
-    func first(within timeout: Duration, where matches: @escaping @Sendable (String) -> Bool) async -> String? {
+    public func first(within timeout: Duration, where matches: @escaping @Sendable (String) -> Bool) async -> String? {
         let stream = self.stream
         return await withTaskGroup(of: String?.self) { group in
             group.addTask {
@@ -50,15 +49,15 @@ final class OutputLines: @unchecked Sendable {
     }
 }
 
-struct ServerStartError: Error, CustomStringConvertible {
-    let description: String
+public struct ServerStartError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// A child process serving Kafka on loopback that the test owns and stops by pid.
-final class ServerProcess: @unchecked Sendable {
-    let process: Process
-    let output: OutputLines
-    let bootstrap: String
+public final class ServerProcess: @unchecked Sendable {
+    public let process: Process
+    public let output: OutputLines
+    public let bootstrap: String
     private let cleanup: @Sendable () -> Void
 
     private init(process: Process, output: OutputLines, bootstrap: String, cleanup: @escaping @Sendable () -> Void) {
@@ -70,7 +69,7 @@ final class ServerProcess: @unchecked Sendable {
 
     deinit { stop() }
 
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
@@ -78,17 +77,17 @@ final class ServerProcess: @unchecked Sendable {
         cleanup()
     }
 
-    static var binDirectory: String {
+    public static var binDirectory: String {
         if let directory = ProcessInfo.processInfo.environment["SKEIN_BIN_DIR"] { return directory }
         // swift test runs the test bundle from the build directory that also holds the executables.
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }
 
-    static var skeindPath: String { binDirectory + "/skeind" }
+    public static var skeindPath: String { binDirectory + "/skeind" }
 
     /// skeind on a kernel-chosen loopback port with a fresh data directory; ready once it logs
     /// the address it listens on.
-    static func skeind(settings: [String: String] = [:]) async throws -> ServerProcess {
+    public static func skeind(settings: [String: String] = [:]) async throws -> ServerProcess {
         let directory = NSTemporaryDirectory() + "skein-client-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         return try await skeind(
@@ -98,7 +97,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// skeind over an existing data directory and address, for restart tests; the caller removes
     /// the directory.
-    static func skeind(
+    public static func skeind(
         settings: [String: String] = [:], dataDirectory: String, listen: String,
         cleanup: @escaping @Sendable () -> Void = {}
     ) async throws -> ServerProcess {
@@ -115,17 +114,17 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    static let mockBrokerSource = "/work/shared/tools/mockbroker.c"
+    public static let mockBrokerSource = "/work/shared/tools/mockbroker.c"
 
     /// Whether librdkafka's headers and library are installed, so the mock cluster can be built.
-    static var mockClusterAvailable: Bool {
+    public static var mockClusterAvailable: Bool {
         FileManager.default.fileExists(atPath: mockBrokerSource)
             && run("/usr/bin/env", ["pkg-config", "--exists", "rdkafka"]) == 0
     }
 
     /// librdkafka's mock cluster, built from the shared source into a temporary directory; it
     /// prints its bootstrap list as its first line.
-    static func mockCluster(brokers: Int = 1) async throws -> ServerProcess {
+    public static func mockCluster(brokers: Int = 1) async throws -> ServerProcess {
         let directory = NSTemporaryDirectory() + "skein-mockbroker-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let binary = directory + "/mockbroker"
@@ -167,7 +166,7 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String]) -> Int32 {
+    public static func run(_ executable: String, _ arguments: [String]) -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -1,0 +1,249 @@
+/// Writes a `LogEvent` as the README's log record: one JSON object per record.
+///
+/// This runs once per shipped line, so it appends straight into one byte buffer: no intermediate
+/// tree, no key sorting, and the common case (printable ASCII) copied in runs rather than byte by byte.
+public struct LogRecordEncoder: Sendable {
+    public let host: String
+    public let sourceKind: String
+    private let prefix: [UInt8]
+
+    public init(host: String, sourceKind: String) {
+        self.host = host
+        self.sourceKind = sourceKind
+        var json = JSONBytes()
+        json.raw(",\"host\":")
+        json.string(host)
+        json.raw(",\"source\":")
+        json.string(sourceKind)
+        prefix = json.bytes
+    }
+
+    public func encode(_ event: LogEvent) -> [UInt8] {
+        var json = JSONBytes(capacity: event.message.count + 160 + event.fields.count * 32)
+        json.raw("{\"timestamp\":\"")
+        RFC3339.appendUTC(milliseconds: event.timestampMilliseconds, to: &json.bytes)
+        json.raw("\"")
+        json.bytes.append(contentsOf: prefix)
+        if let unit = event.unit {
+            json.raw(",\"unit\":")
+            json.string(unit)
+        }
+        if let severity = event.severity, severity < 8 {
+            json.raw(",\"severity\":")
+            json.string(Self.severityNames[Int(severity)])
+        }
+        json.raw(",\"message\":")
+        let valid = json.utf8String(event.message)
+        json.raw(",\"fields\":{")
+        var first = true
+        func key(_ name: String) {
+            if !first { json.raw(",") }
+            first = false
+            json.string(name)
+            json.raw(":")
+        }
+        for (name, value) in event.fields {
+            key(name)
+            switch value {
+            case .string(let text): json.string(text)
+            case .integer(let number): json.bytes.append(contentsOf: String(number).utf8)
+            case .double(let number):
+                if number.isFinite { json.bytes.append(contentsOf: number.description.utf8) } else { json.raw("null") }
+            case .boolean(let flag): json.raw(flag ? "true" : "false")
+            }
+        }
+        if event.flags.contains(.truncated) {
+            key("truncated")
+            json.raw("true")
+        }
+        if event.flags.contains(.split) {
+            key("split")
+            json.raw("true")
+        }
+        if event.flags.contains(.multilineFlushed) {
+            key("multiline_flushed")
+            json.raw("true")
+        }
+        if !valid {
+            key("invalid_utf8")
+            json.raw("true")
+            key("message_base64")
+            json.raw("\"")
+            Base64.append(event.message, to: &json.bytes)
+            json.raw("\"")
+        }
+        json.raw("}}")
+        return json.bytes
+    }
+
+    /// syslog's names, as `skein logs --severity` and journalctl spell them.
+    public static let severityNames = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
+}
+
+/// A growing JSON text.
+struct JSONBytes {
+    var bytes: [UInt8]
+
+    init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ text: String) {
+        var copy = text
+        copy.withUTF8 { _ = appendQuoted($0, validate: false) }
+    }
+
+    /// Appends `raw` as a JSON string. Invalid UTF-8 sequences become U+FFFD; returns whether the input
+    /// was valid, so the caller can keep the original bytes beside it.
+    mutating func utf8String(_ raw: [UInt8]) -> Bool {
+        raw.withUnsafeBufferPointer { appendQuoted($0, validate: true) }
+    }
+
+    private mutating func appendQuoted(_ input: UnsafeBufferPointer<UInt8>, validate: Bool) -> Bool {
+        bytes.append(UInt8(ascii: "\""))
+        var valid = true
+        var index = 0
+        let count = input.count
+        while index < count {
+            // Copy the longest run that needs no escaping and is plain ASCII in one append.
+            var end = index
+            while end < count, input[end] >= 0x20, input[end] < 0x80, input[end] != 0x22, input[end] != 0x5C {
+                end += 1
+            }
+            if end > index {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: input[index..<end]))
+                index = end
+                if index == count { break }
+            }
+            let byte = input[index]
+            if byte < 0x80 {
+                switch byte {
+                case 0x22: raw("\\\"")
+                case 0x5C: raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                default:
+                    raw("\\u00")
+                    bytes.append(Self.hex[Int(byte >> 4)])
+                    bytes.append(Self.hex[Int(byte & 0xF)])
+                }
+                index += 1
+                continue
+            }
+            let length = validate ? Self.validSequenceLength(input, at: index) : Self.sequenceLength(byte)
+            if length == 0 {
+                valid = false
+                bytes.append(contentsOf: [0xEF, 0xBF, 0xBD])
+                index += 1
+            } else {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: input[index..<min(index + length, count)]))
+                index += length
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+        return valid
+    }
+
+    private static func sequenceLength(_ lead: UInt8) -> Int {
+        lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `index` (RFC 3629: no overlongs, no surrogates,
+    /// nothing above U+10FFFF), or 0.
+    private static func validSequenceLength(_ input: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
+        let lead = input[index]
+        let remaining = input.count - index
+        func continuation(_ offset: Int, _ low: UInt8 = 0x80, _ high: UInt8 = 0xBF) -> Bool {
+            offset < remaining && input[index + offset] >= low && input[index + offset] <= high
+        }
+        switch lead {
+        case 0xC2...0xDF: return continuation(1) ? 2 : 0
+        case 0xE0: return continuation(1, 0xA0) && continuation(2) ? 3 : 0
+        case 0xE1...0xEC, 0xEE...0xEF: return continuation(1) && continuation(2) ? 3 : 0
+        case 0xED: return continuation(1, 0x80, 0x9F) && continuation(2) ? 3 : 0
+        case 0xF0: return continuation(1, 0x90) && continuation(2) && continuation(3) ? 4 : 0
+        case 0xF1...0xF3: return continuation(1) && continuation(2) && continuation(3) ? 4 : 0
+        case 0xF4: return continuation(1, 0x80, 0x8F) && continuation(2) && continuation(3) ? 4 : 0
+        default: return 0
+        }
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+}
+
+enum Base64 {
+    private static let alphabet: [UInt8] = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func append(_ input: [UInt8], to output: inout [UInt8]) {
+        var index = 0
+        while index + 3 <= input.count {
+            let chunk = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            for shift in [18, 12, 6, 0] { output.append(alphabet[Int((chunk >> UInt32(shift)) & 63)]) }
+            index += 3
+        }
+        let rest = input.count - index
+        if rest > 0 {
+            var chunk = UInt32(input[index]) << 16
+            if rest == 2 { chunk |= UInt32(input[index + 1]) << 8 }
+            output.append(alphabet[Int((chunk >> 18) & 63)])
+            output.append(alphabet[Int((chunk >> 12) & 63)])
+            output.append(rest == 2 ? alphabet[Int((chunk >> 6) & 63)] : UInt8(ascii: "="))
+            output.append(UInt8(ascii: "="))
+        }
+    }
+}
+
+/// `2026-12-05T01:02:03.456Z` without Foundation's formatters, which allocate per call.
+enum RFC3339 {
+    static func appendUTC(milliseconds: Int64, to out: inout [UInt8]) {
+        let millis = Int(((milliseconds % 1000) + 1000) % 1000)
+        var seconds = (milliseconds - Int64(millis)) / 1000
+        let secondOfDay = Int(((seconds % 86_400) + 86_400) % 86_400)
+        seconds -= Int64(secondOfDay)
+        let (year, month, day) = civil(fromDays: seconds / 86_400)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(Int(year), 4)
+        out.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        out.append(UInt8(ascii: "."))
+        digits(millis, 3)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// Days since 1970-01-01 → proleptic Gregorian date (Howard Hinnant's days-to-civil algorithm).
+    static func civil(fromDays days: Int64) -> (Int64, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = Int(doy - (153 * mp + 2) / 5 + 1)
+        let month = Int(mp < 10 ? mp + 3 : mp - 9)
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}
