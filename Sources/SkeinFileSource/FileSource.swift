@@ -12,6 +12,8 @@ public struct FileSource: LogSource {
     public var kind: String { "file" }
     let metrics: FileSourceMetrics
     let logger: Logger
+    /// Called once per turn of the source's loop; tests count turns to prove an idle source sleeps.
+    var onLoopTurn: (@Sendable () -> Void)?
 
     public init(settings: FileSourceSettings, defaultTopic: String, metrics: MetricsRegistry, logger: Logger) {
         self.settings = settings
@@ -22,6 +24,7 @@ public struct FileSource: LogSource {
 
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let tailer = try FileTailer(settings: settings, state: state, sink: sink, metrics: metrics, logger: logger)
+        tailer.onLoopTurn = onLoopTurn
         defer { tailer.close() }
         do {
             try await tailer.run()
@@ -57,6 +60,7 @@ final class FileTailer {
     var knownOffsets: [String: Int64] = [:]
     /// `.gz` files already considered, by inode.
     var compressedSeen: Set<FileKey> = []
+    var onLoopTurn: (@Sendable () -> Void)?
     /// `.gz` files that did not decompress, with their size then (gzip may still be writing them).
     var compressedFailed: [FileKey: Int64] = [:]
     let rotateWait: Duration
@@ -100,6 +104,7 @@ final class FileTailer {
         adoptRotatedFiles()
         var nextScan = ContinuousClock.now + scanInterval
         while !Task.isCancelled {
+            onLoopTurn?()
             if watcher.takeStructuralChange() || ContinuousClock.now >= nextScan {
                 try await scan(initial: false)
                 nextScan = ContinuousClock.now + scanInterval

@@ -162,9 +162,9 @@ extension Glob {
         directory: String, rest: ArraySlice<[UInt8]>, depth: Int, maxDepth: Int, into result: inout GlobExpansion
     ) {
         guard let component = rest.first, depth <= maxDepth else { return }
-        result.directories.insert(directory)
         let isLast = rest.count == 1
         if component == Glob.doubleStar {
+            result.directories.insert(directory)
             walk(directory: directory, rest: rest.dropFirst(), depth: depth, maxDepth: maxDepth, into: &result)
             for (name, type) in listDirectory(directory) where type == .directory {
                 walk(
@@ -176,9 +176,15 @@ extension Glob {
         if Glob.isLiteral(component) {
             let name = String(decoding: Glob.unescaped(component), as: UTF8.self)
             let path = join(directory, name)
+            // Watch a directory on the way only where it decides something: the file's own directory, or
+            // the deepest existing one while the rest of the path is missing. Watching every ancestor
+            // (`/`, `/tmp`) would wake the source for every change there.
+            var info = stat()
+            if isLast || stat(path, &info) != 0 { result.directories.insert(directory) }
             visit(path: path, isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth, into: &result)
             return
         }
+        result.directories.insert(directory)
         for (name, _) in listDirectory(directory) where Glob.matchComponent(component[...], Array(name.utf8)[...]) {
             visit(
                 path: join(directory, name), isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth,

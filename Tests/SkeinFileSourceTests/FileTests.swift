@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
+import Logging
 import SkeinLogShipping
+import SkeinMetrics
+import Synchronization
 import Testing
 
 @testable import SkeinFileSource
@@ -280,4 +283,30 @@ import Testing
         await ignoring.stop()
         #expect(ignoring.sink.messages == ["started"])
     }
+
+    @Test func anIdleSourceSleeps() async throws {
+        let dir = TempDirectory()
+        append(dir.file("app.log"), lines("a", 0..<3))
+        let turns = TurnCounter()
+        var source = FileSource(
+            settings: settings(dir), defaultTopic: "logs", metrics: MetricsRegistry(), logger: Logger(label: "t"))
+        source.onLoopTurn = { turns.value.add(1, ordering: .relaxed) }
+        let sink = RecordingSink()
+        let task = Task { try await source.run(from: SourceState(found: true), into: sink) }
+        #expect(await waitUntil { sink.events.count == 3 })
+        let before = turns.value.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(1500))
+        let idleTurns = turns.value.load(ordering: .relaxed) - before
+        // One rescan a second (scan_interval_seconds = 1 here) and the odd late inotify event; a loop
+        // that does not sleep turns thousands of times.
+        #expect(idleTurns <= 6, "\(idleTurns) turns while idle")
+        append(dir.file("app.log"), lines("a", 3..<4))
+        #expect(await waitUntil { sink.events.count == 4 })
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+final class TurnCounter: Sendable {
+    let value = Atomic<Int>(0)
 }

@@ -38,7 +38,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(5)))
     func randomOperationSequencesDeliverEveryLineOnceAndInOrder() async {
-        await propertyCheck(count: 12, input: Gen.int(in: 0...(Operation.allCases.count - 1)).array(of: 4...24)) {
+        await propertyCheck(count: 25, input: Gen.int(in: 0...(Operation.allCases.count - 1)).array(of: 4...24)) {
             ops in
             await run(ops.map { Operation(rawValue: $0)! })
         }
