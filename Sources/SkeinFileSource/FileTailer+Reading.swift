@@ -17,7 +17,11 @@ extension FileTailer {
     func read(_ file: TrackedFile) async throws -> Bool {
         guard let info = fileStat(file.fd) else { return false }
         var size = Int64(info.st_size)
-        if !file.isCopy && (size < file.readOffset || (size > file.lastSize && !prefixUnchanged(file))) {
+        // A write shows in the size or, when the file was truncated and rewritten to the very same length
+        // between two looks, only in the modification time; either way the first bytes are compared.
+        let modified = ModificationTime(info)
+        let changed = size != file.lastSize || modified != file.lastModified
+        if !file.isCopy && (size < file.readOffset || (changed && !prefixUnchanged(file))) {
             try await truncated(file, size: size)
             guard files[file.key] === file else { return false }
         }
@@ -62,6 +66,7 @@ extension FileTailer {
         try await emit(file, &events)
         size = max(size, file.readOffset)
         file.lastSize = size
+        file.lastModified = modified
         file.lag.set(Int(size - file.emitted))
         return budget <= 0 && size > file.readOffset
     }

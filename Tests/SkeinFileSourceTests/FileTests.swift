@@ -143,6 +143,24 @@ import Testing
         #expect(source.sink.messages == lineList("a", 0..<3) + lineList("b", 0..<6))
     }
 
+    @Test func aRewriteToTheSameLengthIsSeenByTheModificationTime() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        let source = RunningSource(settings(dir))
+        append(path, lines("a", 0..<5))
+        #expect(await waitUntil { source.sink.events.count == 5 })
+        // Overwrite in place: the size never changes, only the content and st_mtim.
+        let fd = open(path, O_WRONLY)
+        let rewritten = Array(lines("b", 0..<5).utf8)
+        #expect(rewritten.count == Array(lines("a", 0..<5).utf8).count)
+        _ = rewritten.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        close(fd)
+        #expect(await waitUntil { source.sink.events.count == 10 })
+        await source.stop()
+        #expect(source.sink.messages == lineList("a", 0..<5) + lineList("b", 0..<5))
+        #expect(source.metric("skein_agent_file_truncations_total{source=\"files.test\"}") == 1)
+    }
+
     @Test func aFileDeletedWhileOpenIsReadToItsEnd() async throws {
         let dir = TempDirectory()
         let path = dir.file("app.log")
