@@ -289,7 +289,18 @@ final class FileTailer {
     func plausibleOffset(_ fd: Int32, _ offset: Int64, size: Int64) -> Bool {
         guard offset > 0, offset < size else { return offset == 0 || offset == size }
         var byte: UInt8 = 0
-        return pread(fd, &byte, 1, off_t(offset - 1)) == 1 && byte == 0x0A
+        guard pread(fd, &byte, 1, off_t(offset - 1)) == 1 else { return false }
+        if byte == 0x0A { return true }
+        guard settings.longLines == .split else { return false }
+        // After a `split` piece: pieces end every max_line_bytes from their line's start.
+        let pieceBytes = Int64(max(1, settings.maxLineBytes))
+        let window = min(offset, 4 * pieceBytes)
+        var bytes = [UInt8](repeating: 0, count: Int(window))
+        let n = bytes.withUnsafeMutableBytes { preadFully(fd, $0.baseAddress!, $0.count, offset - window) }
+        guard n == Int(window) else { return false }
+        let lineStart = bytes.lastIndex(of: 0x0A).map { offset - window + Int64($0) + 1 } ?? (offset - window)
+        if bytes.lastIndex(of: 0x0A) == nil && offset > window { return true }  // a very long line: cannot tell
+        return (offset - lineStart) % pieceBytes == 0
     }
 
     /// At shutdown, files deleted and read to their end are retired now rather than after their wait:

@@ -222,6 +222,22 @@ import Testing
         #expect(second.sink.messages == lineList("a", 3..<4))
     }
 
+    @Test func restartInsideASplitLineResumesAtThePiece() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        append(path, lines("a", 0..<3) + String(repeating: "z", count: 25) + "\n")
+        let size = lines("a", 0..<3).utf8.count
+        // The last committed record was the first 10-byte piece of the long line.
+        let stream = Fingerprint.stream(Fingerprint.hash(Array(lines("a", 0..<3).utf8.prefix(64))))
+        let source = RunningSource(
+            settings(dir) { $0.maxLineBytes = 10 },
+            state: SourceState(found: true, positions: [stream: String(size + 10)]))
+        #expect(await waitUntil { source.sink.events.count >= 2 })
+        try? await Task.sleep(for: .milliseconds(200))
+        await source.stop()
+        #expect(source.sink.messages == ["zzzzzzzzzz", "zzzzz"])
+    }
+
     @Test func firstStartReadsExistingFilesFromTheEndAndNewOnesFromTheBeginning() async throws {
         let dir = TempDirectory()
         append(dir.file("old.log"), lines("old", 0..<3))
