@@ -26,6 +26,11 @@ extension FileTailer {
             guard files[file.key] === file else { return false }
         }
         if size > file.lastSize { file.lastGrowth = .now }
+        if isCopyInProgress(file, size: size) {
+            // Not read yet; once it has fingerprint_bytes it is recognised as a copy when opened again.
+            if size >= Int64(fingerprintBytes) { forget(file) }
+            return false
+        }
         upgradeIdentity(file, size: size)
         var events: [LogEvent] = []
         var batchBytes = 0
@@ -178,6 +183,29 @@ extension FileTailer {
         if let oldIdentity, oldIdentity != file.identity { await sink.retire(stream: oldIdentity) }
     }
 
+    /// Whether a file nothing has been read from starts with the same bytes as a followed file: the copy
+    /// copytruncate (or `cp`) is writing. Opened when it was created, it would otherwise be read from 0 as a
+    /// new short file, and when it passed fingerprint_bytes it would carry the original's stream name:
+    /// every line of the original twice. It is left unread while it matches.
+    func isCopyInProgress(_ file: TrackedFile, size: Int64) -> Bool {
+        guard file.readOffset == 0, file.emitted == 0, size > 0, !file.isCopy else { return false }
+        let count = Int(min(size, Int64(fingerprintBytes)))
+        let head = readPrefix(file.fd, count)
+        guard head.count == count else { return false }
+        for other in files.values where other !== file && !other.isCopy && other.readOffset >= Int64(count) {
+            if readPrefix(other.fd, count) == head { return true }
+        }
+        return false
+    }
+
+    /// Stops following a file without retiring anything: nothing of it was emitted.
+    func forget(_ file: TrackedFile) {
+        guard files[file.key] === file else { return }
+        files[file.key] = nil
+        Glibc.close(file.fd)
+        metrics.removeLag(path: file.lagLabel)
+    }
+
     func countLost(_ lost: Int) {
         guard lost > 0 else { return }
         metrics.linesLost.increment(by: lost)
@@ -201,11 +229,14 @@ extension FileTailer {
             let path = directory == "/" ? "/" + name : (directory == "." ? name : directory + "/" + name)
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
-            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG, files[FileKey(info)] == nil,
+            // A copy still being written when it was found is followed but has been left unread.
+            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG,
+                files[FileKey(info)].map({ $0.readOffset == 0 && $0.emitted == 0 && $0 !== file }) ?? true,
                 Int64(info.st_size) >= file.emitted
             {
                 let prefix = readPrefix(fd, file.prefixLength)
                 if prefix.count == file.prefixLength && Fingerprint.hash(prefix) == file.prefixHash {
+                    if let tracked = files[FileKey(info)] { forget(tracked) }
                     return (fd, info, path)
                 }
             }

@@ -88,6 +88,27 @@ import Testing
         #expect(source.sink.state.withLock { $0.dropped.isEmpty })
     }
 
+    @Test func aCopyBeingWrittenUnderAMatchingNameIsNotReadTwice() async throws {
+        // logrotate creates the copy empty and fills it: the source sees a new short file, then one with
+        // the followed file's first bytes. It must neither read it from 0 nor lose the window lines.
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        let source = RunningSource(settings(dir, ["app.log*"]))
+        append(path, lines("a", 0..<5))
+        #expect(await waitUntil { source.sink.events.count == 5 })
+        let copy = dir.file("app.log.1")
+        append(copy, String(lines("a", 0..<5).prefix(40)))
+        try? await Task.sleep(for: .milliseconds(100))
+        append(copy, String(lines("a", 0..<5).dropFirst(40)))
+        try? await Task.sleep(for: .milliseconds(100))
+        truncateFile(path)
+        append(path, lines("b", 0..<3))
+        #expect(await waitUntil { source.sink.events.count >= 8 })
+        try? await Task.sleep(for: .milliseconds(1500))
+        await source.stop()
+        #expect(source.sink.messages == lineList("a", 0..<5) + lineList("b", 0..<3))
+    }
+
     @Test func copytruncateFoundAtStartAfterTheAgentWasAway() async throws {
         // The agent stopped after line 4; logrotate copied and truncated while it was away. The restart
         // finds the old stream in the copy (not matched by the glob) and reads lines 5..<8 from it.
