@@ -300,6 +300,10 @@ extension FileTailer {
         Glibc.close(file.fd)
         metrics.removeLag(path: file.lagLabel)
         if file.identity.hasPrefix("fp-") { knownOffsets[file.identity] = file.emitted }
+        if file.isCopy {
+            // A copy the globs match is opened again by the next scan under its own inode name: it was read.
+            knownOffsets[Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)] = file.readOffset
+        }
         for stale in file.staleIdentities where stale != file.identity { await sink.retire(stream: stale) }
         await sink.retire(stream: file.identity)
         logger.debug("released file", metadata: ["path": "\(file.path)", "stream": "\(file.identity)"])
