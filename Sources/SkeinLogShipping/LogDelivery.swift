@@ -458,6 +458,11 @@ public actor LogDelivery {
                 dropped += item.cost
                 books[item.source].committed.increment()
                 books[item.source].buffered.decrement(by: item.cost)
+            } else if item.record == nil, item.sequence < committedPerSource[item.source] {
+                // A retire queued before a record that is committed was committed with it (transactions
+                // take the queue in order). Kept, it would be applied after that record and drop a stream
+                // the record re-added (a short file's `ino-` name across copytruncate, a reused inode).
+                continue
             } else {
                 kept.append(item)
             }
