@@ -52,12 +52,17 @@ public final class SourceChannel: SourceSink {
         "file": ["copytruncate"], "syslog": ["udp_overflow", "oversize"], "journald": ["vacuumed"],
     ]
 
-    /// Bytes a record holds while queued: its value plus headers, key and bookkeeping.
-    static func cost(of event: LogEvent) -> Int { event.message.count + 256 + event.fields.count * 48 }
+    /// Bytes a record holds while queued: its encoded value (which can be several times the line: a
+    /// control byte is six bytes of JSON, an invalid byte three plus its base64) plus headers, key and
+    /// bookkeeping.
+    static func cost(encodedBytes: Int) -> Int { encodedBytes + 256 }
 
     public func emit(_ events: [LogEvent]) async throws {
         guard !events.isEmpty else { return }
-        let cost = events.reduce(0) { $0 + Self.cost(of: $1) }
+        // Encoded before the budget is asked, so the cap counts what is really held; the sequence
+        // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
+        let values = events.map { encoder.encode($0) }
+        let cost = values.reduce(0) { $0 + Self.cost(encodedBytes: $1.count) }
         try await budget.acquire(cost)
         let first = nextSequence.withLock { next in
             defer { next += UInt64(events.count) }
@@ -75,12 +80,12 @@ public final class SourceChannel: SourceSink {
                     key: PositionHeaders.position,
                     value: PositionHeaders.positionValue(stream: event.stream, position: event.position)))
             let record = ProducerRecord(
-                topic: topic, partition: partition, key: hostKey, value: encoder.encode(event), headers: headers,
+                topic: topic, partition: partition, key: hostKey, value: values[offset], headers: headers,
                 timestamp: event.timestampMilliseconds)
             items.append(
                 LogDelivery.Item(
                     source: index, sequence: sequence, stream: event.stream, position: event.position,
-                    record: record, cost: Self.cost(of: event), readAt: now))
+                    record: record, cost: Self.cost(encodedBytes: values[offset].count), readAt: now))
         }
         emitted.increment(by: events.count)
         buffered.increment(by: cost)
