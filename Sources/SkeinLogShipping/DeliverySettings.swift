@@ -13,6 +13,9 @@ public struct DeliverySettings: Sendable, Equatable {
     public var exactlyOnce: ExactlyOnceMode = .auto
     /// A transaction takes at most this many bytes of records (at least one record).
     public var batchMaxBytes = 4 * 1024 * 1024
+    /// A record's value is cut to this (and flagged `truncated`), under Kafka's default
+    /// `message.max.bytes` of 1,048,588 with room for headers and the batch header.
+    public var maxRecordBytes = 1_000_000
     /// How long the first record of a batch waits for others before its transaction starts.
     public var batchLinger: Duration = .milliseconds(200)
     public var transactionTimeoutMilliseconds: Int32 = 60_000

@@ -44,6 +44,8 @@ public actor LogDelivery {
     let logger: Logger
     private let cache: CheckpointCache
     private var books: [Book] = []
+    /// Per source, the last sequence number assigned (committed or queued).
+    private var nextSequence: [Int: UInt64] = [:]
     private var queue: [Item] = []
     private var head = 0
     private var queuedCost = 0
@@ -97,6 +99,7 @@ public actor LogDelivery {
                         buffered: metrics.bufferedBytes.labels(source.id))
                 }
                 let states = try await recoverAll()
+                for (index, book) in books.enumerated() { nextSequence[index] = states[book.id]?.sequence ?? 0 }
                 var result: [(SourceChannel, SourceState)] = []
                 for (index, book) in books.enumerated() {
                     let state = states[book.id] ?? SourceState()
@@ -105,7 +108,7 @@ public actor LogDelivery {
                     books[index].sequenceGauge.set(Int(clamping: state.sequence))
                     let channel = SourceChannel(
                         index: index, sourceId: book.id, kind: book.kind, topic: book.topic, partition: book.partition,
-                        settings: settings, lastSequence: state.sequence, delivery: self, budget: budget,
+                        settings: settings, delivery: self, budget: budget,
                         metrics: metrics)
                     result.append((channel, state))
                     logger.info(
@@ -233,8 +236,18 @@ public actor LogDelivery {
 
     // MARK: Queue
 
+    /// Numbers each record with its source's next sequence number (a retire marker takes the number of
+    /// the record before it) and queues it.
     func enqueue(_ items: [Item]) {
-        for item in items {
+        for var item in items {
+            if item.record != nil {
+                nextSequence[item.source, default: 0] += 1
+                item.sequence = nextSequence[item.source, default: 0]
+                item.record!.headers.append(
+                    RecordHeader(key: PositionHeaders.sequence, value: Array(String(item.sequence).utf8)))
+            } else {
+                item.sequence = nextSequence[item.source, default: 0]
+            }
             queuedCost += item.cost
             queue.append(item)
         }

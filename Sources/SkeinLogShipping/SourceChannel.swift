@@ -1,6 +1,5 @@
 import SkeinClient
 import SkeinMetrics
-import Synchronization
 
 /// A source's `SourceSink`: turns its events into records with position headers, numbers them, and
 /// queues them for delivery once the memory budget has room.
@@ -14,17 +13,17 @@ public final class SourceChannel: SourceSink {
     let partition: Int32
     private let encoder: LogRecordEncoder
     private let hostKey: [UInt8]
+    private let maxRecordBytes: Int
     private let staticHeaders: [RecordHeader]
     private let delivery: LogDelivery
     private let budget: MemoryBudget
     private let metrics: DeliveryMetrics
     private let emitted: Counter
     private let buffered: Gauge
-    private let nextSequence: Mutex<UInt64>
 
     init(
         index: Int, sourceId: String, kind: String, topic: String, partition: Int32, settings: DeliverySettings,
-        lastSequence: UInt64, delivery: LogDelivery, budget: MemoryBudget, metrics: DeliveryMetrics
+        delivery: LogDelivery, budget: MemoryBudget, metrics: DeliveryMetrics
     ) {
         self.index = index
         self.sourceId = sourceId
@@ -32,6 +31,7 @@ public final class SourceChannel: SourceSink {
         self.partition = partition
         self.encoder = LogRecordEncoder(host: settings.hostName, sourceKind: kind)
         self.hostKey = Array(settings.hostName.utf8)
+        self.maxRecordBytes = settings.maxRecordBytes
         self.staticHeaders = [
             RecordHeader(key: PositionHeaders.agent, value: Array(settings.transactionalId.utf8)),
             RecordHeader(key: PositionHeaders.source, value: Array(sourceId.utf8)),
@@ -41,7 +41,6 @@ public final class SourceChannel: SourceSink {
         self.metrics = metrics
         self.emitted = metrics.recordsEmitted.labels(sourceId)
         self.buffered = metrics.bufferedBytes.labels(sourceId)
-        self.nextSequence = Mutex(lastSequence + 1)
         // Counters that exist from the start read 0 rather than "no data", so rates and alerts work
         // before the first loss.
         for reason in Self.dropReasons[kind] ?? [] { metrics.dropped.labels(sourceId, reason).increment(by: 0) }
@@ -65,21 +64,17 @@ public final class SourceChannel: SourceSink {
         guard !events.isEmpty else { return }
         // Encoded before the budget is asked, so the cap counts what is really held; the sequence
         // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
-        let values = events.map { encoder.encode($0) }
+        let values = events.map { encodeFitting($0) }
         var cost = 0
         for (event, value) in zip(events, values) { cost += Self.cost(of: event, encodedBytes: value.count) }
         try await budget.acquire(cost)
-        let first = nextSequence.withLock { next in
-            defer { next += UInt64(events.count) }
-            return next
-        }
         let now = ContinuousClock.now
         var items: [LogDelivery.Item] = []
         items.reserveCapacity(events.count)
         for (offset, event) in events.enumerated() {
-            let sequence = first + UInt64(offset)
+            // The sequence number (and its header) is assigned by the delivery actor as it queues the
+            // record, so concurrent emits on one sink can never queue out of sequence order.
             var headers = staticHeaders
-            headers.append(RecordHeader(key: PositionHeaders.sequence, value: Array(String(sequence).utf8)))
             headers.append(
                 RecordHeader(
                     key: PositionHeaders.position,
@@ -89,7 +84,7 @@ public final class SourceChannel: SourceSink {
                 timestamp: event.timestampMilliseconds)
             items.append(
                 LogDelivery.Item(
-                    source: index, sequence: sequence, stream: event.stream, position: event.position,
+                    source: index, sequence: 0, stream: event.stream, position: event.position,
                     record: record, cost: Self.cost(of: event, encodedBytes: values[offset].count), readAt: now))
         }
         emitted.increment(by: events.count)
@@ -97,11 +92,26 @@ public final class SourceChannel: SourceSink {
         await delivery.enqueue(items)
     }
 
+    /// The record's value, cut (and flagged `truncated`) when it would exceed `maxRecordBytes`: a record
+    /// the broker refuses (`message.max.bytes`) would abort every transaction it is in, for good.
+    func encodeFitting(_ event: LogEvent) -> [UInt8] {
+        let value = encoder.encode(event)
+        guard value.count > maxRecordBytes else { return value }
+        var cut = event
+        cut.flags.insert(.truncated)
+        var keep = max(0, event.message.count - (value.count - maxRecordBytes) - 1024)
+        while true {
+            cut.message = Array(event.message.prefix(keep))
+            let shorter = encoder.encode(cut)
+            if shorter.count <= maxRecordBytes || keep == 0 { return shorter }
+            keep /= 2
+        }
+    }
+
     public func retire(stream: String) async {
-        let sequence = nextSequence.withLock { $0 - 1 }
         await delivery.enqueue([
             LogDelivery.Item(
-                source: index, sequence: sequence, stream: stream, position: "", record: nil, cost: 0,
+                source: index, sequence: 0, stream: stream, position: "", record: nil, cost: 0,
                 readAt: .now)
         ])
     }

@@ -19,7 +19,7 @@ import Testing
         let delivery = LogDelivery(settings: settings, budget: budget, registry: registry, logger: DeliveryTests.logger)
         let channel = SourceChannel(
             index: 0, sourceId: "files.test", kind: "file", topic: "logs", partition: 0, settings: settings,
-            lastSequence: 0, delivery: delivery, budget: budget,
+            delivery: delivery, budget: budget,
             metrics: DeliveryMetrics(registry: MetricsRegistry(), budget: budget))
         let hole = SkeinLogShipping.LogEvent(
             timestampMilliseconds: 1_700_000_000_000, message: [UInt8](repeating: 0, count: 100_000),
