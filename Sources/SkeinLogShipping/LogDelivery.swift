@@ -348,15 +348,29 @@ public actor LogDelivery {
         let records = items.compactMap(\.record)
         let checkpointRecords = checkpoints
         let transactional = mode == .exactlyOnce
+        let logger = self.logger
+        let started = ContinuousClock.now
         let offsets = try await Self.within(settings.attemptTimeout, "delivering \(records.count) records") {
             if transactional { try await producer.beginTransaction() }
             if !records.isEmpty { try await producer.enqueue(records) }
+            let enqueued = ContinuousClock.now
             var offsets: [String: Int64] = [:]
             for checkpoint in checkpointRecords {
                 offsets[checkpoint.key] = try await producer.send(checkpoint.record).offset
             }
+            let flushing = ContinuousClock.now
             if transactional {
+                await producer.flush()
+                let flushed = ContinuousClock.now
                 try await producer.commitTransaction()
+                logger.debug(
+                    "transaction committed",
+                    metadata: [
+                        "records": "\(records.count)", "enqueue_ms": "\((enqueued - started).milliseconds)",
+                        "checkpoint_ms": "\((flushing - enqueued).milliseconds)",
+                        "flush_ms": "\((flushed - flushing).milliseconds)",
+                        "end_txn_ms": "\((ContinuousClock.now - flushed).milliseconds)",
+                    ])
             } else {
                 await producer.flush()
                 if let error = await producer.firstEnqueueError { throw error }

@@ -388,6 +388,16 @@ def skeind_factory(work_dir):
     f.cleanup()
 
 
+@pytest.fixture
+def agent_factory(work_dir):
+    """skein-agent processes run from a TOML config (agentharness.AgentFactory: kill9, terminate, restart,
+    rss_bytes, cpu_seconds, metric); killed by pid at teardown if still running."""
+    from agentharness import AgentFactory
+    f = AgentFactory(Path(tempfile.mkdtemp(prefix="agents-", dir=work_dir)))
+    yield f
+    f.cleanup()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
@@ -404,6 +414,9 @@ def pytest_runtest_makereport(item, call):
         tail = b.log_tail()
         if tail:
             report.sections.append(("%s %s stderr" % (b.kind, b.bootstrap), tail))
+    for value in getattr(item, "funcargs", {}).values():
+        for agent in getattr(value, "agents", []) if type(value).__name__ == "AgentFactory" else []:
+            report.sections.append(("skein-agent %s stderr" % agent.name, agent.log_tail()))
 
 
 # ---------------------------------------------------------------------------------------------- topics
