@@ -510,7 +510,8 @@ def main():
             med(kind, "rss_idle_mib"), med(kind, "idle_cpu_s"), opts.idle_seconds))
     if "rsyslog" in kinds and "agent" in kinds:
         ratio = med("agent", "lines_per_s") / med("rsyslog", "lines_per_s")
-        print("\nagent / rsyslog lines/s: %.2f (goal >= 1.5)" % ratio)
+        print("\nagent / rsyslog lines/s: %.2f (goal >= 1.5); CPU per line: %.2f" % (
+            ratio, med("agent", "cpu_s_per_million") / med("rsyslog", "cpu_s_per_million")))
     if opts.rounds > 1:
         for kind in kinds:
             print("%s per round lines/s: %s" % (kind, " ".join("%.0f" % r["lines_per_s"] for r in results
