@@ -12,6 +12,8 @@ public struct FileSource: LogSource {
     public var kind: String { "file" }
     let metrics: FileSourceMetrics
     let logger: Logger
+    /// Called once per turn of the source's loop; tests count turns to prove an idle source sleeps.
+    var onLoopTurn: (@Sendable () -> Void)?
 
     public init(settings: FileSourceSettings, defaultTopic: String, metrics: MetricsRegistry, logger: Logger) {
         self.settings = settings
@@ -22,6 +24,7 @@ public struct FileSource: LogSource {
 
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let tailer = try FileTailer(settings: settings, state: state, sink: sink, metrics: metrics, logger: logger)
+        tailer.onLoopTurn = onLoopTurn
         defer { tailer.close() }
         do {
             try await tailer.run()
@@ -57,6 +60,7 @@ final class FileTailer {
     var knownOffsets: [String: Int64] = [:]
     /// `.gz` files already considered, by inode.
     var compressedSeen: Set<FileKey> = []
+    var onLoopTurn: (@Sendable () -> Void)?
     /// `.gz` files that did not decompress, with their size then (gzip may still be writing them).
     var compressedFailed: [FileKey: Int64] = [:]
     let rotateWait: Duration
@@ -100,6 +104,7 @@ final class FileTailer {
         adoptRotatedFiles()
         var nextScan = ContinuousClock.now + scanInterval
         while !Task.isCancelled {
+            onLoopTurn?()
             if watcher.takeStructuralChange() || ContinuousClock.now >= nextScan {
                 try await scan(initial: false)
                 nextScan = ContinuousClock.now + scanInterval
@@ -114,7 +119,9 @@ final class FileTailer {
             var deadline = nextScan
             for file in files.values {
                 if let due = file.multiline?.deadline { deadline = min(deadline, due) }
-                if let since = file.unmatchedSince { deadline = min(deadline, max(since, file.lastGrowth) + rotateWait) }
+                if let since = file.unmatchedSince {
+                    deadline = min(deadline, max(since, file.lastGrowth) + rotateWait)
+                }
             }
             let now = ContinuousClock.now
             if deadline > now { await wakeup.wait(timeout: deadline - now) }
@@ -197,7 +204,7 @@ final class FileTailer {
         }
         var offset: Int64
         var stale: [String] = []
-        if let known = knownOffsets[identity], identity != inodeIdentity || plausibleOffset(fd, known, size: size) {
+        if let known = knownOffsets[identity], plausibleOffset(fd, known, size: size) {
             offset = known
         } else if identity != inodeIdentity, let known = knownOffsets[inodeIdentity],
             plausibleOffset(fd, known, size: size)
@@ -251,9 +258,10 @@ final class FileTailer {
                 let inodeIdentity = Fingerprint.inodeStream(device: key.device, inode: key.inode)
                 let identity =
                     prefix.count >= fingerprintBytes ? Fingerprint.stream(Fingerprint.hash(prefix)) : inodeIdentity
-                let match = wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
+                let match =
+                    wanted.contains(identity) ? identity : (wanted.contains(inodeIdentity) ? inodeIdentity : nil)
                 guard let match, let offset = knownOffsets[match], offset <= Int64(info.st_size),
-                    match != inodeIdentity || plausibleOffset(fd, offset, size: Int64(info.st_size))
+                    plausibleOffset(fd, offset, size: Int64(info.st_size))
                 else {
                     Glibc.close(fd)
                     continue
@@ -274,13 +282,25 @@ final class FileTailer {
         metrics.filesWatched.set(files.count)
     }
 
-    /// An `ino-` position can be stale: the file was deleted while the agent was away (or before its
-    /// retirement was committed) and a new file got the inode. Positions fall after a `\n` (or at the end
-    /// of a released file), so one that does not is not this file's; it is read from 0 instead.
+    /// A recovered position can belong to another file: an `ino-` one when a deleted file's inode was
+    /// reused, an `fp-` one when two files start with the same `fingerprint_bytes`. Positions fall after a
+    /// `\n` (or at the end of a released file), so one that does not is not this file's and the file is
+    /// read from 0 instead: a duplicate rather than a loss.
     func plausibleOffset(_ fd: Int32, _ offset: Int64, size: Int64) -> Bool {
         guard offset > 0, offset < size else { return offset == 0 || offset == size }
         var byte: UInt8 = 0
-        return pread(fd, &byte, 1, off_t(offset - 1)) == 1 && byte == 0x0A
+        guard pread(fd, &byte, 1, off_t(offset - 1)) == 1 else { return false }
+        if byte == 0x0A { return true }
+        guard settings.longLines == .split else { return false }
+        // After a `split` piece: pieces end every max_line_bytes from their line's start.
+        let pieceBytes = Int64(max(1, settings.maxLineBytes))
+        let window = min(offset, 4 * pieceBytes)
+        var bytes = [UInt8](repeating: 0, count: Int(window))
+        let n = bytes.withUnsafeMutableBytes { preadFully(fd, $0.baseAddress!, $0.count, offset - window) }
+        guard n == Int(window) else { return false }
+        let lineStart = bytes.lastIndex(of: 0x0A).map { offset - window + Int64($0) + 1 } ?? (offset - window)
+        if bytes.lastIndex(of: 0x0A) == nil && offset > window { return true }  // a very long line: cannot tell
+        return (offset - lineStart) % pieceBytes == 0
     }
 
     /// At shutdown, files deleted and read to their end are retired now rather than after their wait:

@@ -17,15 +17,25 @@ extension FileTailer {
     func read(_ file: TrackedFile) async throws -> Bool {
         guard let info = fileStat(file.fd) else { return false }
         var size = Int64(info.st_size)
-        if !file.isCopy && (size < file.readOffset || (size > file.lastSize && !prefixUnchanged(file))) {
+        // A write shows in the size or, when the file was truncated and rewritten to the very same length
+        // between two looks, only in the modification time; either way the first bytes are compared.
+        let modified = ModificationTime(info)
+        let changed = size != file.lastSize || modified != file.lastModified
+        if !file.isCopy && (size < file.readOffset || (changed && !prefixUnchanged(file))) {
             try await truncated(file, size: size)
             guard files[file.key] === file else { return false }
         }
         if size > file.lastSize { file.lastGrowth = .now }
+        if isCopyInProgress(file, size: size) {
+            // Not read yet; once it has fingerprint_bytes it is recognised as a copy when opened again.
+            if size >= Int64(fingerprintBytes) { forget(file) }
+            return false
+        }
         upgradeIdentity(file, size: size)
         var events: [LogEvent] = []
         var batchBytes = 0
-        var budget = FileTailer.fileBudget
+        // Nothing new: no read. Bytes appended since the fstat come with the next wakeup.
+        var budget = size > file.readOffset ? FileTailer.fileBudget : 0
         var lines: [Line] = []
         var entries: [MultilineAggregator.Entry] = []
         while budget > 0 {
@@ -61,8 +71,9 @@ extension FileTailer {
         try await emit(file, &events)
         size = max(size, file.readOffset)
         file.lastSize = size
+        file.lastModified = modified
         file.lag.set(Int(size - file.emitted))
-        return budget <= 0
+        return budget <= 0 && size > file.readOffset
     }
 
     func event(_ file: TrackedFile, _ bytes: [UInt8], end: Int64, flags: LogEventFlags, time: Int64) -> LogEvent {
@@ -90,7 +101,8 @@ extension FileTailer {
         let prefix = readPrefix(file.fd, fingerprintBytes)
         if file.prefixLength > 0 {
             guard prefix.count >= file.prefixLength,
-                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) })
+                prefix.withUnsafeBytes({ Fingerprint.hash(UnsafeRawBufferPointer(rebasing: $0[0..<file.prefixLength])) }
+                )
                     == file.prefixHash
             else { return false }
         }
@@ -148,7 +160,8 @@ extension FileTailer {
                 lost = 1
             }
             if let entry = file.multiline?.flush(now: .now, force: true) {
-                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
+                events.append(
+                    event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds()))
             }
             try await emit(file, &events)
             countLost(lost)
@@ -168,6 +181,29 @@ extension FileTailer {
             ? Fingerprint.stream(Fingerprint.hash(prefix))
             : Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)
         if let oldIdentity, oldIdentity != file.identity { await sink.retire(stream: oldIdentity) }
+    }
+
+    /// Whether a file nothing has been read from starts with the same bytes as a followed file: the copy
+    /// copytruncate (or `cp`) is writing. Opened when it was created, it would otherwise be read from 0 as a
+    /// new short file, and when it passed fingerprint_bytes it would carry the original's stream name:
+    /// every line of the original twice. It is left unread while it matches.
+    func isCopyInProgress(_ file: TrackedFile, size: Int64) -> Bool {
+        guard file.readOffset == 0, file.emitted == 0, size > 0, !file.isCopy else { return false }
+        let count = Int(min(size, Int64(fingerprintBytes)))
+        let head = readPrefix(file.fd, count)
+        guard head.count == count else { return false }
+        for other in files.values where other !== file && !other.isCopy && other.readOffset >= Int64(count) {
+            if readPrefix(other.fd, count) == head { return true }
+        }
+        return false
+    }
+
+    /// Stops following a file without retiring anything: nothing of it was emitted.
+    func forget(_ file: TrackedFile) {
+        guard files[file.key] === file else { return }
+        files[file.key] = nil
+        Glibc.close(file.fd)
+        metrics.removeLag(path: file.lagLabel)
     }
 
     func countLost(_ lost: Int) {
@@ -193,11 +229,14 @@ extension FileTailer {
             let path = directory == "/" ? "/" + name : (directory == "." ? name : directory + "/" + name)
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
-            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG, files[FileKey(info)] == nil,
+            // A copy still being written when it was found is followed but has been left unread.
+            if let info = fileStat(fd), (info.st_mode & S_IFMT) == S_IFREG,
+                files[FileKey(info)].map({ $0.readOffset == 0 && $0.emitted == 0 && $0 !== file }) ?? true,
                 Int64(info.st_size) >= file.emitted
             {
                 let prefix = readPrefix(fd, file.prefixLength)
                 if prefix.count == file.prefixLength && Fingerprint.hash(prefix) == file.prefixHash {
+                    if let tracked = files[FileKey(info)] { forget(tracked) }
                     return (fd, info, path)
                 }
             }
@@ -211,7 +250,9 @@ extension FileTailer {
         let now = ContinuousClock.now
         for file in files.values where file.multiline?.deadline.map({ $0 <= now }) == true {
             guard let entry = file.multiline?.flush(now: now) else { continue }
-            var events = [event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())]
+            var events = [
+                event(file, entry.bytes, end: entry.end, flags: entry.flags, time: FileTailer.nowMilliseconds())
+            ]
             try await emit(file, &events)
             file.lag.set(Int(file.lastSize - file.emitted))
         }
@@ -247,7 +288,9 @@ extension FileTailer {
             if let partial { multiline.add(partial, now: now, into: &entries) }
             if let last = multiline.flush(now: now, force: true) { entries.append(last) }
             file.multiline = nil
-            for entry in entries { events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time)) }
+            for entry in entries {
+                events.append(event(file, entry.bytes, end: entry.end, flags: entry.flags, time: time))
+            }
         } else if let partial {
             events.append(event(file, partial.bytes, end: partial.end, flags: partial.flags, time: time))
         }
@@ -257,6 +300,10 @@ extension FileTailer {
         Glibc.close(file.fd)
         metrics.removeLag(path: file.lagLabel)
         if file.identity.hasPrefix("fp-") { knownOffsets[file.identity] = file.emitted }
+        if file.isCopy {
+            // A copy the globs match is opened again by the next scan under its own inode name: it was read.
+            knownOffsets[Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)] = file.readOffset
+        }
         for stale in file.staleIdentities where stale != file.identity { await sink.retire(stream: stale) }
         await sink.retire(stream: file.identity)
         logger.debug("released file", metadata: ["path": "\(file.path)", "stream": "\(file.identity)"])

@@ -153,7 +153,8 @@ extension Glob {
         guard let first = components.first else { return }
         let isAbsolute = first.isEmpty
         let start = isAbsolute ? "/" : "."
-        walk(directory: start, rest: isAbsolute ? components.dropFirst() : components[...], depth: 0,
+        walk(
+            directory: start, rest: isAbsolute ? components.dropFirst() : components[...], depth: 0,
             maxDepth: maxDepth, into: &result)
     }
 
@@ -161,12 +162,13 @@ extension Glob {
         directory: String, rest: ArraySlice<[UInt8]>, depth: Int, maxDepth: Int, into result: inout GlobExpansion
     ) {
         guard let component = rest.first, depth <= maxDepth else { return }
-        result.directories.insert(directory)
         let isLast = rest.count == 1
         if component == Glob.doubleStar {
+            result.directories.insert(directory)
             walk(directory: directory, rest: rest.dropFirst(), depth: depth, maxDepth: maxDepth, into: &result)
             for (name, type) in listDirectory(directory) where type == .directory {
-                walk(directory: join(directory, name), rest: rest, depth: depth + 1, maxDepth: maxDepth,
+                walk(
+                    directory: join(directory, name), rest: rest, depth: depth + 1, maxDepth: maxDepth,
                     into: &result)
             }
             return
@@ -174,11 +176,18 @@ extension Glob {
         if Glob.isLiteral(component) {
             let name = String(decoding: Glob.unescaped(component), as: UTF8.self)
             let path = join(directory, name)
+            // Watch a directory on the way only where it decides something: the file's own directory, or
+            // the deepest existing one while the rest of the path is missing. Watching every ancestor
+            // (`/`, `/tmp`) would wake the source for every change there.
+            var info = stat()
+            if isLast || stat(path, &info) != 0 { result.directories.insert(directory) }
             visit(path: path, isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth, into: &result)
             return
         }
+        result.directories.insert(directory)
         for (name, _) in listDirectory(directory) where Glob.matchComponent(component[...], Array(name.utf8)[...]) {
-            visit(path: join(directory, name), isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth,
+            visit(
+                path: join(directory, name), isLast: isLast, rest: rest, depth: depth, maxDepth: maxDepth,
                 into: &result)
         }
     }
@@ -210,9 +219,10 @@ func listDirectory(_ path: String) -> [(String, EntryType)] {
     defer { closedir(dir) }
     var entries: [(String, EntryType)] = []
     while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
+        // Read the name in place: glibc packs entries by d_reclen, so copying the whole 256-byte d_name
+        // field of the last entry can run past the end of its buffer.
+        let namePointer = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        let name = String(cString: namePointer.assumingMemoryBound(to: CChar.self))
         if name == "." || name == ".." { continue }
         var type: EntryType = entry.pointee.d_type == UInt8(DT_DIR) ? .directory : .other
         if entry.pointee.d_type == UInt8(DT_UNKNOWN) {

@@ -62,7 +62,8 @@ struct LineSplitter {
             let found = memchr(base + index, 0x0A, remaining)
             let newline = found.map { base.distance(to: UnsafeRawPointer($0)) }
             let segmentEnd = newline ?? chunk.count
-            append(UnsafeRawBufferPointer(rebasing: chunk[index..<segmentEnd]), start: start + Int64(index),
+            append(
+                UnsafeRawBufferPointer(rebasing: chunk[index..<segmentEnd]), start: start + Int64(index),
                 into: &lines)
             guard let newline else { return }
             finishLine(end: start + Int64(newline + 1), into: &lines)

@@ -13,6 +13,17 @@ struct FileKey: Hashable {
     }
 }
 
+/// st_mtim, compared to notice a rewrite that left the size unchanged.
+struct ModificationTime: Equatable {
+    let seconds: Int
+    let nanoseconds: Int
+
+    init(_ info: stat) {
+        seconds = Int(info.st_mtim.tv_sec)
+        nanoseconds = Int(info.st_mtim.tv_nsec)
+    }
+}
+
 /// One open file and where its stream stands. The descriptor, not the path, is what is read: a renamed or
 /// deleted file is still read to its end through it.
 final class TrackedFile {
@@ -34,6 +45,7 @@ final class TrackedFile {
     var multiline: MultilineAggregator?
     /// The size at the last look, and when it last grew.
     var lastSize: Int64
+    var lastModified: ModificationTime?
     var lastGrowth: ContinuousClock.Instant
     /// Set when no glob path names the file any more (renamed away or deleted): it is read to its end
     /// and released once it stops growing for `rotate_wait_seconds`.

@@ -50,6 +50,7 @@ public actor LogDelivery {
     private var producer: Producer?
     private var metadata: ClusterMetadata?
     public private(set) var mode: Mode = .exactlyOnce
+    private var readCommitted = true
     private var warnedFallback = false
     private var lastCheckpoint: [String: ContinuousClock.Instant] = [:]
     private var dirtyTopics: Set<String> = []
@@ -137,7 +138,7 @@ public actor LogDelivery {
         guard let metadata else { throw KafkaClientError.closed }
         let recovery = TailRecovery(
             metadata: metadata, agentId: settings.transactionalId, hostKey: Array(settings.hostName.utf8),
-            isolation: mode == .exactlyOnce ? .readCommitted : .readUncommitted, logger: logger)
+            isolation: mode == .exactlyOnce || readCommitted ? .readCommitted : .readUncommitted, logger: logger)
         var states: [String: SourceState] = [:]
         var seen: Set<String> = []
         for book in books where seen.insert(book.topic).inserted {
@@ -168,6 +169,11 @@ public actor LogDelivery {
             bootstrapServers: settings.bootstrapServers, clientId: settings.clientId, logger: logger)
         self.metadata = metadata
         let connection = try await metadata.anyConnection()
+        // Recovery reads read_committed wherever the broker has transactions, whatever the mode: records
+        // of an aborted transaction (an earlier exactly-once run's) were never delivered.
+        readCommitted = [ApiKey.initProducerId, .addPartitionsToTxn, .endTxn].allSatisfy {
+            (try? connection.versions.version(of: $0)) != nil
+        }
         var transactional = settings.exactlyOnce != .off
         if transactional {
             do {
@@ -472,6 +478,11 @@ public actor LogDelivery {
                 dropped += item.cost
                 books[item.source].committed.increment()
                 books[item.source].buffered.decrement(by: item.cost)
+            } else if item.record == nil, item.sequence < committedPerSource[item.source] {
+                // A retire queued before a record that is committed was committed with it (transactions
+                // take the queue in order). Kept, it would be applied after that record and drop a stream
+                // the record re-added (a short file's `ino-` name across copytruncate, a reused inode).
+                continue
             } else {
                 kept.append(item)
             }

@@ -52,16 +52,23 @@ public final class MemoryBudget: Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let admitNow = state.withLock { state -> Bool in
+                let outcome = state.withLock { state -> Result<Bool, CancellationError> in
                     if state.waiters.isEmpty, state.held + bytes <= capacity || state.held == 0 {
                         state.held += bytes
-                        return true
+                        return .success(true)
                     }
+                    // Cancelled after the check above but before the handler was installed: the handler
+                    // has already run and found no waiter, so nobody would ever remove this one.
+                    if Task.isCancelled { return .failure(CancellationError()) }
                     if state.waiters.isEmpty { state.waitingSince = .now }
                     state.waiters.append((id, bytes, continuation))
-                    return false
+                    return .success(false)
                 }
-                if admitNow { continuation.resume() }
+                switch outcome {
+                case .success(true): continuation.resume()
+                case .success(false): break
+                case .failure(let error): continuation.resume(throwing: error)
+                }
             }
         } onCancel: {
             let cancelled = state.withLock { state -> CheckedContinuation<Void, any Error>? in

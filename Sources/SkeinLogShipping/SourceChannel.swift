@@ -53,21 +53,21 @@ public final class SourceChannel: SourceSink {
     ]
 
     /// What a queued record really holds in memory, so the cap bounds the process's memory rather than
-    /// just its message bytes: the JSON value (the message, escaped, plus ~200 bytes of schema), the
-    /// position headers, and per record about 440 bytes of arrays, structs and allocator overhead
-    /// (measured: with a cost of message + 256 the agent's RSS grew by 3.5 × the cap).
-    static func cost(of event: LogEvent) -> Int {
-        var fields = 0
-        for (name, value) in event.fields {
-            fields += name.utf8.count + 8
-            if case .string(let text) = value { fields += text.utf8.count } else { fields += 16 }
-        }
-        return event.message.count + 2 * (event.stream.utf8.count + event.position.utf8.count) + fields + 640
+    /// just its message bytes: the JSON value as encoded (the message escaped - a control byte is six
+    /// bytes there, an invalid byte three plus its base64 - with the schema and fields), the position
+    /// headers, and per record about 440 bytes of arrays, structs and allocator overhead (measured: with
+    /// a cost of message + 256 the agent's RSS grew by 3.5 × the cap).
+    static func cost(of event: LogEvent, encodedBytes: Int) -> Int {
+        encodedBytes + 2 * (event.stream.utf8.count + event.position.utf8.count) + 440
     }
 
     public func emit(_ events: [LogEvent]) async throws {
         guard !events.isEmpty else { return }
-        let cost = events.reduce(0) { $0 + Self.cost(of: $1) }
+        // Encoded before the budget is asked, so the cap counts what is really held; the sequence
+        // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
+        let values = events.map { encoder.encode($0) }
+        var cost = 0
+        for (event, value) in zip(events, values) { cost += Self.cost(of: event, encodedBytes: value.count) }
         try await budget.acquire(cost)
         let first = nextSequence.withLock { next in
             defer { next += UInt64(events.count) }
@@ -85,12 +85,12 @@ public final class SourceChannel: SourceSink {
                     key: PositionHeaders.position,
                     value: PositionHeaders.positionValue(stream: event.stream, position: event.position)))
             let record = ProducerRecord(
-                topic: topic, partition: partition, key: hostKey, value: encoder.encode(event), headers: headers,
+                topic: topic, partition: partition, key: hostKey, value: values[offset], headers: headers,
                 timestamp: event.timestampMilliseconds)
             items.append(
                 LogDelivery.Item(
                     source: index, sequence: sequence, stream: event.stream, position: event.position,
-                    record: record, cost: Self.cost(of: event), readAt: now))
+                    record: record, cost: Self.cost(of: event, encodedBytes: values[offset].count), readAt: now))
         }
         emitted.increment(by: events.count)
         buffered.increment(by: cost)

@@ -102,9 +102,15 @@ struct TailRecovery {
             let records = try await consumer.poll()
             let moved = await consumer.position(of: topicPartition) != position
             idlePolls = records.isEmpty && !moved ? idlePolls + 1 : 0
-            // Retention can delete the range while it is read; past a few hundred idle polls the range
-            // holds nothing more to read.
-            if idlePolls > 400 { break }
+            // `poll` answers a lost connection with no records, so a read that stops moving is a failure,
+            // never the end of the range: taken for the whole window, it would hand back a state older
+            // than what is committed (and committed records would go out again under their sequence
+            // numbers). A range that retention deletes meanwhile does move: the fetch answers
+            // OFFSET_OUT_OF_RANGE and the position jumps to the new log start.
+            if idlePolls > 400 {
+                throw KafkaClientError.timedOut(
+                    "\(topicPartition): reading back offsets \(position)..<\(upper) made no progress")
+            }
             for record in records where record.offset < upper {
                 scanned += 1
                 guard record.key == hostKey,

@@ -157,7 +157,7 @@ class AgentProcess:
         self.starts += 1
         self.snapshots.append([])
         with open(self.log_path(), "wb") as err:
-            self.proc = subprocess.Popen([str(exe), "--config", str(self.config_path)], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([str(exe), "--config", str(self.config_path), "--log-level", os.environ.get("SKEIN_AGENT_LOG_LEVEL", "info")], stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err, start_new_session=True)
 
         def ready():

@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
+import Logging
 import SkeinLogShipping
+import SkeinMetrics
+import Synchronization
 import Testing
 
 @testable import SkeinFileSource
@@ -85,6 +88,27 @@ import Testing
         #expect(source.sink.state.withLock { $0.dropped.isEmpty })
     }
 
+    @Test func aCopyBeingWrittenUnderAMatchingNameIsNotReadTwice() async throws {
+        // logrotate creates the copy empty and fills it: the source sees a new short file, then one with
+        // the followed file's first bytes. It must neither read it from 0 nor lose the window lines.
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        let source = RunningSource(settings(dir, ["app.log*"]))
+        append(path, lines("a", 0..<5))
+        #expect(await waitUntil { source.sink.events.count == 5 })
+        let copy = dir.file("app.log.1")
+        append(copy, String(lines("a", 0..<5).prefix(40)))
+        try? await Task.sleep(for: .milliseconds(100))
+        append(copy, String(lines("a", 0..<5).dropFirst(40)))
+        try? await Task.sleep(for: .milliseconds(100))
+        truncateFile(path)
+        append(path, lines("b", 0..<3))
+        #expect(await waitUntil { source.sink.events.count >= 8 })
+        try? await Task.sleep(for: .milliseconds(1500))
+        await source.stop()
+        #expect(source.sink.messages == lineList("a", 0..<5) + lineList("b", 0..<3))
+    }
+
     @Test func copytruncateFoundAtStartAfterTheAgentWasAway() async throws {
         // The agent stopped after line 4; logrotate copied and truncated while it was away. The restart
         // finds the old stream in the copy (not matched by the glob) and reads lines 5..<8 from it.
@@ -138,6 +162,24 @@ import Testing
         #expect(await waitUntil { source.sink.events.count == 9 })
         await source.stop()
         #expect(source.sink.messages == lineList("a", 0..<3) + lineList("b", 0..<6))
+    }
+
+    @Test func aRewriteToTheSameLengthIsSeenByTheModificationTime() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        let source = RunningSource(settings(dir))
+        append(path, lines("a", 0..<5))
+        #expect(await waitUntil { source.sink.events.count == 5 })
+        // Overwrite in place: the size never changes, only the content and st_mtim.
+        let fd = open(path, O_WRONLY)
+        let rewritten = Array(lines("b", 0..<5).utf8)
+        #expect(rewritten.count == Array(lines("a", 0..<5).utf8).count)
+        _ = rewritten.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        close(fd)
+        #expect(await waitUntil { source.sink.events.count == 10 })
+        await source.stop()
+        #expect(source.sink.messages == lineList("a", 0..<5) + lineList("b", 0..<5))
+        #expect(source.metric("skein_agent_file_truncations_total{source=\"files.test\"}") == 1)
     }
 
     @Test func aFileDeletedWhileOpenIsReadToItsEnd() async throws {
@@ -199,6 +241,22 @@ import Testing
         #expect(await waitUntil { second.sink.events.count == 1 })
         await second.stop()
         #expect(second.sink.messages == lineList("a", 3..<4))
+    }
+
+    @Test func restartInsideASplitLineResumesAtThePiece() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        append(path, lines("a", 0..<3) + String(repeating: "z", count: 25) + "\n")
+        let size = lines("a", 0..<3).utf8.count
+        // The last committed record was the first 10-byte piece of the long line.
+        let stream = Fingerprint.stream(Fingerprint.hash(Array(lines("a", 0..<3).utf8.prefix(64))))
+        let source = RunningSource(
+            settings(dir) { $0.maxLineBytes = 10 },
+            state: SourceState(found: true, positions: [stream: String(size + 10)]))
+        #expect(await waitUntil { source.sink.events.count >= 2 })
+        try? await Task.sleep(for: .milliseconds(200))
+        await source.stop()
+        #expect(source.sink.messages == ["zzzzzzzzzz", "zzzzz"])
     }
 
     @Test func firstStartReadsExistingFilesFromTheEndAndNewOnesFromTheBeginning() async throws {
@@ -273,10 +331,37 @@ import Testing
         try? await Task.sleep(for: .milliseconds(300))
         await source.stop()
         #expect(source.sink.messages == ["started"] + lineList("z", 0..<3))
-        let ignoring = RunningSource(settings(dir, ["app.log*"]) { $0.startAt = .beginning }, state: SourceState(found: false))
+        let ignoring = RunningSource(
+            settings(dir, ["app.log*"]) { $0.startAt = .beginning }, state: SourceState(found: false))
         #expect(await waitUntil { ignoring.sink.events.count == 1 })
         try? await Task.sleep(for: .milliseconds(300))
         await ignoring.stop()
         #expect(ignoring.sink.messages == ["started"])
     }
+
+    @Test func anIdleSourceSleeps() async throws {
+        let dir = TempDirectory()
+        append(dir.file("app.log"), lines("a", 0..<3))
+        let turns = TurnCounter()
+        var source = FileSource(
+            settings: settings(dir), defaultTopic: "logs", metrics: MetricsRegistry(), logger: Logger(label: "t"))
+        source.onLoopTurn = { turns.value.add(1, ordering: .relaxed) }
+        let sink = RecordingSink()
+        let task = Task { try await source.run(from: SourceState(found: true), into: sink) }
+        #expect(await waitUntil { sink.events.count == 3 })
+        let before = turns.value.load(ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(1500))
+        let idleTurns = turns.value.load(ordering: .relaxed) - before
+        // One rescan a second (scan_interval_seconds = 1 here) and the odd late inotify event; a loop
+        // that does not sleep turns thousands of times.
+        #expect(idleTurns <= 6, "\(idleTurns) turns while idle")
+        append(dir.file("app.log"), lines("a", 3..<4))
+        #expect(await waitUntil { sink.events.count == 4 })
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+final class TurnCounter: Sendable {
+    let value = Atomic<Int>(0)
 }

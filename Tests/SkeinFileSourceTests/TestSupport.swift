@@ -4,6 +4,7 @@ import Logging
 import SkeinLogShipping
 import SkeinMetrics
 import Synchronization
+import Testing
 
 @testable import SkeinFileSource
 
@@ -101,6 +102,7 @@ final class RunningSource {
     let sink: RecordingSink
     let task: Task<Void, any Error>
     let registry: MetricsRegistry
+    let finished = Flag()
 
     init(
         _ settings: FileSourceSettings, state: SourceState = SourceState(found: true),
@@ -110,13 +112,19 @@ final class RunningSource {
         self.registry = registry
         let source = FileSource(
             settings: settings, defaultTopic: "logs", metrics: registry, logger: Logger(label: "test"))
-        task = Task { try await source.run(from: state, into: sink) }
+        let finished = self.finished
+        task = Task {
+            defer { finished.value.store(true, ordering: .releasing) }
+            try await source.run(from: state, into: sink)
+        }
     }
 
-    /// Cancels the run and waits for it to finish.
+    /// Cancels the run and waits (bounded) for it to finish.
     func stop() async {
         task.cancel()
-        _ = try? await task.value
+        if !(await waitUntil(seconds: 5) { finished.value.load(ordering: .acquiring) }) {
+            Issue.record("the source did not stop within 5 s of its cancellation")
+        }
     }
 
     /// The value of the sample whose name and labels are `line`, as the registry renders it.
@@ -147,4 +155,8 @@ func lines(_ prefix: String, _ range: Range<Int>) -> String {
 
 func lineList(_ prefix: String, _ range: Range<Int>) -> [String] {
     range.map { "\(prefix) line \($0) " + String(repeating: "x", count: 20) }
+}
+
+final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -123,7 +123,9 @@ enum FileManagerHelper {
 }
 
 @Suite struct MultilineTests {
-    func merge(_ texts: [String], _ settings: MultilineSettings) throws -> ([MultilineAggregator.Entry], MultilineAggregator) {
+    func merge(_ texts: [String], _ settings: MultilineSettings) throws -> (
+        [MultilineAggregator.Entry], MultilineAggregator
+    ) {
         var aggregator = try MultilineAggregator(settings: settings)
         var out: [MultilineAggregator.Entry] = []
         var end: Int64 = 0
