@@ -9,7 +9,8 @@
 # (-n) with its own configuration, work directory and pid file; the system's rsyslog, if any, is not touched.
 #
 #   Benchmarks/agent-files.sh [--bin DIR] [driver options: --lines N --line-bytes B --rounds R
-#                             --shippers rsyslog,agent --idle-seconds S --poll-ms MS --json FILE --keep]
+#                             --shippers rsyslog,agent --idle-seconds S --poll-ms MS --json FILE --keep
+#                             --rsyslog-queue-size N --agent-set 'K = V' --delivery-set 'K = V']
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -175,10 +175,11 @@ host_name = "{host}"
 name = "bench"
 state_dir = "{work}/state"
 metrics_listen = "127.0.0.1:{metrics_port}"
-
+{agent_extra}
 [delivery]
 topic = "{topic}"
 compression = "lz4"
+{delivery_extra}
 
 [sources.host_metrics]
 enabled = false
@@ -255,15 +256,18 @@ class Rsyslog(Shipper):
 class Agent(Shipper):
     name = "agent"
 
-    def __init__(self, agent: Path, *args):
+    def __init__(self, agent: Path, agent_extra: list[str], delivery_extra: list[str], *args):
         self.agent = agent
+        self.agent_extra, self.delivery_extra = agent_extra, delivery_extra
         super().__init__(*args)
         self.metrics_port = free_port()
 
     def command(self) -> list[str]:
         conf = self.work / "skein-agent.toml"
         conf.write_text(AGENT_CONF.format(work=self.work, host=HOST, bootstrap=self.bootstrap, topic=self.topic,
-                                          file=self.followed, metrics_port=self.metrics_port))
+                                          file=self.followed, metrics_port=self.metrics_port,
+                                          agent_extra="\n".join(self.agent_extra),
+                                          delivery_extra="\n".join(self.delivery_extra)))
         return [str(self.agent), "--config", str(conf), "--log-level", "warning"]
 
     def ready(self) -> bool:
@@ -339,7 +343,7 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
     if kind == "rsyslog":
         shipper: Shipper = Rsyslog(opts.rsyslog_queue_size, d, followed, broker.bootstrap, topic)
     else:
-        shipper = Agent(bin_dir / "skein-agent", d, followed, broker.bootstrap, topic)
+        shipper = Agent(bin_dir / "skein-agent", opts.agent_set, opts.delivery_set, d, followed, broker.bootstrap, topic)
     watcher = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-watch-%d" % time.monotonic_ns(),
                         "isolation.level": "read_committed", "enable.auto.commit": False, "log_level": 3})
     tp = TopicPartition(topic, 0)
@@ -437,6 +441,10 @@ def main():
     ap.add_argument("--shippers", default="rsyslog,agent", help="comma-separated: rsyslog, agent")
     ap.add_argument("--rsyslog-queue-size", type=int, default=100000,
                     help="messages in rsyslog's queue for the shipping ruleset (rsyslog's main-queue default)")
+    ap.add_argument("--agent-set", action="append", default=[], metavar="'KEY = VALUE'",
+                    help="an extra TOML line for the agent's [agent] table, e.g. 'memory_cap = \"256MiB\"'")
+    ap.add_argument("--delivery-set", action="append", default=[], metavar="'KEY = VALUE'",
+                    help="an extra TOML line for the agent's [delivery] table, e.g. 'batch_max_bytes = 16777216'")
     ap.add_argument("--poll-ms", type=float, default=10, help="interval of end-offset and /proc samples")
     ap.add_argument("--settle-seconds", type=float, default=3,
                     help="the end offset must stay unchanged this long before the run ends")
@@ -502,7 +510,8 @@ def main():
             med(kind, "rss_idle_mib"), med(kind, "idle_cpu_s"), opts.idle_seconds))
     if "rsyslog" in kinds and "agent" in kinds:
         ratio = med("agent", "lines_per_s") / med("rsyslog", "lines_per_s")
-        print("\nagent / rsyslog lines/s: %.2f (goal >= 1.5)" % ratio)
+        print("\nagent / rsyslog lines/s: %.2f (goal >= 1.5); CPU per line: %.2f" % (
+            ratio, med("agent", "cpu_s_per_million") / med("rsyslog", "cpu_s_per_million")))
     if opts.rounds > 1:
         for kind in kinds:
             print("%s per round lines/s: %s" % (kind, " ".join("%.0f" % r["lines_per_s"] for r in results

@@ -5,7 +5,6 @@ its RSS stays put over a measuring window."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import time
