@@ -140,10 +140,12 @@ let package = Package(
         // The log-shipping core every log source uses: records in the log schema, position headers,
         // one transaction per batch, recovery of each source's position from the tail of its partition,
         // checkpoint records, and the process-wide memory cap.
+        // glibc's malloc_trim, so an idle agent hands the memory of a burst back to the system.
+        .target(name: "CMalloc"),
         .target(
             name: "SkeinLogShipping",
             dependencies: [
-                "SkeinClient", "SkeinCompression", "SkeinMetrics", "SkeinProtocol",
+                "CMalloc", "SkeinClient", "SkeinCompression", "SkeinMetrics", "SkeinProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,4 @@
+import CMalloc
 import Logging
 import SkeinClient
 import SkeinMetrics
@@ -46,8 +47,7 @@ public actor LogDelivery {
     private var books: [Book] = []
     /// Per source, the last sequence number assigned (committed or queued).
     private var nextSequence: [Int: UInt64] = [:]
-    private var queue: [Item] = []
-    private var head = 0
+    private var queue = ItemQueue()
     private var queuedCost = 0
     private var producer: Producer?
     private var metadata: ClusterMetadata?
@@ -59,6 +59,7 @@ public actor LogDelivery {
     private var checkpointOffsets: [String: Int64] = [:]
     private var finishDeadline: ContinuousClock.Instant?
     private var consecutiveFailures = 0
+    private var committedSinceTrim = false
     private var parked: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
     private var nextParkId: UInt64 = 0
 
@@ -238,19 +239,22 @@ public actor LogDelivery {
 
     /// Numbers each record with its source's next sequence number (a retire marker takes the number of
     /// the record before it) and queues it.
-    func enqueue(_ items: [Item]) {
-        for var item in items {
-            if item.record != nil {
-                nextSequence[item.source, default: 0] += 1
-                item.sequence = nextSequence[item.source, default: 0]
-                item.record!.headers.append(
-                    RecordHeader(key: PositionHeaders.sequence, value: Array(String(item.sequence).utf8)))
+    func enqueue(_ items: consuming [Item]) {
+        var chunk = items
+        for index in chunk.indices {
+            let source = chunk[index].source
+            if chunk[index].record != nil {
+                nextSequence[source, default: 0] += 1
+                let sequence = nextSequence[source, default: 0]
+                chunk[index].sequence = sequence
+                chunk[index].record!.headers.append(
+                    RecordHeader(key: PositionHeaders.sequence, value: Array(String(sequence).utf8)))
             } else {
-                item.sequence = nextSequence[item.source, default: 0]
+                chunk[index].sequence = nextSequence[source, default: 0]
             }
-            queuedCost += item.cost
-            queue.append(item)
+            queuedCost += chunk[index].cost
         }
+        queue.append(chunk)
         wake()
     }
 
@@ -276,28 +280,23 @@ public actor LogDelivery {
                 }
                 continue
             }
-            let available = queue.count - head
+            let available = queue.count
             let due = dueCheckpoints(now: now)
             if available == 0 && due.isEmpty {
                 if finishDeadline != nil { break }
+                returnFreedMemory()
                 await park(until: nextCheckpointTime())
                 continue
             }
             if available > 0, finishDeadline == nil, queuedCost < settings.batchMaxBytes, due.isEmpty {
-                let lingerEnd = queue[head].readAt + settings.batchLinger
+                let lingerEnd = queue.first!.readAt + settings.batchLinger
                 if now < lingerEnd {
                     await park(until: lingerEnd)
                     continue
                 }
             }
-            var count = 0
-            var bytes = 0
-            while head + count < queue.count, count == 0 || bytes + queue[head + count].cost <= settings.batchMaxBytes {
-                bytes += queue[head + count].cost
-                count += 1
-            }
             do {
-                try await deliver(count: count, checkpointTopics: due)
+                try await deliver(checkpointTopics: due)
                 consecutiveFailures = 0
             } catch {
                 await recoverFromFailure(error)
@@ -311,6 +310,15 @@ public actor LogDelivery {
                 await metadata?.close()
             }
         }
+    }
+
+    /// Hands memory freed since the last burst back to the system once the queue is empty. glibc's malloc
+    /// keeps it otherwise: after shipping a million lines an idle agent held 328 MiB of RSS with 38 MB in
+    /// use, and malloc_trim brought it to 68 MiB.
+    private func returnFreedMemory() {
+        guard committedSinceTrim else { return }
+        committedSinceTrim = false
+        _ = malloc_trim(0)
     }
 
     private func dueCheckpoints(now: ContinuousClock.Instant) -> Set<String> {
@@ -342,11 +350,18 @@ public actor LogDelivery {
 
     /// One transaction: `count` queued records, plus a checkpoint for each topic in `checkpointTopics`
     /// that describes the state once this transaction has committed.
-    private func deliver(count: Int, checkpointTopics: Set<String>) async throws {
+    private func deliver(checkpointTopics: Set<String>) async throws {
         guard let producer else { throw KafkaClientError.closed }
-        let items = Array(queue[head..<(head + count)])
+        let (slices, count) = queue.batch(maxCost: settings.batchMaxBytes)
         var after = books
-        for item in items { Self.apply(item, to: &after[item.source]) }
+        var records: [ProducerRecord] = []
+        records.reserveCapacity(count)
+        for slice in slices {
+            for item in slice {
+                Self.apply(item, to: &after[item.source])
+                if let record = item.record { records.append(record) }
+            }
+        }
         var checkpoints: [(key: String, record: ProducerRecord)] = []
         let nowMs = Int64((HostClock.wallSeconds() * 1000).rounded())
         for topic in checkpointTopics.sorted() {
@@ -364,14 +379,14 @@ public actor LogDelivery {
                 ], timestamp: nowMs)
             checkpoints.append((CheckpointCache.key(topic: topic, partition: partition), record))
         }
-        let records = items.compactMap(\.record)
         let checkpointRecords = checkpoints
+        let batchRecords = records
         let transactional = mode == .exactlyOnce
         let logger = self.logger
         let started = ContinuousClock.now
-        let offsets = try await Self.within(settings.attemptTimeout, "delivering \(records.count) records") {
+        let offsets = try await Self.within(settings.attemptTimeout, "delivering \(batchRecords.count) records") {
             if transactional { try await producer.beginTransaction() }
-            if !records.isEmpty { try await producer.enqueue(records) }
+            if !batchRecords.isEmpty { try await producer.enqueue(batchRecords) }
             let enqueued = ContinuousClock.now
             var offsets: [String: Int64] = [:]
             for checkpoint in checkpointRecords {
@@ -385,7 +400,7 @@ public actor LogDelivery {
                 logger.debug(
                     "transaction committed",
                     metadata: [
-                        "records": "\(records.count)", "enqueue_ms": "\((enqueued - started).milliseconds)",
+                        "records": "\(batchRecords.count)", "enqueue_ms": "\((enqueued - started).milliseconds)",
                         "checkpoint_ms": "\((flushing - enqueued).milliseconds)",
                         "flush_ms": "\((flushed - flushing).milliseconds)",
                         "end_txn_ms": "\((ContinuousClock.now - flushed).milliseconds)",
@@ -398,18 +413,21 @@ public actor LogDelivery {
         }
 
         // Committed.
-        head += count
         var released = 0
         let now = ContinuousClock.now
-        for item in items {
-            released += item.cost
-            if item.record != nil {
-                books[item.source].committed.increment()
-                books[item.source].buffered.decrement(by: item.cost)
-                metrics.latency.observe((now - item.readAt).seconds)
-                dirtyTopics.insert(books[item.source].topic)
+        for slice in slices {
+            for item in slice {
+                released += item.cost
+                if item.record != nil {
+                    books[item.source].committed.increment()
+                    books[item.source].buffered.decrement(by: item.cost)
+                    metrics.latency.observe((now - item.readAt).seconds)
+                    dirtyTopics.insert(books[item.source].topic)
+                }
             }
         }
+        queue.removeFirst(count)
+        committedSinceTrim = true
         books = after.enumerated().map { index, book in
             var merged = books[index]
             merged.sequence = book.sequence
@@ -419,7 +437,6 @@ public actor LogDelivery {
         for book in books { book.sequenceGauge.set(Int(clamping: book.sequence)) }
         queuedCost -= released
         budget.release(released)
-        compactQueue()
         metrics.transactions.labels("committed").increment()
         if !checkpoints.isEmpty {
             for topic in checkpointTopics {
@@ -441,16 +458,6 @@ public actor LogDelivery {
         }
     }
 
-    private func compactQueue() {
-        if head == queue.count {
-            queue.removeAll(keepingCapacity: queue.count < 1 << 16)
-            head = 0
-        } else if head > 4096, head * 2 > queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
-    }
-
     /// After any failure: back off, reconnect (fencing the failed producer), and re-read what is committed.
     private func recoverFromFailure(_ error: any Error) async {
         consecutiveFailures += 1
@@ -460,7 +467,7 @@ public actor LogDelivery {
             logger.warning(
                 "delivery failed; re-reading the committed position and retrying",
                 metadata: [
-                    "error": "\(error)", "queued_records": "\(queue.count - head)",
+                    "error": "\(error)", "queued_records": "\(queue.count)",
                     "failures": "\(consecutiveFailures)",
                 ])
         }
@@ -476,7 +483,7 @@ public actor LogDelivery {
         let states = try await recoverAll()
         var dropped = 0
         var kept: [Item] = []
-        kept.reserveCapacity(queue.count - head)
+        kept.reserveCapacity(queue.count)
         var committedPerSource: [UInt64] = books.map { _ in 0 }
         for (index, book) in books.enumerated() {
             let state = states[book.id] ?? SourceState()
@@ -486,7 +493,7 @@ public actor LogDelivery {
                 books[index].sequence = state.sequence
             }
         }
-        for item in queue[head...] {
+        for item in queue.all {
             if item.record != nil, item.sequence <= committedPerSource[item.source] {
                 dropped += item.cost
                 books[item.source].committed.increment()
@@ -500,8 +507,7 @@ public actor LogDelivery {
                 kept.append(item)
             }
         }
-        queue = kept
-        head = 0
+        queue.replaceAll(with: kept)
         queuedCost -= dropped
         budget.release(dropped)
         if dropped > 0 {

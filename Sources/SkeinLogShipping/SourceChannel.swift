@@ -89,7 +89,7 @@ public final class SourceChannel: SourceSink {
         }
         emitted.increment(by: events.count)
         buffered.increment(by: cost)
-        await delivery.enqueue(items)
+        await delivery.enqueue(consume items)
     }
 
     /// The record's value, cut (and flagged `truncated`) when it would exceed `maxRecordBytes`: a record

@@ -1,0 +1,2 @@
+// Headers only; this file makes the target a C library SwiftPM can build.
+#include "CMalloc.h"
