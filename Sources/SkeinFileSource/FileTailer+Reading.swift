@@ -32,6 +32,20 @@ extension FileTailer {
             return false
         }
         upgradeIdentity(file, size: size)
+        if file.readOffset == 0 && file.emitted == 0 && file.identity.hasPrefix("fp-") {
+            if files.values.contains(where: { $0 !== file && $0.identity == file.identity }) {
+                // Opened while short, now fingerprinted as a copy of a followed file: its lines are that
+                // file's lines.
+                forget(file)
+                return false
+            }
+            if let known = knownOffsets[file.identity], known <= size {
+                // Opened while short, now fingerprinted as a stream this run already read (the copy of a
+                // file truncated meanwhile): it goes on from that stream's position, not from 0.
+                file.readOffset = known
+                file.emitted = known
+            }
+        }
         var events: [LogEvent] = []
         var batchBytes = 0
         // Nothing new: no read. Bytes appended since the fstat come with the next wakeup.
@@ -165,6 +179,8 @@ extension FileTailer {
             }
             try await emit(file, &events)
             countLost(lost)
+            // Its copy may still appear under a name the globs match: it must go on from here.
+            if file.identity.hasPrefix("fp-") { knownOffsets[file.identity] = file.emitted }
         }
         // Start over as a new file at 0.
         file.splitter = newSplitter()
