@@ -12,7 +12,7 @@ public struct DeliverySettings: Sendable, Equatable {
     public var compression: CompressionCodec = .lz4
     public var exactlyOnce: ExactlyOnceMode = .auto
     /// A transaction takes at most this many bytes of records (at least one record).
-    public var batchMaxBytes = 4 * 1024 * 1024
+    public var batchMaxBytes = 16 * 1024 * 1024
     /// A record's value is cut to this (and flagged `truncated`), under Kafka's default
     /// `message.max.bytes` of 1,048,588 with room for headers and the batch header.
     public var maxRecordBytes = 1_000_000

@@ -135,7 +135,7 @@ import Testing
         let defaults = AgentConfiguration().deliverySettings
         #expect(defaults.defaultTopic == "logs" && defaults.compression == .lz4 && defaults.exactlyOnce == .auto)
         #expect(defaults.checkpointInterval == .seconds(30) && defaults.checkpointMaxAge == .seconds(3600))
-        #expect(defaults.batchLinger == .milliseconds(200) && defaults.batchMaxBytes == 4 << 20)
+        #expect(defaults.batchLinger == .milliseconds(200) && defaults.batchMaxBytes == 16 << 20)
     }
 
     @Test func defaults() throws {
@@ -152,7 +152,7 @@ import Testing
         #expect(configuration.delivery.topic == "logs")
         #expect(configuration.delivery.compression == .lz4)
         #expect(configuration.delivery.exactlyOnce == .auto)
-        #expect(configuration.delivery.batchMaxBytes == 4 * 1024 * 1024)
+        #expect(configuration.delivery.batchMaxBytes == 16 * 1024 * 1024)
         #expect(configuration.delivery.batchLingerMilliseconds == 200)
         #expect(configuration.delivery.transactionTimeoutMilliseconds == 60000)
         #expect(configuration.delivery.checkpointIntervalSeconds == 30)

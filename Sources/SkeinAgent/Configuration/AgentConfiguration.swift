@@ -68,7 +68,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         public var compression: CompressionCodec = .lz4
         public var exactlyOnce: ExactlyOnceMode = .auto
         /// Bytes of records per transaction (one batch of lines); a single larger record still goes alone.
-        public var batchMaxBytes = 4 << 20
+        public var batchMaxBytes = 16 << 20
         /// How long a batch that is not full waits for more lines.
         public var batchLingerMilliseconds = 200
         public var transactionTimeoutMilliseconds = 60_000
