@@ -5,7 +5,7 @@ import Synchronization
 #endif
 
 /// Resumes a continuation with whichever result arrives first (the work or its timeout).
-final class OnceValue<T: Sendable>: Sendable {
+public final class OnceValue<T: Sendable>: Sendable {
     private enum State {
         case waiting
         case installed(CheckedContinuation<T, any Error>)
@@ -15,7 +15,9 @@ final class OnceValue<T: Sendable>: Sendable {
 
     private let state = Mutex<State>(.waiting)
 
-    func install(_ continuation: CheckedContinuation<T, any Error>) {
+    public init() {}
+
+    public func install(_ continuation: CheckedContinuation<T, any Error>) {
         let early: Result<T, any Error>? = state.withLock { state in
             if case .early(let result) = state {
                 state = .done
@@ -27,7 +29,7 @@ final class OnceValue<T: Sendable>: Sendable {
         if let early { continuation.resume(with: early) }
     }
 
-    func resume(with result: Result<T, any Error>) {
+    public func resume(with result: Result<T, any Error>) {
         let continuation: CheckedContinuation<T, any Error>? = state.withLock { state in
             switch state {
             case .waiting:

@@ -1,6 +1,7 @@
 import Logging
 import SkeinClient
 import SkeinCompression
+import SkeinLogShipping
 import Synchronization
 
 /// A record waiting for delivery.
@@ -70,7 +71,7 @@ public actor RecordShipper {
     private var finishDeadline: ContinuousClock.Instant?
     private var isRunning = false
     /// The wait for the send in flight, which `finish` can cut short at its deadline.
-    private var inFlight: OnceResult?
+    private var inFlight: OnceValue<Void>?
     /// The parked `run` loop: waiting for work, or backing off after a failure.
     private var parked: (id: UInt64, continuation: CheckedContinuation<Void, Never>, wakesOnWork: Bool)?
     private var nextParkId: UInt64 = 0
@@ -174,7 +175,7 @@ public actor RecordShipper {
         }
         var timeout = settings.sendTimeout
         if let deadline = finishDeadline { timeout = min(timeout, max(deadline - .now, .milliseconds(1))) }
-        let once = OnceResult()
+        let once = OnceValue<Void>()
         inFlight = once
         defer { inFlight = nil }
         return await withTaskCancellationHandler {
@@ -239,70 +240,34 @@ public actor RecordShipper {
     /// else resumes `once` first. The task is left to finish on its own: a Kafka send cannot be
     /// withdrawn once written.
     static func value(
-        of task: Task<Void, any Error>, timeout: Duration, once: OnceResult
+        of task: Task<Void, any Error>, timeout: Duration, once: OnceValue<Void>
     ) async -> Result<Void, any Error> {
-        await withCheckedContinuation { continuation in
-            once.install(continuation)
-            let timer = Task {
-                do {
-                    try await Task.sleep(for: timeout)
-                    once.resume(with: .failure(KafkaClientError.timedOut("delivery after \(timeout)")))
-                } catch {
-                    // Cancelled: the send finished first.
+        do {
+            try await withCheckedThrowingContinuation { continuation in
+                once.install(continuation)
+                let timer = Task {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        once.resume(with: .failure(KafkaClientError.timedOut("delivery after \(timeout)")))
+                    } catch {
+                        // Cancelled: the send finished first.
+                    }
+                }
+                Task {
+                    let result: Result<Void, any Error>
+                    do {
+                        try await task.value
+                        result = .success(())
+                    } catch {
+                        result = .failure(error)
+                    }
+                    timer.cancel()
+                    once.resume(with: result)
                 }
             }
-            Task {
-                let result: Result<Void, any Error>
-                do {
-                    try await task.value
-                    result = .success(())
-                } catch {
-                    result = .failure(error)
-                }
-                timer.cancel()
-                once.resume(with: result)
-            }
+            return .success(())
+        } catch {
+            return .failure(error)
         }
-    }
-}
-
-/// Resumes a continuation with whichever result arrives first.
-final class OnceResult: Sendable {
-    private enum State {
-        case waiting
-        case installed(CheckedContinuation<Result<Void, any Error>, Never>)
-        /// Resumed before the continuation was installed (cancelled right away, say).
-        case early(Result<Void, any Error>)
-        case done
-    }
-
-    private let state = Mutex<State>(.waiting)
-
-    func install(_ continuation: CheckedContinuation<Result<Void, any Error>, Never>) {
-        let early: Result<Void, any Error>? = state.withLock { state in
-            if case .early(let result) = state {
-                state = .done
-                return result
-            }
-            state = .installed(continuation)
-            return nil
-        }
-        if let early { continuation.resume(returning: early) }
-    }
-
-    func resume(with result: Result<Void, any Error>) {
-        let continuation: CheckedContinuation<Result<Void, any Error>, Never>? = state.withLock { state in
-            switch state {
-            case .waiting:
-                state = .early(result)
-                return nil
-            case .installed(let continuation):
-                state = .done
-                return continuation
-            case .early, .done:
-                return nil
-            }
-        }
-        continuation?.resume(returning: result)
     }
 }
