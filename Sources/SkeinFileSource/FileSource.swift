@@ -101,7 +101,11 @@ final class FileTailer {
     func run() async throws {
         let scanInterval = Duration.milliseconds(Int64(max(0.05, settings.scanIntervalSeconds) * 1000))
         try await scan(initial: true)
-        adoptRotatedFiles()
+        // Streams no file on disk carries any more leave the positions (and the next checkpoint).
+        for gone in adoptRotatedFiles().sorted() {
+            knownOffsets[gone] = nil
+            await sink.retire(stream: gone)
+        }
         var nextScan = ContinuousClock.now + scanInterval
         while !Task.isCancelled {
             onLoopTurn?()
@@ -236,15 +240,19 @@ final class FileTailer {
     /// At start, recovered streams that no glob path names may be files rotated away while the agent was
     /// down (renamed, or copytruncate's copy). Looks for them in the watched directories and reads them
     /// from the recovered position to their end, so the lines written before the rotation are not lost.
-    func adoptRotatedFiles() {
+    /// Returns the recovered streams that no file in the watched directories carries.
+    func adoptRotatedFiles() -> Set<String> {
         let claimed = Set(files.values.flatMap { [$0.identity] + $0.staleIdentities })
         var wanted = Set(knownOffsets.keys).subtracting(claimed)
-        guard !wanted.isEmpty else { return }
+        guard !wanted.isEmpty else { return [] }
+        defer { metrics.filesWatched.set(files.count) }
         var examined = 0
         for directory in watcher.watchedDirectories.sorted() {
             for (name, type) in listDirectory(directory) where type == .other && !name.hasSuffix(".gz") {
                 examined += 1
-                guard examined <= 10_000, !wanted.isEmpty else { return }
+                // Past the bound nothing is known to be gone.
+                guard examined <= 10_000 else { return [] }
+                guard !wanted.isEmpty else { return [] }
                 let path = directory == "/" ? "/" + name : directory + "/" + name
                 guard !isExcluded(path) else { continue }
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -279,7 +287,7 @@ final class FileTailer {
                 logger.info("reading a rotated file to its end", metadata: ["path": "\(path)", "stream": "\(match)"])
             }
         }
-        metrics.filesWatched.set(files.count)
+        return wanted
     }
 
     /// A recovered position can belong to another file: an `ino-` one when a deleted file's inode was

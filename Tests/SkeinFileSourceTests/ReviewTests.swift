@@ -29,7 +29,7 @@ import Testing
     /// A recovered stream whose file is gone (rotated away and deleted while the agent was down) is
     /// never claimed and never retired: it stays in every checkpoint for good, one more per such restart,
     /// and an `fp-` position can later be applied to an unrelated file with the same first bytes.
-    @Test(.disabled("review finding: recovered streams no file claims are never retired"))
+    @Test
     func recoveredStreamsOfFilesThatAreGoneAreRetired() async throws {
         let dir = TempDirectory()
         append(dir.file("a.log"), lines("a", 0..<2))
