@@ -19,8 +19,8 @@ final class FileSourceMetricFamilies: Sendable {
             labelNames: ["source"])
         bytesRead = registry.counterFamily(
             "skein_agent_file_bytes_read_total", help: "Bytes read from files.", labelNames: ["source"])
-        lagBytes = FileSourceMetricFamilies.gaugeFamily(
-            registry, "skein_agent_file_lag_bytes",
+        lagBytes = registry.gaugeFamily(
+            "skein_agent_file_lag_bytes",
             help: "Bytes between the last emitted line and the end of each open file.",
             labelNames: ["source", "path"])
         rotations = registry.counterFamily(
@@ -34,17 +34,9 @@ final class FileSourceMetricFamilies: Sendable {
             "skein_agent_file_lines_lost_total",
             help: "Lines provably lost to truncation (copytruncate window); a lower bound.",
             labelNames: ["source"])
-        filesWatched = FileSourceMetricFamilies.gaugeFamily(
-            registry, "skein_agent_files_watched", help: "Files held open by the file source.",
+        filesWatched = registry.gaugeFamily(
+            "skein_agent_files_watched", help: "Files held open by the file source.",
             labelNames: ["source"])
-    }
-
-    private static func gaugeFamily(
-        _ registry: MetricsRegistry, _ name: String, help: String, labelNames: [String]
-    ) -> MetricFamily<Gauge> {
-        let family = MetricFamily(name: name, help: help, type: .gauge, labelNames: labelNames) { Gauge() }
-        registry.register(family)
-        return family
     }
 
     /// Registries live as long as their agent, so keeping them (and these families) here leaks nothing

@@ -21,11 +21,11 @@ public final class DeliveryMetrics: Sendable {
             "skein_agent_log_records_committed_total",
             help: "Log records in committed transactions (acknowledged, in at-least-once mode).", labelNames: ["source"]
         )
-        sequence = Self.gaugeFamily(
-            registry, "skein_agent_source_sequence",
+        sequence = registry.gaugeFamily(
+            "skein_agent_source_sequence",
             help: "The sequence number of the source's last committed record.", labelNames: ["source"])
-        bufferedBytes = Self.gaugeFamily(
-            registry, "skein_agent_buffered_bytes",
+        bufferedBytes = registry.gaugeFamily(
+            "skein_agent_buffered_bytes",
             help: "Bytes of the source's records read but not yet committed.", labelNames: ["source"])
         dropped = registry.counterFamily(
             "skein_agent_source_dropped_total",
@@ -63,13 +63,5 @@ public final class DeliveryMetrics: Sendable {
                     help: "Time sources spent paused because the memory cap was reached.")
                 writer.sample("skein_agent_backpressure_seconds_total", [], budget.waitedSeconds)
             })
-    }
-
-    private static func gaugeFamily(
-        _ registry: MetricsRegistry, _ name: String, help: String, labelNames: [String]
-    ) -> MetricFamily<Gauge> {
-        let family = MetricFamily(name: name, help: help, type: .gauge, labelNames: labelNames) { Gauge() }
-        registry.register(family)
-        return family
     }
 }

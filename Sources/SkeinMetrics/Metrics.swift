@@ -233,6 +233,12 @@ public final class MetricsRegistry: Sendable {
         return family
     }
 
+    public func gaugeFamily(_ name: String, help: String, labelNames: [String]) -> MetricFamily<Gauge> {
+        let family = MetricFamily(name: name, help: help, type: .gauge, labelNames: labelNames) { Gauge() }
+        register(family)
+        return family
+    }
+
     public func histogramFamily(
         _ name: String, help: String, labelNames: [String], upperBounds: [Double]
     ) -> MetricFamily<Histogram> {
