@@ -5,17 +5,21 @@
 public struct LogRecordEncoder: Sendable {
     public let host: String
     public let sourceKind: String
+    /// `,"host":…,"source":…` for the agent's own host, encoded once.
     private let prefix: [UInt8]
+    private let sourceSuffix: [UInt8]
 
     public init(host: String, sourceKind: String) {
         self.host = host
         self.sourceKind = sourceKind
         var json = JSONBytes()
-        json.raw(",\"host\":")
-        json.string(host)
         json.raw(",\"source\":")
         json.string(sourceKind)
-        prefix = json.bytes
+        sourceSuffix = json.bytes
+        json = JSONBytes()
+        json.raw(",\"host\":")
+        json.string(host)
+        prefix = json.bytes + sourceSuffix
     }
 
     public func encode(_ event: LogEvent) -> [UInt8] {
@@ -23,7 +27,13 @@ public struct LogRecordEncoder: Sendable {
         json.raw("{\"timestamp\":\"")
         RFC3339.appendUTC(milliseconds: event.timestampMilliseconds, to: &json.bytes)
         json.raw("\"")
-        json.bytes.append(contentsOf: prefix)
+        if let entryHost = event.host, entryHost != host {
+            json.raw(",\"host\":")
+            json.string(entryHost)
+            json.bytes.append(contentsOf: sourceSuffix)
+        } else {
+            json.bytes.append(contentsOf: prefix)
+        }
         if let unit = event.unit {
             json.raw(",\"unit\":")
             json.string(unit)

@@ -45,6 +45,10 @@ public struct LogEvent: Sendable {
     public var message: [UInt8]
     /// `unit` in the log schema: systemd unit, syslog app-name, or the file's path.
     public var unit: String?
+    /// `host` in the log schema when the entry names its own (journald's `_HOSTNAME`, a syslog header's
+    /// HOSTNAME); nil means the agent's host. The record key stays the agent's host either way, so one
+    /// agent's records keep one partition and its recovery reads one tail.
+    public var host: String?
     /// Syslog severity 0–7, when the source knows it.
     public var severity: UInt8?
     /// `fields` in the log schema, in order.
@@ -56,12 +60,14 @@ public struct LogEvent: Sendable {
     public var flags: LogEventFlags
 
     public init(
-        timestampMilliseconds: Int64, message: [UInt8], unit: String? = nil, severity: UInt8? = nil,
-        fields: [(String, LogFieldValue)] = [], stream: String, position: String, flags: LogEventFlags = []
+        timestampMilliseconds: Int64, message: [UInt8], unit: String? = nil, host: String? = nil,
+        severity: UInt8? = nil, fields: [(String, LogFieldValue)] = [], stream: String, position: String,
+        flags: LogEventFlags = []
     ) {
         self.timestampMilliseconds = timestampMilliseconds
         self.message = message
         self.unit = unit
+        self.host = host
         self.severity = severity
         self.fields = fields
         self.stream = stream
