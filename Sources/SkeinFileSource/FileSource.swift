@@ -58,6 +58,10 @@ final class FileTailer {
     /// Stream → offset for files not open now: the recovered positions, then positions of files released
     /// during this run (fingerprint identities only; an `ino-` name can be reused by another file).
     var knownOffsets: [String: Int64] = [:]
+    /// Fingerprint stream → the position just after its last emitted entry, while a followed file carries
+    /// it. Two followed files can carry one stream for a moment (copytruncate's copy opened before the
+    /// truncation is seen); whichever reads second skips what the first already shipped.
+    var shippedOffsets: [String: Int64] = [:]
     /// `.gz` files already considered, by inode.
     var compressedSeen: Set<FileKey> = []
     var onLoopTurn: (@Sendable () -> Void)?

@@ -39,13 +39,15 @@ extension FileTailer {
                 forget(file)
                 return false
             }
-            if let known = knownOffsets[file.identity], known <= size {
+            if let known = knownOffsets[file.identity] {
                 // Opened while short, now fingerprinted as a stream this run already read (the copy of a
-                // file truncated meanwhile): it goes on from that stream's position, not from 0.
-                file.readOffset = known
-                file.emitted = known
+                // file truncated meanwhile): it goes on from that stream's position, not from 0. A copy
+                // shorter than that holds nothing the stream has not shipped.
+                file.readOffset = min(known, size)
+                file.emitted = file.readOffset
             }
         }
+        skipShipped(file, size: size)
         var events: [LogEvent] = []
         var batchBytes = 0
         // Nothing new: no read. Bytes appended since the fstat come with the next wakeup.
@@ -90,6 +92,38 @@ extension FileTailer {
         return budget <= 0 && size > file.readOffset
     }
 
+    /// When another followed file carrying the same stream already shipped beyond this file's position, goes
+    /// on from there: a stream's positions are shared by every file that starts with its bytes, so shipping
+    /// them again would repeat lines under one stream name.
+    func skipShipped(_ file: TrackedFile, size: Int64) {
+        guard file.identity.hasPrefix("fp-"), let shipped = shippedOffsets[file.identity], shipped > file.emitted
+        else { return }
+        if shipped >= size {
+            // A copy that holds less than the other file shipped (it was read past the copy's end before
+            // the truncation): nothing here is new until it grows past that point.
+            file.readOffset = size
+            file.emitted = size
+            file.splitter = newSplitter()
+            file.multiline = newMultiline()
+            return
+        }
+        guard plausibleOffset(file.fd, shipped, size: size) else { return }
+        logger.debug(
+            "another file of the same stream shipped further: skipping ahead",
+            metadata: [
+                "path": "\(file.path)", "stream": "\(file.identity)", "from": "\(file.emitted)", "to": "\(shipped)",
+            ])
+        file.readOffset = shipped
+        file.emitted = shipped
+        file.splitter = newSplitter()
+        file.multiline = newMultiline()
+    }
+
+    /// Whether another followed file carries `stream`: its position must not leave the checkpoints yet.
+    func otherCarrier(of stream: String, besides file: TrackedFile, or other: TrackedFile? = nil) -> TrackedFile? {
+        files.values.first { $0 !== file && $0 !== other && $0.identity == stream }
+    }
+
     func event(_ file: TrackedFile, _ bytes: [UInt8], end: Int64, flags: LogEventFlags, time: Int64) -> LogEvent {
         LogEvent(
             timestampMilliseconds: time, message: bytes, unit: file.path,
@@ -102,6 +136,9 @@ extension FileTailer {
         guard let last = events.last else { return }
         try await sink.emit(events)
         file.emitted = Int64(last.position) ?? file.emitted
+        if last.stream.hasPrefix("fp-") && file.emitted > shippedOffsets[last.stream, default: 0] {
+            shippedOffsets[last.stream] = file.emitted
+        }
         events.removeAll(keepingCapacity: true)
         if !file.staleIdentities.isEmpty && last.stream == file.identity {
             for stale in file.staleIdentities where stale != file.identity { await sink.retire(stream: stale) }
@@ -154,6 +191,14 @@ extension FileTailer {
             copy.staleIdentities = file.staleIdentities
             copy.isCopy = true
             copy.lostBeyondCopy = file.lastSize > max(Int64(copyInfo.st_size), file.readOffset)
+            if copy.lostBeyondCopy {
+                logger.debug(
+                    "copytruncate: the file was seen longer than its copy",
+                    metadata: [
+                        "path": "\(file.path)", "seen": "\(file.lastSize)", "copy_size": "\(copyInfo.st_size)",
+                        "read": "\(file.readOffset)", "now": "\(size)",
+                    ])
+            }
             copy.relabelLag(copyPath + " (copy)", metrics: metrics)
             logger.info(
                 "copytruncate: reading the rest from the copy",
@@ -162,16 +207,29 @@ extension FileTailer {
             // keeps its `ino-` name across the truncation). Bounded: nobody writes to the copy.
             var rounds = 0
             while try await read(copy), rounds < 100_000 { rounds += 1 }
-            try await release(copy)
+            try await release(copy, truncated: file)
             oldIdentity = nil  // retired by the copy's release
         } else {
             var events: [LogEvent] = []
             var lost = 0
-            if file.splitter.hasPartialLine {
+            if let carrier = otherCarrier(of: file.identity, besides: file) {
+                // The copy is already followed under this stream: it carries the bytes beyond our position,
+                // and skipShipped lets it go on from where we stopped. Lost only what it does not hold.
+                let carried = fileStat(carrier.fd).map { Int64($0.st_size) } ?? 0
+                if file.lastSize > max(carried, file.readOffset) { lost = 1 }
+            } else if file.splitter.hasPartialLine {
                 // The rest of this line was written after our read and cut away: a line provably lost.
                 lost = 1
             } else if file.lastSize > file.readOffset {
                 lost = 1
+            }
+            if lost > 0 {
+                logger.debug(
+                    "truncated with no copy: counting a lost line",
+                    metadata: [
+                        "path": "\(file.path)", "seen": "\(file.lastSize)", "read": "\(file.readOffset)",
+                        "partial": "\(file.splitter.hasPartialLine)", "now": "\(size)",
+                    ])
             }
             if let entry = file.multiline?.flush(now: .now, force: true) {
                 events.append(
@@ -196,7 +254,10 @@ extension FileTailer {
             prefix.count >= fingerprintBytes
             ? Fingerprint.stream(Fingerprint.hash(prefix))
             : Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)
-        if let oldIdentity, oldIdentity != file.identity { await sink.retire(stream: oldIdentity) }
+        if let oldIdentity, oldIdentity != file.identity, otherCarrier(of: oldIdentity, besides: file) == nil {
+            shippedOffsets[oldIdentity] = nil
+            await sink.retire(stream: oldIdentity)
+        }
     }
 
     /// Whether a file nothing has been read from starts with the same bytes as a followed file: the copy
@@ -288,14 +349,18 @@ extension FileTailer {
     }
 
     /// Emits what is held and closes the file. A partial last line is emitted (its writer is gone), except
-    /// in a copytruncate copy, where it is a line cut by the truncation and counted as lost.
-    func release(_ file: TrackedFile) async throws {
+    /// in a copytruncate copy, where it is a line cut by the truncation and counted as lost. `original` is
+    /// the truncated file a copy was read for: it still carries the stream's name until it starts over.
+    func release(_ file: TrackedFile, truncated original: TrackedFile? = nil) async throws {
         let now = ContinuousClock.now
         var events: [LogEvent] = []
         let time = FileTailer.nowMilliseconds()
         var lost = file.isCopy && file.lostBeyondCopy ? 1 : 0
         var partial = file.splitter.flushPartial(end: file.readOffset)
-        if file.isCopy && partial != nil {
+        if file.isCopy, let cut = partial {
+            logger.debug(
+                "copytruncate: the copy ends inside a line",
+                metadata: ["path": "\(file.path)", "end": "\(file.readOffset)", "bytes": "\(cut.bytes.count)"])
             lost = 1
             partial = nil
         }
@@ -321,7 +386,10 @@ extension FileTailer {
             knownOffsets[Fingerprint.inodeStream(device: file.key.device, inode: file.key.inode)] = file.readOffset
         }
         for stale in file.staleIdentities where stale != file.identity { await sink.retire(stream: stale) }
-        await sink.retire(stream: file.identity)
+        if otherCarrier(of: file.identity, besides: file, or: original) == nil {
+            shippedOffsets[file.identity] = nil
+            await sink.retire(stream: file.identity)
+        }
         logger.debug("released file", metadata: ["path": "\(file.path)", "stream": "\(file.identity)"])
     }
 }
