@@ -214,6 +214,10 @@ final class FileTailer {
         var stale: [String] = []
         if let known = knownOffsets[identity], plausibleOffset(fd, known, size: size) {
             offset = known
+        } else if identity.hasPrefix("fp-"), let known = knownOffsets[identity], known > size {
+            // A copy made before its stream went further (copytruncate's, found after the truncation):
+            // every line it holds was shipped.
+            offset = size
         } else if identity != inodeIdentity, let known = knownOffsets[inodeIdentity],
             plausibleOffset(fd, known, size: size)
         {

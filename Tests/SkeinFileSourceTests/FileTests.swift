@@ -109,6 +109,36 @@ import Testing
         #expect(source.sink.messages == lineList("a", 0..<5) + lineList("b", 0..<3))
     }
 
+    /// logrotate copied, the writer went on, and the source read the original past the copy's end before
+    /// the truncation: the copy, found later under a name the globs match, holds only lines already
+    /// shipped under its stream. Reading it from 0 shipped the whole cycle twice (found by the rotation
+    /// torture).
+    @Test func aCopyShorterThanWhatItsStreamShippedIsNotShippedAgain() async throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.log")
+        let copyText = lines("a", 0..<4)
+        let source = RunningSource(settings(dir, ["app.log*"]))
+        append(path, lines("a", 0..<8))
+        #expect(await waitUntil { source.sink.events.count == 8 })
+        // The copy ends at line 4 (taken before lines 4..<8 were written); then the truncation.
+        let staging = dir.path + "/staging"
+        precondition(mkdir(staging, 0o755) == 0)
+        append(staging + "/app.log.1", copyText)
+        truncateFile(path)
+        append(path, lines("b", 0..<3))
+        renameFile(staging + "/app.log.1", dir.file("app.log.1"))
+        // A new file after the copy: once its lines arrive, a scan has seen the copy too.
+        append(dir.file("app.log.2"), lines("c", 0..<3))
+        #expect(await waitUntil { source.sink.messages.contains(lineList("c", 2..<3)[0]) })
+        append(path, lines("b", 3..<5))
+        #expect(await waitUntil { source.sink.messages.filter { $0.hasPrefix("b ") }.count == 5 })
+        await source.stop()
+        let messages = source.sink.messages
+        #expect(messages.filter { $0.hasPrefix("a ") } == lineList("a", 0..<8))
+        #expect(messages.filter { $0.hasPrefix("b ") } == lineList("b", 0..<5))
+        #expect(messages.filter { $0.hasPrefix("c ") } == lineList("c", 0..<3))
+    }
+
     @Test func copytruncateFoundAtStartAfterTheAgentWasAway() async throws {
         // The agent stopped after line 4; logrotate copied and truncated while it was away. The restart
         // finds the old stream in the copy (not matched by the glob) and reads lines 5..<8 from it.
