@@ -214,7 +214,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics"],
+            name: "SkeinAgentTests",
+            dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics", "SkeinSyslogSource"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
