@@ -94,6 +94,11 @@ def test_logger_over_udp_tcp_octet_counting_and_unix_socket(broker, agent_factor
                                                     {"transport": "udp"}, 0) >= s + 499, 30, "UDP messages read")
         run_logger(["--tcp", "-n", HOST, "-P", str(tcp)], "lt", counts["lt"])
         run_logger(["--tcp", "--octet-count", "-n", HOST, "-P", str(tcp)], "lo", counts["lo"])
+        # An empty datagram reads as end of file on the socket's descriptor: the listener must carry on.
+        for _ in range(3):
+            empty = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_DGRAM)
+            empty.sendto(b"", str(sock))
+            empty.close()
         run_logger(["--socket", str(sock), "--socket-errors=on"], "ls", counts["ls"])
         assert wait_all_delivered(reader, counts, timeout=120), reader.ledger.verdict(counts).summary()
         verdict = reader.ledger.verdict(counts)
