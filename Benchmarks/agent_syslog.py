@@ -90,10 +90,11 @@ host_name = "{host}"
 name = "bench"
 state_dir = "{work}/state"
 metrics_listen = "127.0.0.1:{metrics_port}"
-
+{agent_extra}
 [delivery]
 topic = "{topic}"
 compression = "lz4"
+{delivery_extra}
 
 [sources.host_metrics]
 enabled = false
@@ -149,7 +150,8 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
         conf = d / "skein-agent.toml"
         create_topic(broker.bootstrap, topic)
         conf.write_text(AGENT_CONF.format(bootstrap=broker.bootstrap, host=HOST, work=d, metrics_port=metrics_port,
-                                          topic=topic, port=port))
+                                          topic=topic, port=port, agent_extra="\n".join(opts.agent_set),
+                                          delivery_extra="\n".join(opts.delivery_set)))
         command = [str(bin_dir / "skein-agent"), "--config", str(conf), "--log-level", "warning"]
     else:
         rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -231,6 +233,8 @@ def main():
     ap.add_argument("--poll-ms", type=int, default=50)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--agent-set", action="append", default=[], help="extra TOML line for the agent's [agent]")
+    ap.add_argument("--delivery-set", action="append", default=[], help="extra TOML line for [delivery]")
     opts = ap.parse_args()
     bin_dir = Path(opts.bin)
     work = Path(tempfile.mkdtemp(prefix="skein-syslog-bench-"))
