@@ -2,6 +2,7 @@ import Logging
 import SkeinFileSource
 import SkeinLogShipping
 import SkeinMetrics
+import SkeinSyslogSource
 
 extension AgentConfiguration {
     /// The host-metrics source with its own shipper (sample sets are not log records: the newest
@@ -22,6 +23,12 @@ extension AgentConfiguration {
         for settings in files {
             sources.append(
                 FileSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
+        }
+        for settings in syslog {
+            sources.append(
+                SyslogSource(
+                    settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger,
+                    shutdownDrain: .seconds(shutdownFlushSeconds)))
         }
         guard !sources.isEmpty else { return nil }
         let budget = MemoryBudget(capacity: memoryCapBytes)

@@ -28,6 +28,7 @@ extension AgentConfiguration {
             }
             sources.append(line)
         }
+        sources += syslog.map(summaryLine)
         lines.append("sources (\(sources.count)):")
         lines.append(contentsOf: sources.isEmpty ? ["  none enabled"] : sources)
         lines.append("topics: \(topics.joined(separator: ", "))")
@@ -37,17 +38,18 @@ extension AgentConfiguration {
     /// An agent with nothing to do is a configuration mistake (a source table commented out, host
     /// metrics disabled), caught by `check-config` rather than by an agent that idles.
     public func checkSomeSourceIsEnabled() throws(ConfigFileError) {
-        guard hostMetrics.enabled || !files.isEmpty else {
+        guard hostMetrics.enabled || !files.isEmpty || !syslog.isEmpty else {
             throw ConfigFileError(
                 line: 0,
                 message:
-                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.NAME] table")
+                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.NAME] or [sources.syslog.NAME] table"
+            )
         }
     }
 
     /// Every topic the agent writes to, sorted.
     public var topics: [String] {
-        var topics = Set(files.map { topic(of: $0) })
+        var topics = Set(files.map { topic(of: $0) } + syslog.map { topic(of: $0) })
         if hostMetrics.enabled { topics.insert(hostMetrics.topic) }
         return topics.sorted()
     }

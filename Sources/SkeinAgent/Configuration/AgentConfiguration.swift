@@ -1,6 +1,7 @@
 import SkeinCompression
 import SkeinFileSource
 import SkeinLogShipping
+import SkeinSyslogSource
 
 /// Everything the agent needs to run: defaults, then the configuration file, then the environment,
 /// then flags (`resolve`), each later one winning.
@@ -29,6 +30,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// `[sources.files.NAME]` tables, sorted by NAME (TOML tables are unordered; sorting keeps the order
     /// of sources, and so of log lines and metrics, the same whatever the file's layout).
     public var files: [FileSourceSettings] = []
+    /// `[sources.syslog.NAME]` tables, sorted by NAME.
+    public var syslog: [SyslogSourceSettings] = []
 
     public init() {}
 
