@@ -262,7 +262,9 @@ class AgentFactory:
         self.agents: list[AgentProcess] = []
 
     def new(self, bootstrap: str, topic: str, sources: dict[str, dict], name: str = "it", agent: dict | None = None,
-            delivery: dict | None = None, metrics: bool = True, host_name: str = "it-files") -> AgentProcess:
+            delivery: dict | None = None, metrics: bool = True, host_name: str = "it-files",
+            extra: dict[str, dict] | None = None) -> AgentProcess:
+        """sources: [sources.files.TAG] tables; extra: any other tables by name (`sources.journald.x`)."""
         d = self.base / ("agent-%d" % len(self.agents))
         d.mkdir(parents=True)
         port = free_port() if metrics else None
@@ -275,6 +277,7 @@ class AgentFactory:
         }
         for tag, settings in sources.items():
             tables["sources.files.%s" % tag] = {"start_at": "beginning", **settings}
+        tables.update(extra or {})
         a = AgentProcess(d, name, tables, port)
         self.agents.append(a)
         return a
@@ -515,7 +518,13 @@ class Ledger:
 
     MAX_EXAMPLES = 20
 
-    def __init__(self):
+    def __init__(self, order_field: str | None = "file_id", on_record=None):
+        """order_field: the `fields` member naming one ordered stream of lines (a file); None: the lines of one
+        tag are one ordered stream (a journald service). on_record(record, headers) sees every record's JSON
+        value first; returning False sets it aside in `others` (a source's own notice, not a numbered line)."""
+        self.order_field = order_field
+        self.on_record = on_record
+        self.others: list[tuple[int, dict]] = []
         self.records = 0
         self.checkpoints = 0
         self.seq_last: dict[str, int] = {}
@@ -557,9 +566,15 @@ class Ledger:
             self.seq_last[source] = seq
         try:
             record = json.loads(value)
+            if self.on_record is not None and self.on_record(record, h) is False:
+                self.others.append((offset, record))
+                return
             tag, n, _ = record["message"].split(" ", 2)
             n = int(n)
-            file_id = (record.get("fields") or {}).get("file_id", "?")
+            if self.order_field is None:
+                file_id = tag
+            else:
+                file_id = (record.get("fields") or {}).get(self.order_field, "?")
         except Exception as e:  # noqa: BLE001 - a record the checker cannot read is a finding
             self.malformed.append((offset, repr(e), (value or b"")[:200]))
             return
