@@ -157,12 +157,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libsystemd's sd-journal API: the only supported reader of journal files (their format changes
+        // between systemd versions, with compression and keyed hashes), and it follows rotation and vacuum.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The journald source: a dedicated thread owns the sd_journal handle (not thread-safe), matches,
+        // cursor positions with the seek-next-test rule, and vacuum gaps reported, never skipped silently.
+        .target(
+            name: "SkeinJournaldSource",
+            dependencies: [
+                "CSystemd", "SkeinLogShipping", "SkeinMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Host agent: configuration, the host-metrics source, and the wiring of log sources to delivery.
         .target(
             name: "SkeinAgent",
             dependencies: [
-                "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinMetrics",
-                "SkeinMetricsHTTP",
+                "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinJournaldSource",
+                "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -214,6 +226,9 @@ let package = Package(
                 "SkeinFileSource", "SkeinLogShipping",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "SkeinJournaldSourceTests", dependencies: ["SkeinJournaldSource", "SkeinLogShipping", "SkeinMetrics"]
         ),
         .testTarget(
             name: "SkeinBrokerTests",

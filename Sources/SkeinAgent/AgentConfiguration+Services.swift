@@ -1,5 +1,6 @@
 import Logging
 import SkeinFileSource
+import SkeinJournaldSource
 import SkeinLogShipping
 import SkeinMetrics
 
@@ -22,6 +23,10 @@ extension AgentConfiguration {
         for settings in files {
             sources.append(
                 FileSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
+        }
+        for settings in journald {
+            sources.append(
+                JournaldSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
         }
         guard !sources.isEmpty else { return nil }
         let budget = MemoryBudget(capacity: memoryCapBytes)

@@ -263,8 +263,7 @@ class AgentFactory:
 
     def new(self, bootstrap: str, topic: str, sources: dict[str, dict], name: str = "it", agent: dict | None = None,
             delivery: dict | None = None, metrics: bool = True, host_name: str = "it-files",
-            extra: dict[str, dict] | None = None) -> AgentProcess:
-        """sources: [sources.files.TAG] tables; extra: any other tables by name (`sources.journald.x`)."""
+            journald: dict[str, dict] | None = None) -> AgentProcess:
         d = self.base / ("agent-%d" % len(self.agents))
         d.mkdir(parents=True)
         port = free_port() if metrics else None
@@ -277,7 +276,8 @@ class AgentFactory:
         }
         for tag, settings in sources.items():
             tables["sources.files.%s" % tag] = {"start_at": "beginning", **settings}
-        tables.update(extra or {})
+        for tag, settings in (journald or {}).items():
+            tables["sources.journald.%s" % tag] = settings
         a = AgentProcess(d, name, tables, port)
         self.agents.append(a)
         return a
@@ -287,6 +287,41 @@ class AgentFactory:
             if a.alive():
                 os.kill(a.proc.pid, signal.SIGKILL)
                 a.proc.wait(10)
+
+
+# ---------------------------------------------------------------------------------------------- journal files
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+JOURNAL_BOOT_ID = "5e1f0c0a11ce4b0b8d2a6f00d15ea5e5"
+
+
+def journal_export(tag: str, first: int, count: int, line_bytes: int = 120, unit: str = "it.service") -> bytes:
+    """Journal export format (KEY=value lines, a blank line after each entry) for lines first..first+count-1 of
+    `tag`, as line_text words them (without the newline). Times grow with n, so entries of several files of
+    one directory interleave in n order (sd-journal orders files of one boot by monotonic time)."""
+    out = []
+    for n in range(first, first + count):
+        out.append("__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n_HOSTNAME=it-journal\n"
+                   "_SYSTEMD_UNIT=%s\nPRIORITY=6\n_TRANSPORT=journal\nMESSAGE=%s\n\n"
+                   % (1_700_000_000_000_000 + n * 1000, 1_000_000 + n * 1000, JOURNAL_BOOT_ID, unit,
+                      line_text(tag, n, line_bytes)[:-1]))
+    return "".join(out).encode()
+
+
+def write_journal(directory: Path, name: str, tag: str, first: int, count: int, line_bytes: int = 120) -> Path:
+    """A journal file directory/name.journal holding lines first..first+count-1 of tag, written by
+    systemd-journal-remote (DESIGN.md §5) to a temporary name and renamed in, so a reader never sees it half
+    written."""
+    assert os.access(JOURNAL_REMOTE, os.X_OK), "%s missing (Debian systemd-journal-remote)" % JOURNAL_REMOTE
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / (directory.name + ".staging")
+    staging.mkdir(exist_ok=True)
+    target = staging / ("%s.journal" % name)
+    subprocess.run([JOURNAL_REMOTE, "--output=%s" % target, "-"], input=journal_export(tag, first, count, line_bytes),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    final = directory / target.name
+    os.rename(target, final)
+    return final
 
 
 # ---------------------------------------------------------------------------------------------- writer

@@ -120,9 +120,9 @@ class Services:
 
 
 def journald_agent(agent_factory, broker, topic, box, **settings):
-    return agent_factory.new(broker.bootstrap, topic, {}, host_name="it-journald", extra={
-        "sources.journald.x": {"directory": str(box.machine_journal), "identifiers": list(TAGS),
-                               "start_at": "beginning", **settings}},
+    return agent_factory.new(broker.bootstrap, topic, {}, host_name="it-journald", journald={
+        "x": {"directory": str(box.machine_journal), "identifiers": list(TAGS), "start_at": "beginning",
+              **settings}},
         delivery={"batch_linger_ms": 50, "checkpoint_interval_seconds": 2})
 
 

@@ -28,6 +28,7 @@ extension AgentConfiguration {
             }
             sources.append(line)
         }
+        sources += journald.map { Self.summaryLine($0, topic: topic(of: $0)) }
         lines.append("sources (\(sources.count)):")
         lines.append(contentsOf: sources.isEmpty ? ["  none enabled"] : sources)
         lines.append("topics: \(topics.joined(separator: ", "))")
@@ -37,7 +38,7 @@ extension AgentConfiguration {
     /// An agent with nothing to do is a configuration mistake (a source table commented out, host
     /// metrics disabled), caught by `check-config` rather than by an agent that idles.
     public func checkSomeSourceIsEnabled() throws(ConfigFileError) {
-        guard hostMetrics.enabled || !files.isEmpty else {
+        guard hostMetrics.enabled || !files.isEmpty || !journald.isEmpty else {
             throw ConfigFileError(
                 line: 0,
                 message:
@@ -48,6 +49,7 @@ extension AgentConfiguration {
     /// Every topic the agent writes to, sorted.
     public var topics: [String] {
         var topics = Set(files.map { topic(of: $0) })
+        topics.formUnion(journald.map { topic(of: $0) })
         if hostMetrics.enabled { topics.insert(hostMetrics.topic) }
         return topics.sorted()
     }
