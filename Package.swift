@@ -169,12 +169,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The syslog source (issue #13): its own module so the parser and framing stay pure and fuzzable.
+        .target(
+            name: "SkeinSyslogSource",
+            dependencies: [
+                "SkeinLogShipping", "SkeinMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Host agent: configuration, the host-metrics source, and the wiring of log sources to delivery.
         .target(
             name: "SkeinAgent",
             dependencies: [
                 "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinJournaldSource",
-                "SkeinMetrics", "SkeinMetricsHTTP",
+                "SkeinSyslogSource", "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -198,7 +208,7 @@ let package = Package(
         .target(
             name: "SkeinFuzzTargets",
             dependencies: [
-                "CCRC32C", "SkeinCompression", "SkeinLog", "SkeinProtocol",
+                "CCRC32C", "SkeinCompression", "SkeinLog", "SkeinProtocol", "SkeinSyslogSource",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Fuzz/SkeinFuzzTargets"
@@ -215,10 +225,20 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics"],
+            name: "SkeinAgentTests",
+            dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics", "SkeinSyslogSource"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
+        ),
+        .testTarget(
+            name: "SkeinSyslogSourceTests",
+            dependencies: [
+                "SkeinSyslogSource", "SkeinLogShipping", "SkeinMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "SkeinFileSourceTests",

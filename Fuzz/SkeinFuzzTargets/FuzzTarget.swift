@@ -14,6 +14,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case decompress
     /// A segment `.log` file recovered after a crash.
     case recovery
+    /// One syslog message (UDP datagram or one framed TCP message), as any host may send it.
+    case syslog
+    /// A first byte choosing the size cap and read size, then a syslog TCP stream (RFC 6587 framing).
+    case syslogFraming = "syslog-framing"
 
     /// Runs `input` through the target and returns the invariants it broke, empty when all held. Inputs the
     /// code rightly refuses (an error thrown) are not violations; only a crash or a wrong answer is.
@@ -24,6 +28,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .recordBatch: RecordBatchTarget.check(input, &violations)
         case .decompress: DecompressTarget.check(input, &violations)
         case .recovery: RecoveryTarget.check(input, &violations)
+        case .syslog: SyslogParserTarget.check(input, &violations)
+        case .syslogFraming: SyslogFramingTarget.check(input, &violations)
         }
         return violations.messages
     }

@@ -3,6 +3,7 @@ import SkeinFileSource
 import SkeinJournaldSource
 import SkeinLogShipping
 import SkeinMetrics
+import SkeinSyslogSource
 
 extension AgentConfiguration {
     /// The host-metrics source with its own shipper (sample sets are not log records: the newest
@@ -27,6 +28,12 @@ extension AgentConfiguration {
         for settings in journald {
             sources.append(
                 JournaldSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
+        }
+        for settings in syslog {
+            sources.append(
+                SyslogSource(
+                    settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger,
+                    shutdownDrain: .seconds(shutdownFlushSeconds)))
         }
         guard !sources.isEmpty else { return nil }
         let budget = MemoryBudget(capacity: memoryCapBytes)

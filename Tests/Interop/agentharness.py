@@ -123,6 +123,9 @@ class AgentProcess:
     state_dir. Metric totals over incarnations use each one's last scrape (taken before every stop)."""
 
     def __init__(self, base: Path, name: str, tables: dict[str, dict], metrics_port: int | None):
+        # Prepended to the agent's command line, e.g. systemd-socket-activate and its flags (it execs the
+        # agent in the same process, so the pid stays the agent's).
+        self.command_prefix: list[str] = []
         self.base = base
         self.name = name
         self.tables = tables
@@ -150,16 +153,26 @@ class AgentProcess:
     def log_path(self, start: int | None = None) -> Path:
         return self.base / ("%s-start%d.stderr" % (self.name, start or self.starts))
 
-    def start(self, timeout: float = 30.0):
+    def start(self, timeout: float = 30.0, wait_ready: bool = True):
         assert not self.alive(), "agent %s already running" % self.name
         exe = agent_path()
         assert os.access(exe, os.X_OK), "skein-agent not built at %s" % exe
         self.starts += 1
         self.snapshots.append([])
         with open(self.log_path(), "wb") as err:
-            self.proc = subprocess.Popen([str(exe), "--config", str(self.config_path), "--log-level", os.environ.get("SKEIN_AGENT_LOG_LEVEL", "info")], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.command_prefix + [str(exe), "--config", str(self.config_path), "--log-level", os.environ.get("SKEIN_AGENT_LOG_LEVEL", "info")], stdin=subprocess.DEVNULL,
                                          stdout=err, stderr=err, start_new_session=True)
 
+        def ready():
+            if self.proc.poll() is not None:
+                raise GiveUp("skein-agent exited with %s at start:\n%s" % (self.proc.returncode, self.log_tail()))
+            return self.metrics_port is None or port_accepts(HOST, self.metrics_port)
+
+        if wait_ready:
+            wait_until(ready, timeout, "skein-agent %s to serve /metrics" % self.name)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0):
         def ready():
             if self.proc.poll() is not None:
                 raise GiveUp("skein-agent exited with %s at start:\n%s" % (self.proc.returncode, self.log_tail()))
@@ -263,7 +276,9 @@ class AgentFactory:
 
     def new(self, bootstrap: str, topic: str, sources: dict[str, dict], name: str = "it", agent: dict | None = None,
             delivery: dict | None = None, metrics: bool = True, host_name: str = "it-files",
-            journald: dict[str, dict] | None = None) -> AgentProcess:
+            journald: dict[str, dict] | None = None, syslog: dict[str, dict] | None = None) -> AgentProcess:
+        """sources: file sources by tag ([sources.files.TAG]); journald, syslog: those sources by name
+        ([sources.journald.NAME], [sources.syslog.NAME], e.g. {"net": {"tcp": ["127.0.0.1:5140"]}})."""
         d = self.base / ("agent-%d" % len(self.agents))
         d.mkdir(parents=True)
         port = free_port() if metrics else None
@@ -278,6 +293,8 @@ class AgentFactory:
             tables["sources.files.%s" % tag] = {"start_at": "beginning", **settings}
         for tag, settings in (journald or {}).items():
             tables["sources.journald.%s" % tag] = settings
+        for name, settings in (syslog or {}).items():
+            tables["sources.syslog.%s" % name] = settings
         a = AgentProcess(d, name, tables, port)
         self.agents.append(a)
         return a
@@ -622,7 +639,8 @@ class Ledger:
         else:
             self._note(self.duplicates.setdefault(tag, []), (offset, n))
         marks[n] = min(255, marks[n] + 1)
-        key = (source, file_id)
+        # Per tag too: one syslog source carries several senders' lines, each sender's in order.
+        key = (source, file_id, tag)
         if n <= self.file_last.get(key, 0):
             self._note(self.order_errors, (offset, source, file_id, n, self.file_last[key]))
         self.file_last[key] = n

@@ -2,6 +2,7 @@ import SkeinCompression
 import SkeinFileSource
 import SkeinJournaldSource
 import SkeinLogShipping
+import SkeinSyslogSource
 
 /// Everything the agent needs to run: defaults, then the configuration file, then the environment,
 /// then flags (`resolve`), each later one winning.
@@ -32,6 +33,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var files: [FileSourceSettings] = []
     /// `[sources.journald.NAME]` tables, sorted by NAME.
     public var journald: [JournaldSettings] = []
+    /// `[sources.syslog.NAME]` tables, sorted by NAME.
+    public var syslog: [SyslogSourceSettings] = []
 
     public init() {}
 

@@ -1,0 +1,107 @@
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import SkeinLogShipping
+import SkeinMetrics
+
+/// The syslog source: UDP, TCP and unix datagram listeners (bound, or passed by systemd) whose messages
+/// are parsed on the event loops that read them and handed to the delivery core by one loop, in the order
+/// they were queued.
+///
+/// Syslog has nothing to resume from: delivery is at-least-once from the moment a message is read. The
+/// position is the count of messages this run has received (stream `syslog`), for reading only.
+public struct SyslogSource: LogSource {
+    public static let stream = "syslog"
+
+    public let settings: SyslogSourceSettings
+    public let topic: String
+    public var id: String { settings.id }
+    public var kind: String { "syslog" }
+    let metrics: SyslogSourceMetrics
+    let logger: Logger
+    let group: any EventLoopGroup
+    /// How long a stopping source may wait for room at the memory cap to hand over what it had read.
+    let shutdownDrain: Duration
+
+    public init(
+        settings: SyslogSourceSettings, defaultTopic: String, metrics: MetricsRegistry, logger: Logger,
+        shutdownDrain: Duration = .seconds(5), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.settings = settings
+        self.topic = settings.topic ?? defaultTopic
+        self.metrics = SyslogSourceMetrics(source: settings.id, registry: metrics)
+        self.logger = logger
+        self.group = group
+        self.shutdownDrain = shutdownDrain
+    }
+
+    /// The queue between listeners and the core: enough for large batches, and a few whole messages.
+    var queueBytes: Int { max(4 << 20, 2 * (settings.maxMessageBytes + SyslogIntake.perEventCost)) }
+
+    public func run(from state: SourceState, into sink: SourceSink) async throws {
+        let intake = SyslogIntake(capacity: queueBytes)
+        let maker = SyslogEventMaker(parser: SyslogParser(utcOffsetSeconds: Self.localUTCOffset()), metrics: metrics)
+        let listeners = SyslogListeners(
+            settings: settings, group: group, maker: maker, intake: intake, sink: sink, logger: logger)
+        try await listeners.start()
+        logger.info(
+            "syslog \(id) listening: \((settings.tcp.map { "tcp \($0)" } + settings.udp.map { "udp \($0)" } + settings.unix.map { "unix \($0)" }).joined(separator: ", "))"
+        )
+        var received: UInt64 = 0
+        func number(_ events: inout [SkeinLogShipping.LogEvent]) {
+            for index in events.indices {
+                received += 1
+                events[index].position = String(received)
+            }
+        }
+        var inFlight: [SkeinLogShipping.LogEvent] = []
+        var failure: (any Error)?
+        do {
+            while true {
+                inFlight = await intake.take()
+                if inFlight.isEmpty { break }
+                number(&inFlight)
+                try await sink.emit(inFlight)
+                inFlight = []
+            }
+        } catch is CancellationError {
+        } catch {
+            failure = error
+        }
+        // Shutdown: no more reads; what the sockets delivered so far is handed over before returning.
+        await listeners.stop()
+        intake.close()
+        var rest = intake.drain()
+        number(&rest)
+        await handOver(inFlight + rest, to: sink)
+        if let failure { throw failure }
+    }
+
+    /// Emits outside the cancelled task, for at most `shutdownDrain` (the broker may be away and the cap
+    /// full); what cannot be handed over in time is counted as dropped (`shutdown`).
+    private func handOver(_ events: [SkeinLogShipping.LogEvent], to sink: SourceSink) async {
+        guard !events.isEmpty else { return }
+        let emitting = Task { try await sink.emit(events) }
+        let limit = shutdownDrain
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            emitting.cancel()
+        }
+        do {
+            try await emitting.value
+        } catch {
+            sink.dropped(events.count, reason: "shutdown")
+            logger.warning("syslog \(id): \(events.count) messages read before shutdown could not be handed over")
+        }
+        timer.cancel()
+    }
+
+    /// Seconds east of UTC of the agent's zone now: BSD timestamps carry no zone and are read in this one.
+    static func localUTCOffset() -> Int {
+        var now = time(nil)
+        var parts = tm()
+        guard localtime_r(&now, &parts) != nil else { return 0 }
+        return parts.tm_gmtoff
+    }
+}
