@@ -123,6 +123,10 @@ write_config "${kinds[@]}"
 "$bin/skein-agent" --config "$config" </dev/null >"$work/agent.log" 2>&1 &
 agent_pid=$!
 wait_for 30 "the agent's /metrics" accepts "$metrics_port"
+if [[ " ${kinds[*]} " == *" syslog "* ]]; then  # the syslog listeners are really there
+  wait_for 30 "the syslog TCP listener" accepts "$syslog_tcp"
+  wait_for 30 "the syslog unix socket" test -S "$work/syslog.sock"
+fi
 
 committed() {  # sum of skein_agent_log_records_committed_total over sources
   python3 -c '
@@ -143,10 +147,19 @@ switches() {
   cat /proc/"$agent_pid"/task/*/status 2>/dev/null \
     | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s }'
 }
+threads_now() {  # per thread: tid, name, ticks, context switches (who wakes, if anyone does)
+  local task
+  for task in /proc/"$agent_pid"/task/*; do
+    printf '%s %s %s %s\n' "${task##*/}" "$(tr ' ' _ <"$task/comm")" "$(awk '{ print $14 + $15 }' "$task/stat")" \
+      "$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$task/status")"
+  done 2>/dev/null
+}
 hz=$(getconf CLK_TCK)
+threads_now >"$work/threads.0"
 t0=$(ticks); c0=$(switches); start=$(date +%s.%N)
 sleep "$seconds"   # the measuring window
 t1=$(ticks); c1=$(switches); end=$(date +%s.%N)
+threads_now >"$work/threads.1"
 kill -0 "$agent_pid" 2>/dev/null || { echo "agent exited during the window:" >&2; tail -20 "$work/agent.log" >&2; exit 1; }
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$agent_pid/status")
 threads=$(ls /proc/"$agent_pid"/task | wc -l)
@@ -160,3 +173,7 @@ BEGIN {
          "%.1f context switches/s over %d threads; RSS %.1f MiB\n", \
          t, cpu, secs, pct, (pct < 0.1 ? "met" : "NOT met"), cs / secs, threads, rss / 1024
 }'
+# Threads that ran during the window: name, ticks, context switches.
+awk 'NR == FNR { t[$1] = $3; c[$1] = $4; next }
+     ($3 - t[$1]) > 0 || ($4 - c[$1]) > 0 { printf "  thread %s (%s): %d ticks, %d context switches\n", $1, $2, $3 - t[$1], $4 - c[$1] }' \
+  "$work/threads.0" "$work/threads.1"
