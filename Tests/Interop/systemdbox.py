@@ -446,6 +446,25 @@ class SystemdBox:
         return ["nsenter", "--target", str(self.leader), "--all", "--", "env", "-i", "PATH=" + CONTAINER_PATH,
                 "LANG=C.UTF-8", "TERM=dumb", *args]
 
+    def net_argv(self, *args: str) -> list[str]:
+        """The host command line that runs the HOST's program `args` in the box's network namespace only: a
+        host client (kcat, python) reaching a socket the box listens on with a private network."""
+        assert self.leader, "box not booted"
+        return ["nsenter", "--target", str(self.leader), "--net", "--", *args]
+
+    def exec_in_net(self, *args: str, input: bytes | str | None = None, timeout: float = 60.0,
+                    check: bool = True) -> subprocess.CompletedProcess:
+        try:
+            res = subprocess.run(self.net_argv(*args), input=input, capture_output=True,
+                                 text=not isinstance(input, bytes), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BoxError("%s took more than %.0fs in box %s's network" % (shlex.join(args), timeout,
+                                                                            self.name)) from None
+        if check and res.returncode != 0:
+            raise BoxError("%s exited %d in box %s's network:\n%s%s" % (shlex.join(args), res.returncode,
+                                                                        self.name, res.stdout, res.stderr))
+        return res
+
     def exec(self, *args: str, input: bytes | str | None = None, timeout: float = 60.0, check: bool = True,
              text: bool = True) -> subprocess.CompletedProcess:
         """Runs a command inside and waits for it (bounded). check: raise BoxError on a non-zero exit."""
@@ -515,6 +534,26 @@ class SystemdBox:
     def failed_units(self) -> list[str]:
         res = self.systemctl("list-units", "--failed", "--plain", "--no-legend", check=False)
         return [l.split()[0] for l in res.stdout.splitlines() if l.strip()]
+
+
+# What a binary built on the host needs in the box besides BASE_PACKAGES (which bring zlib, lz4, zstd and
+# libstdc++): the rest of the libraries skeind, skein and skein-agent link.
+HOST_BINARY_PACKAGES = ("libsnappy1v5",)
+
+
+def host_binaries(*binaries: Path | str) -> dict:
+    """Settings for BoxFactory.new / SystemdBox that let these host-built binaries run inside unchanged: the
+    packages above, and the Swift runtime directories named in their RUNPATH (the toolchain's
+    usr/lib/swift/linux) bound read-only at the same paths. Merge into new(**kw)."""
+    runtime: dict[str, str] = {}
+    for b in binaries:
+        res = subprocess.run(["readelf", "-d", str(b)], capture_output=True, text=True, timeout=30, check=True)
+        for line in res.stdout.splitlines():
+            if "(RUNPATH)" in line or "(RPATH)" in line:
+                for d in line.split("[", 1)[1].rstrip("]").split(":"):
+                    if d.startswith("/") and (Path(d) / "libswiftCore.so").exists():
+                        runtime[d] = d
+    return {"extra_packages": HOST_BINARY_PACKAGES, "ro_binds": runtime}
 
 
 def _children(pid: int) -> list[int]:

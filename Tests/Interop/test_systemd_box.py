@@ -5,10 +5,11 @@ it, two boxes run side by side, and stopping leaves no process, no cgroup and no
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
-from systemdbox import BoxFactory, pid_alive, read_journal, require_boxes, rootfs
+from systemdbox import BoxFactory, host_binaries, pid_alive, read_journal, require_boxes, rootfs
 
 pytestmark = pytest.mark.timeout(900)  # the first run builds the cached root file system (30-90 s, more if busy)
 
@@ -80,3 +81,35 @@ def test_box_that_ignores_poweroff_is_killed_by_pid(boxes):
     os.kill(leader, 19)  # SIGSTOP
     assert box.stop(timeout=2) == "killed"
     assert not pid_alive(leader) and not pid_alive(box.proc.pid)
+
+
+def test_host_built_binary_runs_inside_and_host_clients_reach_box_sockets(boxes):
+    """What the systemd-unit tests build on: the host's skein-agent runs inside with the Swift runtime bound in
+    (host_binaries), and a host program in the box's network namespace reaches a socket-activated service."""
+    from agentharness import agent_path
+    agent = agent_path()
+    settings = host_binaries(agent)
+    assert settings["ro_binds"], "no Swift runtime directory in the RUNPATH of %s" % agent
+    box = boxes.new(ro_binds={**settings["ro_binds"], str(agent.parent): "/opt/skein/bin"},
+                    extra_packages=settings["extra_packages"]).boot()
+    res = box.exec("/opt/skein/bin/skein-agent", "--once", "--host-name", "in-box", timeout=60)
+    assert '"in-box"' in res.stdout, res.stdout[:300]
+
+    box.write_file("/etc/systemd/system/echo.socket", "[Socket]\nListenStream=127.0.0.1:7777\nAccept=yes\n")
+    box.write_file("/etc/systemd/system/echo@.service", "[Service]\nExecStart=/bin/cat\nStandardInput=socket\n")
+    box.systemctl("daemon-reload")
+    box.systemctl("start", "echo.socket")
+    probe = ("import socket; s = socket.create_connection(('127.0.0.1', 7777), 5); s.sendall(b'ping'); "
+             "s.shutdown(socket.SHUT_WR); print(s.recv(100).decode())")
+    assert box.exec_in_net(sys.executable, "-c", probe).stdout.strip() == "ping"
+    # The host's own loopback does not have it: the box's network is private.
+    assert box.exec_in_net("true") and not _port_open_on_host(7777)
+
+
+def _port_open_on_host(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    except OSError:
+        return False
