@@ -175,8 +175,10 @@ def _try_lock(f) -> bool:
 
 
 def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float):
+    # Under the lock: a .tmp-* tree left here is a build that was killed, never one in progress.
+    for stale in path.parent.glob(path.name + ".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = path.with_name(path.name + ".tmp-%d" % os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
     log = path.with_name(path.name + ".log")
     hooks = [
         'echo %s > "$1/etc/hostname"' % HOSTNAME,
