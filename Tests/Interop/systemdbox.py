@@ -176,7 +176,13 @@ def _try_lock(f) -> bool:
 
 def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float):
     # Under the lock: a .tmp-* tree left here is a build that was killed, never one in progress.
+    # A killed mmdebstrap can leave /proc, /sys or /dev mounted inside it: such a tree is left alone (removing
+    # through a bind mount would remove the host's files).
+    mounts = Path("/proc/self/mountinfo").read_text().split("\n")
     for stale in path.parent.glob(path.name + ".tmp-*"):
+        if any((" %s/" % stale) in m or (" %s " % stale) in m for m in mounts):
+            print("systemdbox: leaving %s, something is mounted in it" % stale, file=sys.stderr)
+            continue
         shutil.rmtree(stale, ignore_errors=True)
     tmp = path.with_name(path.name + ".tmp-%d" % os.getpid())
     log = path.with_name(path.name + ".log")
