@@ -174,16 +174,20 @@ def _try_lock(f) -> bool:
         return False
 
 
+def _remove_tree(tree: Path):
+    """Removes a build tree, unless something is mounted in it: a killed mmdebstrap can leave /proc, /sys or
+    /dev mounted there, and removing through a bind mount would remove the host's files."""
+    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    if any((" %s/" % tree) in m or (" %s " % tree) in m for m in mounts):
+        print("systemdbox: leaving %s, something is mounted in it" % tree, file=sys.stderr)
+        return
+    shutil.rmtree(tree, ignore_errors=True)
+
+
 def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float):
     # Under the lock: a .tmp-* tree left here is a build that was killed, never one in progress.
-    # A killed mmdebstrap can leave /proc, /sys or /dev mounted inside it: such a tree is left alone (removing
-    # through a bind mount would remove the host's files).
-    mounts = Path("/proc/self/mountinfo").read_text().split("\n")
     for stale in path.parent.glob(path.name + ".tmp-*"):
-        if any((" %s/" % stale) in m or (" %s " % stale) in m for m in mounts):
-            print("systemdbox: leaving %s, something is mounted in it" % stale, file=sys.stderr)
-            continue
-        shutil.rmtree(stale, ignore_errors=True)
+        _remove_tree(stale)
     tmp = path.with_name(path.name + ".tmp-%d" % os.getpid())
     log = path.with_name(path.name + ".log")
     hooks = [
@@ -204,10 +208,10 @@ def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
         except subprocess.TimeoutExpired:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_tree(tmp)
             raise BoxError("mmdebstrap took more than %.0fs (log: %s)" % (timeout, log)) from None
     if res.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise BoxError("mmdebstrap exited %d building %s:\n%s" % (res.returncode, path, tail))
     os.rename(tmp, path)
