@@ -40,6 +40,7 @@ RATE = int(os.environ.get("SKEIN_JOURNALD_RATE", "300"))
 
 TAGS = ("jstdout", "jlogger", "jcat")
 SEVERITY = {"jstdout": "info", "jlogger": "err", "jcat": "warning"}
+TRANSPORT = {"jstdout": "stdout", "jlogger": "syslog", "jcat": "stdout"}
 DROPPED = "skein_agent_source_dropped_total"
 
 # jt-gen TAG FIRST LAST BATCH PAUSE: prints "TAG n pad" for n = FIRST..LAST, sleeping PAUSE s after every BATCH
@@ -145,9 +146,13 @@ class FieldCheck:
         got = {k: record.get(k) for k in want}
         if record.get("unit") not in self.services.units[tag]:
             got["unit"], want["unit"] = record.get("unit"), "one of %s" % self.services.units[tag]
-        ident = fields.get("SYSLOG_IDENTIFIER", fields.get("syslog_identifier", fields.get("identifier")))
-        if ident != tag:
-            got["identifier"], want["identifier"] = ident, tag
+        # README, "journald source": the kept fields by their names, the others lower-cased.
+        kept = {"syslog_identifier": fields.get("syslog_identifier"), "transport": fields.get("transport"),
+                "pid": type(fields.get("pid")).__name__, "_systemd_unit": fields.get("_systemd_unit", "absent")}
+        expect = {"syslog_identifier": tag, "transport": TRANSPORT[tag], "pid": "int", "_systemd_unit": "absent"}
+        for k in kept:
+            if kept[k] != expect[k]:
+                got[k], want[k] = kept[k], expect[k]
         if headers.get("skein.source") != "journald.x":
             got["skein.source"], want["skein.source"] = headers.get("skein.source"), "journald.x"
         if got != want and len(self.wrong) < 10:
