@@ -215,7 +215,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "SkeinAgentTests", dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics"],
+            name: "SkeinAgentTests",
+            dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinJournaldSource", "SkeinLogShipping", "SkeinMetrics"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
