@@ -111,6 +111,13 @@ final class JournalPump: Sendable {
     private func loop() {
         do {
             let reader = try JournalReader(settings: settings)
+            // libsystemd tells runtime and persistent files by their /run and /var paths, so the check
+            // means something for the system journal only.
+            if settings.journal == .local, !reader.seesFiles {
+                logger.warning(
+                    "no journal files are visible yet (for the system journal the agent needs the systemd-journal group); waiting for some",
+                    metadata: ["source": "\(settings.id)"])
+            }
             if let gap = try reader.position(after: cursor) {
                 space.wait()
                 metrics.gaps.increment()

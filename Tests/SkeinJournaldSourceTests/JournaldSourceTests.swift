@@ -198,6 +198,19 @@ struct JournaldSourceTests {
         #expect(running.sink.messages == ["entry 1", "entry 2", "entry 3"])
     }
 
+    /// An idle reader sleeps in poll(2) with no timer: over a second with no change it does not wake.
+    @Test func idleReaderDoesNotWake() async throws {
+        let directory = F.temporaryDirectory()
+        try F.write([F.entry(1)], to: directory)
+        let running = RunningSource(settings(directory))
+        await running.wait { $0.count >= 1 }
+        await running.waitIdle()
+        let before = running.idle.value
+        try await Task.sleep(for: .seconds(1))  // the window measured, not a synchronisation
+        #expect(running.idle.value == before)
+        await running.stop()
+    }
+
     @Test func cursorGapCount() {
         let saved = JournalCursor("s=abc;i=10;b=b1;m=20;t=30;x=40")
         let later = JournalCursor("s=abc;i=1a;b=b1;m=25;t=35;x=41")
