@@ -180,7 +180,8 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, journal_
         while True:
             now = time.monotonic()
             end = watcher.get_watermark_offsets(tp, timeout=10, cached=False)[1]
-            samples.append((now, end, cpu_seconds(proc.pid), status_kib(proc.pid, "VmRSS")))
+            samples.append((now, end, cpu_seconds(proc.pid), status_kib(proc.pid, "VmRSS"),
+                            status_kib(proc.pid, "RssAnon")))
             if end != last_end:
                 last_change, last_end = now, end
             if end >= opts.entries and now - last_change >= opts.settle_seconds:
@@ -197,6 +198,9 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, journal_
         time.sleep(opts.idle_seconds)  # the idle window itself is what is measured
         idle_cpu = cpu_seconds(proc.pid) - idle_cpu0
         idle_rss = status_kib(proc.pid, "VmRSS")
+        # libsystemd maps journal files (8 MiB windows, kept in a cache): the pages read show in VmRSS as
+        # RssFile, page cache the kernel can take back; RssAnon is the shipper's own memory.
+        idle_anon, idle_file = status_kib(proc.pid, "RssAnon"), status_kib(proc.pid, "RssFile")
         metrics = ""
         if kind == "agent":
             import urllib.request
@@ -215,15 +219,17 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, journal_
     for off, n in zip(offsets, numbers):
         first_at.setdefault(n, off)
     last_needed = max(first_at.values())
-    t_first = next(t for t, end, _, _ in samples if end > offsets[0])
-    t_done, _, cpu_done, _ = next(s for s in samples if s[1] > last_needed)
+    t_first = next(t for t, end, _, _, _ in samples if end > offsets[0])
+    t_done, _, cpu_done, _, _ = next(s for s in samples if s[1] > last_needed)
     result = {
         "shipper": kind, "entries": opts.entries, "seconds_from_first_record": t_done - t_first,
         "entries_per_s": opts.entries / (t_done - t_first), "seconds_from_start": t_done - start,
         "entries_per_s_from_start": opts.entries / (t_done - start),
         "cpu_s_per_million": cpu_done * 1e6 / opts.entries,
-        "rss_shipping_mib": max(rss for t, _, _, rss in samples if t <= t_done) / 1024, "vmhwm_mib": hwm_kib / 1024,
-        "rss_idle_mib": idle_rss / 1024, "idle_cpu_s": idle_cpu, "idle_seconds": opts.idle_seconds,
+        "rss_shipping_mib": max(rss for t, _, _, rss, _ in samples if t <= t_done) / 1024, "vmhwm_mib": hwm_kib / 1024,
+        "rss_anon_shipping_mib": max(anon for t, _, _, _, anon in samples if t <= t_done) / 1024,
+        "rss_idle_mib": idle_rss / 1024, "rss_idle_anon_mib": idle_anon / 1024,
+        "rss_idle_file_mib": idle_file / 1024, "idle_cpu_s": idle_cpu, "idle_seconds": opts.idle_seconds,
         "data_records": len(offsets), "duplicates": duplicates, "checkpoint_records": checkpoints,
     }
     if metrics:
@@ -268,10 +274,12 @@ def main():
             res = run_one(kind, opts, bin_dir, broker, work, journal_root)
             results.append(res)
             print("%-8s %9.0f entries/s (%.2f s; %.0f entries/s from start), CPU %.2f s/M entries, RSS %.1f MiB "
-                  "shipping (HWM %.1f), %.1f MiB idle, idle CPU %.3f s in %.0f s; %d duplicates" % (
+                  "shipping (HWM %.1f; anonymous %.1f), %.1f MiB idle (anonymous %.1f, file %.1f), idle CPU %.3f s "
+                  "in %.0f s; %d duplicates" % (
                       kind, res["entries_per_s"], res["seconds_from_first_record"], res["entries_per_s_from_start"],
-                      res["cpu_s_per_million"], res["rss_shipping_mib"], res["vmhwm_mib"], res["rss_idle_mib"],
-                      res["idle_cpu_s"], res["idle_seconds"], res["duplicates"]), flush=True)
+                      res["cpu_s_per_million"], res["rss_shipping_mib"], res["vmhwm_mib"],
+                      res["rss_anon_shipping_mib"], res["rss_idle_mib"], res["rss_idle_anon_mib"],
+                      res["rss_idle_file_mib"], res["idle_cpu_s"], res["idle_seconds"], res["duplicates"]), flush=True)
             for line in res.get("agent_metrics", []):
                 print("    " + line, flush=True)
     finally:
@@ -287,14 +295,15 @@ def main():
         return statistics.median(values) if values else float("nan")
 
     print()
-    print("| shipper | entries/s | entries/s from start | CPU s per M entries | RSS shipping (max / HWM) MiB "
-          "| RSS idle MiB | idle CPU s |")
+    print("| shipper | entries/s | entries/s from start | CPU s per M entries | RSS shipping (max / anonymous) MiB "
+          "| RSS idle (anonymous / file) MiB | idle CPU s |")
     print("|---|---|---|---|---|---|---|")
     for kind in kinds:
-        print("| %s | %s | %s | %.2f | %.1f / %.1f | %.1f | %.3f in %.0f s |" % (
+        print("| %s | %s | %s | %.2f | %.1f / %.1f | %.1f (%.1f / %.1f) | %.3f in %.0f s |" % (
             kind, format(round(get(kind, "entries_per_s")), ","), format(round(get(kind, "entries_per_s_from_start")), ","),
-            get(kind, "cpu_s_per_million"), get(kind, "rss_shipping_mib"), get(kind, "vmhwm_mib"),
-            get(kind, "rss_idle_mib"), get(kind, "idle_cpu_s"), opts.idle_seconds))
+            get(kind, "cpu_s_per_million"), get(kind, "rss_shipping_mib"), get(kind, "rss_anon_shipping_mib"),
+            get(kind, "rss_idle_mib"), get(kind, "rss_idle_anon_mib"), get(kind, "rss_idle_file_mib"),
+            get(kind, "idle_cpu_s"), opts.idle_seconds))
     if "rsyslog" in kinds and "agent" in kinds:
         print("\nagent / rsyslog entries/s: %.2f (goal >= 1.5); from start %.2f; CPU per entry: %.2f" % (
             get("agent", "entries_per_s") / get("rsyslog", "entries_per_s"),

@@ -188,6 +188,21 @@ struct JournaldSourceTests {
         #expect(running.sink.messages == ["entry 4", "entry 5"])
     }
 
+    /// After a backlog the idle reader reopens the journal at its cursor: nothing read twice, nothing missed.
+    @Test func reopeningAfterABacklogKeepsThePosition() async throws {
+        let directory = F.temporaryDirectory()
+        try F.write((1...10).map { F.entry($0) }, to: directory)
+        let running = RunningSource(settings(directory), reopenAfterEntries: 3)
+        await running.wait { $0.count >= 10 }
+        await running.waitIdle()
+        try F.write((11...12).map { F.entry($0) }, to: directory, name: "y.journal")
+        await running.wait { $0.contains { $0.message == Array("entry 12".utf8) } }
+        await running.waitIdle(atLeast: 2)
+        await running.stop()
+        #expect(running.sink.messages == (1...12).map { "entry \($0)" })
+        #expect(running.sink.drops.withLock { $0 }.isEmpty)
+    }
+
     @Test func startAtBeginningReadsEverything() async throws {
         let directory = F.temporaryDirectory()
         try F.write((1...3).map { F.entry($0) }, to: directory)
