@@ -188,6 +188,21 @@ struct JournaldSourceTests {
         #expect(running.sink.messages == ["entry 4", "entry 5"])
     }
 
+    /// After a backlog the idle reader reopens the journal at its cursor: nothing read twice, nothing missed.
+    @Test func reopeningAfterABacklogKeepsThePosition() async throws {
+        let directory = F.temporaryDirectory()
+        try F.write((1...10).map { F.entry($0) }, to: directory)
+        let running = RunningSource(settings(directory), reopenAfterEntries: 3)
+        await running.wait { $0.count >= 10 }
+        await running.waitIdle()
+        try F.write((11...12).map { F.entry($0) }, to: directory, name: "y.journal")
+        await running.wait { $0.contains { $0.message == Array("entry 12".utf8) } }
+        await running.waitIdle(atLeast: 2)
+        await running.stop()
+        #expect(running.sink.messages == (1...12).map { "entry \($0)" })
+        #expect(running.sink.drops.withLock { $0 }.isEmpty)
+    }
+
     @Test func startAtBeginningReadsEverything() async throws {
         let directory = F.temporaryDirectory()
         try F.write((1...3).map { F.entry($0) }, to: directory)
@@ -196,6 +211,19 @@ struct JournaldSourceTests {
         await running.waitIdle()
         await running.stop()
         #expect(running.sink.messages == ["entry 1", "entry 2", "entry 3"])
+    }
+
+    /// An idle reader sleeps in poll(2) with no timer: over a second with no change it does not wake.
+    @Test func idleReaderDoesNotWake() async throws {
+        let directory = F.temporaryDirectory()
+        try F.write([F.entry(1)], to: directory)
+        let running = RunningSource(settings(directory))
+        await running.wait { $0.count >= 1 }
+        await running.waitIdle()
+        let before = running.idle.value
+        try await Task.sleep(for: .seconds(1))  // the window measured, not a synchronisation
+        #expect(running.idle.value == before)
+        await running.stop()
     }
 
     @Test func cursorGapCount() {
