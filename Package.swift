@@ -157,6 +157,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libsystemd's sd-journal API: the only supported reader of journal files (their format changes
+        // between systemd versions, with compression and keyed hashes), and it follows rotation and vacuum.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The journald source: a dedicated thread owns the sd_journal handle (not thread-safe), matches,
+        // cursor positions with the seek-next-test rule, and vacuum gaps reported, never skipped silently.
+        .target(
+            name: "SkeinJournaldSource",
+            dependencies: [
+                "CSystemd", "SkeinLogShipping", "SkeinMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The syslog source (issue #13): its own module so the parser and framing stay pure and fuzzable.
         .target(
             name: "SkeinSyslogSource",
@@ -171,9 +183,8 @@ let package = Package(
         .target(
             name: "SkeinAgent",
             dependencies: [
-                "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinSyslogSource",
-                "SkeinMetrics",
-                "SkeinMetricsHTTP",
+                "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinJournaldSource",
+                "SkeinSyslogSource", "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -215,7 +226,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinAgentTests",
-            dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics", "SkeinSyslogSource"],
+            dependencies: [
+                "SkeinAgent", "SkeinFileSource", "SkeinJournaldSource", "SkeinLogShipping", "SkeinMetrics",
+                "SkeinSyslogSource",
+            ],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]
@@ -235,6 +249,9 @@ let package = Package(
                 "SkeinFileSource", "SkeinLogShipping",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "SkeinJournaldSourceTests", dependencies: ["SkeinJournaldSource", "SkeinLogShipping", "SkeinMetrics"]
         ),
         .testTarget(
             name: "SkeinBrokerTests",

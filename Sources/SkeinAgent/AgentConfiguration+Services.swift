@@ -1,5 +1,6 @@
 import Logging
 import SkeinFileSource
+import SkeinJournaldSource
 import SkeinLogShipping
 import SkeinMetrics
 import SkeinSyslogSource
@@ -23,6 +24,10 @@ extension AgentConfiguration {
         for settings in files {
             sources.append(
                 FileSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
+        }
+        for settings in journald {
+            sources.append(
+                JournaldSource(settings: settings, defaultTopic: delivery.topic, metrics: registry, logger: logger))
         }
         for settings in syslog {
             sources.append(

@@ -276,9 +276,9 @@ class AgentFactory:
 
     def new(self, bootstrap: str, topic: str, sources: dict[str, dict], name: str = "it", agent: dict | None = None,
             delivery: dict | None = None, metrics: bool = True, host_name: str = "it-files",
-            syslog: dict[str, dict] | None = None) -> AgentProcess:
-        """sources: file sources by tag ([sources.files.TAG]); syslog: syslog sources by name
-        ([sources.syslog.NAME], e.g. {"net": {"tcp": ["127.0.0.1:5140"]}})."""
+            journald: dict[str, dict] | None = None, syslog: dict[str, dict] | None = None) -> AgentProcess:
+        """sources: file sources by tag ([sources.files.TAG]); journald, syslog: those sources by name
+        ([sources.journald.NAME], [sources.syslog.NAME], e.g. {"net": {"tcp": ["127.0.0.1:5140"]}})."""
         d = self.base / ("agent-%d" % len(self.agents))
         d.mkdir(parents=True)
         port = free_port() if metrics else None
@@ -291,6 +291,8 @@ class AgentFactory:
         }
         for tag, settings in sources.items():
             tables["sources.files.%s" % tag] = {"start_at": "beginning", **settings}
+        for tag, settings in (journald or {}).items():
+            tables["sources.journald.%s" % tag] = settings
         for name, settings in (syslog or {}).items():
             tables["sources.syslog.%s" % name] = settings
         a = AgentProcess(d, name, tables, port)
@@ -302,6 +304,41 @@ class AgentFactory:
             if a.alive():
                 os.kill(a.proc.pid, signal.SIGKILL)
                 a.proc.wait(10)
+
+
+# ---------------------------------------------------------------------------------------------- journal files
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+JOURNAL_BOOT_ID = "5e1f0c0a11ce4b0b8d2a6f00d15ea5e5"
+
+
+def journal_export(tag: str, first: int, count: int, line_bytes: int = 120, unit: str = "it.service") -> bytes:
+    """Journal export format (KEY=value lines, a blank line after each entry) for lines first..first+count-1 of
+    `tag`, as line_text words them (without the newline). Times grow with n, so entries of several files of
+    one directory interleave in n order (sd-journal orders files of one boot by monotonic time)."""
+    out = []
+    for n in range(first, first + count):
+        out.append("__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n_HOSTNAME=it-journal\n"
+                   "_SYSTEMD_UNIT=%s\nPRIORITY=6\n_TRANSPORT=journal\nMESSAGE=%s\n\n"
+                   % (1_700_000_000_000_000 + n * 1000, 1_000_000 + n * 1000, JOURNAL_BOOT_ID, unit,
+                      line_text(tag, n, line_bytes)[:-1]))
+    return "".join(out).encode()
+
+
+def write_journal(directory: Path, name: str, tag: str, first: int, count: int, line_bytes: int = 120) -> Path:
+    """A journal file directory/name.journal holding lines first..first+count-1 of tag, written by
+    systemd-journal-remote (DESIGN.md §5) to a temporary name and renamed in, so a reader never sees it half
+    written."""
+    assert os.access(JOURNAL_REMOTE, os.X_OK), "%s missing (Debian systemd-journal-remote)" % JOURNAL_REMOTE
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory.parent / (directory.name + ".staging")
+    staging.mkdir(exist_ok=True)
+    target = staging / ("%s.journal" % name)
+    subprocess.run([JOURNAL_REMOTE, "--output=%s" % target, "-"], input=journal_export(tag, first, count, line_bytes),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    final = directory / target.name
+    os.rename(target, final)
+    return final
 
 
 # ---------------------------------------------------------------------------------------------- writer
@@ -533,7 +570,13 @@ class Ledger:
 
     MAX_EXAMPLES = 20
 
-    def __init__(self):
+    def __init__(self, order_field: str | None = "file_id", on_record=None):
+        """order_field: the `fields` member naming one ordered stream of lines (a file); None: the lines of one
+        tag are one ordered stream (a journald service). on_record(record, headers) sees every record's JSON
+        value first; returning False sets it aside in `others` (a source's own notice, not a numbered line)."""
+        self.order_field = order_field
+        self.on_record = on_record
+        self.others: list[tuple[int, dict]] = []
         self.records = 0
         self.checkpoints = 0
         self.seq_last: dict[str, int] = {}
@@ -575,9 +618,15 @@ class Ledger:
             self.seq_last[source] = seq
         try:
             record = json.loads(value)
+            if self.on_record is not None and self.on_record(record, h) is False:
+                self.others.append((offset, record))
+                return
             tag, n, _ = record["message"].split(" ", 2)
             n = int(n)
-            file_id = (record.get("fields") or {}).get("file_id", "?")
+            if self.order_field is None:
+                file_id = tag
+            else:
+                file_id = (record.get("fields") or {}).get(self.order_field, "?")
         except Exception as e:  # noqa: BLE001 - a record the checker cannot read is a finding
             self.malformed.append((offset, repr(e), (value or b"")[:200]))
             return

@@ -21,7 +21,7 @@ extension AgentConfiguration {
         "long_lines", "scan_interval_seconds", "rotate_wait_seconds", "multiline",
     ]
     static let multilineKeys = ["start_pattern", "continuation_pattern", "timeout_ms", "max_lines", "max_bytes"]
-    static let sourceKinds = ["host_metrics", "files", "syslog"]
+    static let sourceKinds = ["host_metrics", "files", "journald", "syslog"]
 
     public mutating func apply(_ file: ConfigFile) throws(ConfigFileError) {
         let root = file.root
@@ -37,10 +37,11 @@ extension AgentConfiguration {
             throw ConfigFileError(
                 line: sources.line(of: key),
                 message:
-                    "unknown source [sources.\(key)] (known: [sources.host_metrics], [sources.files.NAME], [sources.syslog.NAME])"
+                    "unknown source [sources.\(key)] (known: [sources.host_metrics], [sources.files.NAME], [sources.journald.NAME], [sources.syslog.NAME])"
             )
         }
         if let hostMetrics = try sources.subtable("host_metrics") { try applyHostMetrics(hostMetrics) }
+        if let journald = try sources.subtable("journald") { try applyJournald(journald) }
         try applySyslog(sources)
         if let files = try sources.subtable("files") {
             self.files = []

@@ -28,6 +28,7 @@ extension AgentConfiguration {
             }
             sources.append(line)
         }
+        sources += journald.map { Self.summaryLine($0, topic: topic(of: $0)) }
         sources += syslog.map(summaryLine)
         lines.append("sources (\(sources.count)):")
         lines.append(contentsOf: sources.isEmpty ? ["  none enabled"] : sources)
@@ -38,7 +39,7 @@ extension AgentConfiguration {
     /// An agent with nothing to do is a configuration mistake (a source table commented out, host
     /// metrics disabled), caught by `check-config` rather than by an agent that idles.
     public func checkSomeSourceIsEnabled() throws(ConfigFileError) {
-        guard hostMetrics.enabled || !files.isEmpty || !syslog.isEmpty else {
+        guard hostMetrics.enabled || !files.isEmpty || !journald.isEmpty || !syslog.isEmpty else {
             throw ConfigFileError(
                 line: 0,
                 message:
@@ -49,7 +50,9 @@ extension AgentConfiguration {
 
     /// Every topic the agent writes to, sorted.
     public var topics: [String] {
-        var topics = Set(files.map { topic(of: $0) } + syslog.map { topic(of: $0) })
+        var topics = Set(files.map { topic(of: $0) })
+        topics.formUnion(journald.map { topic(of: $0) })
+        topics.formUnion(syslog.map { topic(of: $0) })
         if hostMetrics.enabled { topics.insert(hostMetrics.topic) }
         return topics.sorted()
     }

@@ -1,5 +1,6 @@
 import SkeinCompression
 import SkeinFileSource
+import SkeinJournaldSource
 import SkeinLogShipping
 import SkeinSyslogSource
 
@@ -30,6 +31,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// `[sources.files.NAME]` tables, sorted by NAME (TOML tables are unordered; sorting keeps the order
     /// of sources, and so of log lines and metrics, the same whatever the file's layout).
     public var files: [FileSourceSettings] = []
+    /// `[sources.journald.NAME]` tables, sorted by NAME.
+    public var journald: [JournaldSettings] = []
     /// `[sources.syslog.NAME]` tables, sorted by NAME.
     public var syslog: [SyslogSourceSettings] = []
 
@@ -242,6 +245,7 @@ extension AgentConfiguration {
 
     /// The topic a file source's records go to.
     public func topic(of source: FileSourceSettings) -> String { source.topic ?? delivery.topic }
+    public func topic(of source: JournaldSettings) -> String { source.topic ?? delivery.topic }
 
     public func makeSampler() -> HostMetricsSampler {
         HostMetricsSampler(
