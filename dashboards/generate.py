@@ -361,6 +361,35 @@ AGENT_PANELS = [
         ('sum by (instance, source) (increase(skein_agent_file_lines_lost_total{%s}[%s]))' % (S, RATE),
          "{{instance}} {{source}}"),
     ], description="Lines written between logrotate's copy and its truncate, where they could be detected."),
+    row("Syslog sources"),
+    panel("Messages received by transport", [
+        ('sum by (instance, source, transport) (rate(skein_agent_syslog_messages_received_total{%s}[%s]))'
+         % (S, RATE), "{{instance}} {{source}} {{transport}}"),
+    ], unit="ops"),
+    panel("Parse errors and truncated messages", [
+        ('sum by (instance, source) (increase(skein_agent_syslog_parse_errors_total{%s}[%s]))' % (S, RATE),
+         "parse errors {{instance}} {{source}}"),
+        ('sum by (instance, source) (increase(skein_agent_syslog_truncated_total{%s}[%s]))' % (S, RATE),
+         "truncated {{instance}} {{source}}"),
+    ], description="Messages kept raw with a parse_error field, and messages cut at max_message_bytes."),
+    panel("TCP connections", [
+        ('sum by (instance, source) (skein_agent_syslog_connections{%s})' % S, "{{instance}} {{source}}"),
+    ]),
+    row("journald sources"),
+    panel("Journal entries read", [
+        ('sum by (instance, source) (rate(skein_agent_journald_entries_read_total{%s}[%s]))' % (S, RATE),
+         "{{instance}} {{source}}"),
+    ], unit="ops"),
+    panel("Lag behind the journal", [
+        ('max by (instance, source) (skein_agent_journald_lag_seconds{%s})' % S, "{{instance}} {{source}}"),
+    ], unit="s", description="Now minus the realtime timestamp of the last entry read."),
+    panel("Gaps (vacuumed before they were read) and journal invalidations", [
+        ('sum by (instance, source) (increase(skein_agent_journald_gaps_total{%s}[%s]))' % (S, RATE),
+         "gaps {{instance}} {{source}}"),
+        ('sum by (instance, source) (increase(skein_agent_journald_invalidations_total{%s}[%s]))' % (S, RATE),
+         "invalidations {{instance}} {{source}}"),
+    ], description="A gap means the saved cursor was vacuumed away while the agent was behind or down; "
+                   "invalidations are journal rotations, vacuums and journald restarts."),
 ]
 
 

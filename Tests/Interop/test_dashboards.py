@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,7 @@ from confluent_kafka import Consumer, Producer
 
 from conftest import HOST, REPO, create_topic, free_port, wait_until
 from kafkawire import Conn, build_batch, parse_produce_v3_response, produce_v3_request
+from agentharness import write_journal
 from test_agent import Agent, agent_path
 
 pytestmark = pytest.mark.skeind_only("scrapes skeind's HTTP listener")
@@ -149,13 +151,18 @@ def agent_scraped(broker, tmp_path_factory):
     topic = "dash-logs-%d" % os.getpid()
     create_topic(broker, topic, 1)
     port = free_port()
+    syslog_port = free_port()
+    # The syslog and journald sources too, so their panels and alerts are checked against real series.
+    journal = write_journal(base / "journal", "dash", "dash-journal", 1, 5).parent
     config = base / "agent.toml"
     config.write_text("\n".join([
         "[agent]", 'bootstrap = "%s"' % broker.bootstrap, 'host_name = "%s"' % AGENT_HOST, 'name = "dash"',
         'state_dir = "%s"' % (base / "state"), "",
         "[delivery]", 'topic = "%s"' % topic, "batch_linger_ms = 10", "",
         "[sources.host_metrics]", "enabled = false", "",
-        "[sources.files.dash]", 'paths = ["%s/*.log"]' % logs, 'start_at = "beginning"', ""]))
+        "[sources.files.dash]", 'paths = ["%s/*.log"]' % logs, 'start_at = "beginning"', "",
+        "[sources.syslog.dash]", 'udp = ["%s:%d"]' % (HOST, syslog_port), "",
+        "[sources.journald.dash]", 'directory = "%s"' % journal, ""]))
     agent = Agent(["--config", str(config), "--metrics-listen", "%s:%d" % (HOST, port)], base / "agent.stderr")
     url = "http://%s:%d/metrics" % (HOST, port)
 
@@ -171,7 +178,13 @@ def agent_scraped(broker, tmp_path_factory):
         return (total("skein_agent_log_records_committed_total") or 0) >= count
 
     try:
-        wait_until(lambda: committed(100), 60, "the agent to commit the first 100 lines")
+        wait_until(lambda: committed(105), 60, "the agent to commit the first 100 lines and 5 journal entries")
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sender.sendto(b"<134>1 2026-12-05T04:00:00Z web-1 app 42 - - dash syslog line", (HOST, syslog_port))
+        finally:
+            sender.close()
+        wait_until(lambda: committed(106), 60, "the agent to commit the syslog message")
         # A line cut off by a truncation without a copy: provably lost, so the loss and drop families have
         # series (they exist only once something was lost).
         with log.open("a") as f:
@@ -182,7 +195,7 @@ def agent_scraped(broker, tmp_path_factory):
         log.write_text("")  # truncated: reading restarts at 0
         with log.open("a") as f:
             f.write("".join("dash after truncate %d\n" % i for i in range(20)))
-        wait_until(lambda: committed(120), 60, "the agent to commit the lines written after the truncation")
+        wait_until(lambda: committed(126), 60, "the agent to commit the lines written after the truncation")
         wait_until(lambda: (total("skein_agent_file_lines_lost_total") or 0) >= 1, 30,
                    "the agent to count the lost partial line")
         series = parse_exposition(http_text(url))
@@ -400,6 +413,11 @@ def agent_alert_scenarios():
                                   else None),
         "SkeinAgentLinesLost": (["skein_agent_file_lines_lost_total"],
                                 lambda n, l, v: grow(1)(v) if n == "skein_agent_file_lines_lost_total" else None),
+        "SkeinAgentSyslogDropping": (["skein_agent_source_dropped_total"],
+                                     lambda n, l, v: grow(1)(v) if n == "skein_agent_source_dropped_total"
+                                     and l.get("reason") == "udp_overflow" else None),
+        "SkeinAgentJournalGap": (["skein_agent_journald_gaps_total"],
+                                 lambda n, l, v: grow(1)(v) if n == "skein_agent_journald_gaps_total" else None),
     }
 
 
