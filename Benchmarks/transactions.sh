@@ -11,29 +11,6 @@
 #                              --bench-repeat N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-bin=""
-args=()
-while (($#)); do
-  case "$1" in
-    --bin) bin=$2; shift 2 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-[ -n "$bin" ] || bin="$(swift build -c release --show-bin-path)"
-for tool in "$bin/skeind" "$bin/skein"; do
-  [ -x "$tool" ] || { echo "missing $tool (swift build -c release --product skeind; --product skein)" >&2; exit 1; }
-done
-
-venv=.venv-interop
-requirements=Tests/Interop/requirements.txt
-if [ ! -x "$venv/bin/python" ]; then
-  "${PYTHON:-python3}" -m venv "$venv"
-fi
-stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-  echo "$want" >"$stamp"
-fi
-exec "$venv/bin/python" Benchmarks/transactions.py --bin "$bin" "${args[@]}"
+run_bench_driver transactions.py skeind skein -- "$@"
