@@ -42,9 +42,8 @@ extension AgentConfiguration {
         guard hostMetrics.enabled || !files.isEmpty || !journald.isEmpty || !syslog.isEmpty else {
             throw ConfigFileError(
                 line: 0,
-                message:
-                    "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.NAME] or [sources.syslog.NAME] table"
-            )
+                message: "no source is enabled: [sources.host_metrics] enabled = false and no "
+                    + "[sources.files.NAME], [sources.journald.NAME] or [sources.syslog.NAME] table")
         }
     }
 
