@@ -2,12 +2,14 @@
 PID 1, services inside log through stdout, `logger` and `systemd-cat`, and the agent on the host ships the box's
 journal into skeind; agentharness's Ledger checks every line by its sequence number with read_committed.
 
-Where the agent runs. On the host, reading the box's journal directory (`directory = "…"`): journald inside
-writes /var/log/journal, which is a host directory bind-mounted in (Storage=persistent), so the files stay put
-across a journald restart, a rotation and the box's own end, and the host's inotify sees journald's writes (the
-files live on the host's file system). The host and the box run the same libsystemd (the box is built from the
-host's apt sources). Running the agent inside would need the Swift runtime libraries in the box as well, and
-would test nothing more of the source: sd_journal_open_directory is the same code path over the same files.
+Where the agent runs. Mostly on the host, reading the box's journal directory (`directory = "…"`): journald
+inside writes /var/log/journal, which is a host directory bind-mounted in (Storage=persistent), so the files stay
+put across a journald restart, a rotation and the box's own end, the host's inotify sees journald's writes (the
+files live on the host's file system), and the agent is an ordinary host process (its own network, SIGKILL by
+pid, no runtime to bring). The host and the box run the same libsystemd (the box is built from the host's apt
+sources). The default source (no directory: the local system journal, chosen by /etc/machine-id) is tested too,
+by one test that runs the agent in the box's mount namespace (systemdbox.host_binaries binds the Swift runtime
+in, SystemdBox.mount_argv keeps the host's pid and network namespaces).
 
 Lines are `TAG N pad…`. Every service logs under its own SYSLOG_IDENTIFIER, which is the tag; the agent's
 source matches those identifiers only (so systemd's own entries stay out):
@@ -26,9 +28,9 @@ import time
 
 import pytest
 
-from agentharness import Ledger, TopicReader, wait_all_delivered
+from agentharness import Ledger, TopicReader, agent_path, wait_all_delivered
 from conftest import create_topic, wait_until
-from systemdbox import BoxFactory, read_journal, require_boxes
+from systemdbox import BoxFactory, host_binaries, read_journal, require_boxes
 
 # 900 s: the first run on a machine builds the cached root file system (1 to 3 minutes) inside a test.
 pytestmark = [pytest.mark.skeind_only("ships into skeind with transactions"), pytest.mark.timeout(900)]
@@ -134,6 +136,7 @@ class FieldCheck:
 
     def __init__(self, services: Services):
         self.services = services
+        self.source = "journald.x"
         self.wrong: list = []
 
     def __call__(self, record: dict, headers: dict) -> bool:
@@ -153,8 +156,8 @@ class FieldCheck:
         for k in kept:
             if kept[k] != expect[k]:
                 got[k], want[k] = kept[k], expect[k]
-        if headers.get("skein.source") != "journald.x":
-            got["skein.source"], want["skein.source"] = headers.get("skein.source"), "journald.x"
+        if headers.get("skein.source") != self.source:
+            got["skein.source"], want["skein.source"] = headers.get("skein.source"), self.source
         if got != want and len(self.wrong) < 10:
             self.wrong.append((message[:40], got, want))
         return True
@@ -315,6 +318,52 @@ def test_journald_agent_killed_20_times_loses_and_duplicates_nothing(boxes, brok
         assert not check.wrong, "records with wrong fields (message, got, want): %s" % check.wrong
         assert all(written[t] > 0 for t in TAGS), written
         assert agent.starts == KILLS + 1 and agent.exit_codes == [-9] * KILLS, agent.exit_codes
+    finally:
+        reader.close()
+    assert agent.terminate() == 0, agent.log_tail()
+
+
+def test_journald_local_journal_read_inside_the_box(boxes, broker, agent_factory, topic_name, tmp_path):
+    """The default source (no directory: the local system journal, SD_JOURNAL_LOCAL_ONLY) as it runs on a
+    machine: the agent runs in the box's mount namespace (its /etc/machine-id, /run/log/journal and
+    /var/log/journal; the host's Swift runtime bound in), in the host's network and pid namespaces so that it
+    reaches skeind and is killed by pid. Through a rotation, a journald restart and 5 SIGKILLs, every line
+    arrives once."""
+    exe = agent_path()
+    settings = host_binaries(exe)
+    box = boxes.new(journal_dir=tmp_path / "journal", network="host", extra_packages=settings["extra_packages"],
+                    ro_binds={**settings["ro_binds"], str(exe.parent): str(exe.parent)},
+                    binds={str(agent_factory.base): str(agent_factory.base)}).boot()
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    svc = Services(box)
+    check = FieldCheck(svc)
+    agent = agent_factory.new(broker.bootstrap, topic, {}, host_name="it-journald-local", journald={
+        "local": {"identifiers": list(TAGS), "start_at": "beginning"}},
+        delivery={"batch_linger_ms": 50, "checkpoint_interval_seconds": 2})
+    agent.command_prefix = box.mount_argv()
+    agent.start()
+    check.source = "journald.local"
+    reader = TopicReader(broker.bootstrap, topic, Ledger(order_field=None, on_record=check))
+    rng = random.Random(KILL_SEED)
+    try:
+        svc.start("l", LINES, batch=20, pause=0.02)
+        wait_until(lambda: svc.progress("jstdout") >= LINES // 3, 60, "a third of the lines in the journal", 0.1)
+        box.exec("journalctl", "--rotate")
+        for k in range(5):
+            time.sleep(rng.uniform(0.05, 0.8))  # the randomised kill point, not a synchronisation
+            agent.kill9()
+            if k == 2:
+                box.systemctl("restart", "systemd-journald")
+            agent.start()
+        written = svc.wait()
+        assert wait_all_delivered(reader, written, timeout=120), reader.ledger.verdict(written).summary()
+        verdict = reader.ledger.verdict(written)
+        verdict.assert_exactly_once(reader)
+        verdict.assert_sequences_cover()
+        assert not check.wrong, "records with wrong fields (message, got, want): %s" % check.wrong
+        assert not reader.ledger.others, "unexpected records: %s" % reader.ledger.others[:5]
+        print("journald local, agent in the box: %s" % verdict.summary())
     finally:
         reader.close()
     assert agent.terminate() == 0, agent.log_tail()
