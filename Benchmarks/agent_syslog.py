@@ -194,6 +194,12 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
                 raise SystemExit("%s exited with %s" % (kind, proc.returncode))
             time.sleep(opts.poll_ms / 1000)
         sender.join()
+        if kind == "agent":
+            import urllib.request
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=5) as r:
+                text = r.read().decode()
+            wanted = ("skein_agent_backpressure_seconds_total", "skein_agent_transactions_total")
+            agent_metrics = [l for l in text.splitlines() if l.startswith(wanted)]
     finally:
         stop_process(proc, kind)
         if watcher is not None:
@@ -221,6 +227,7 @@ def run_one(kind: str, opts, bin_dir: Path, broker: Broker, work: Path, input_pa
         "send_seconds": marks["send_end"] - marks["send_start"], "cpu_seconds": cpu_done - cpu_before,
         "rss_max_mib": max(r for t, _, _, r in samples if t <= t_done) / 1024,
         "duplicates": len(numbers) - len(set(numbers)),
+        **({"agent_metrics": agent_metrics} if kind == "agent" else {}),
     }
 
 
@@ -250,6 +257,8 @@ def main():
                 print("%-8s %9.0f lines/s  %6.2f s  CPU %6.2f s  RSS max %6.1f MiB  duplicates %d"
                       % (kind, result["lines_per_s"], result["seconds"], result["cpu_seconds"], result["rss_max_mib"],
                          result["duplicates"]), flush=True)
+                for line in result.get("agent_metrics", []):
+                    print("         " + line)
         finally:
             broker.stop()
         by = {r["receiver"]: r for r in results}
