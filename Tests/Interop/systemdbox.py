@@ -458,6 +458,18 @@ class SystemdBox:
         return ["nsenter", "--target", str(self.leader), "--all", "--", "env", "-i", "PATH=" + CONTAINER_PATH,
                 "LANG=C.UTF-8", "TERM=dumb", *args]
 
+    def mount_argv(self, *args: str) -> list[str]:
+        """The host command line that runs `args` in the box's mount, UTS and IPC namespaces but the host's pid
+        namespace: it sees the box's files (its /etc/machine-id, its journal), and nsenter execs it without a
+        fork, so the pid the caller gets is the program's own (SIGKILL by pid works; entering the pid namespace
+        would make nsenter fork). The box's /proc shows only the box's pids, so /proc/self would not exist for
+        it (Swift reads its arguments from /proc/self/cmdline): unshare gives it a mount namespace of its own
+        with a /proc of the host's pids (no fork either). Binaries and data must be bound in at the paths
+        given."""
+        assert self.leader, "box not booted"
+        return ["nsenter", "--target", str(self.leader), "--mount", "--uts", "--ipc", "--", "unshare",
+                "--mount-proc", "--", *args]
+
     def net_argv(self, *args: str) -> list[str]:
         """The host command line that runs the HOST's program `args` in the box's network namespace only: a
         host client (kcat, python) reaching a socket the box listens on with a private network."""
