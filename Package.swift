@@ -64,6 +64,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
@@ -252,7 +253,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinBrokerTests",
-            dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),

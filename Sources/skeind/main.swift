@@ -62,7 +62,8 @@ struct Skeind: AsyncParsableCommand {
             let port = brokerConfig.httpListen?.port ?? 9644
             do {
                 httpServer = try await MetricsHTTPServer.start(
-                    endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP)
+                    endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP,
+                    logger: logger)
             } catch {
                 broker.shutdown()
                 throw StartupError(
