@@ -67,6 +67,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // sd_notify (READY, STATUS, STOPPING, WATCHDOG, EXTEND_TIMEOUT_USEC) and journal-aware logging for skeind
+        // and skein-agent. Own code, not libsystemd: the protocol is one datagram on a unix socket and a
+        // `<N>` prefix per line, and skeind then needs no libsystemd at all.
+        .target(name: "SkeinSystemd", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
@@ -81,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "skeind",
             dependencies: [
-                "SkeinBroker", "SkeinMetricsHTTP",
+                "SkeinBroker", "SkeinSystemd", "SkeinMetricsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -196,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "skein-agent",
             dependencies: [
-                "SkeinAgent",
+                "SkeinAgent", "SkeinSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -321,6 +321,9 @@ public final class KafkaServer: Sendable {
         return KafkaServer(channel: channel, gate: gate, budget: budget, warnings: warnings, flushWarnings: flush)
     }
 
+    /// Kafka connections open now (for `systemctl status`).
+    public var openConnections: Int { gate.open }
+
     public func close() async throws {
         flushWarnings.cancel()
         try await channel.close()

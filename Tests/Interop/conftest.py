@@ -179,6 +179,8 @@ class Skeind(Broker):
         super().__init__(HOST, port or free_port())
         # Run as this user (conftest.run_as) rather than as the test runner; its data directory is given to it.
         self.user = user
+        # Added to the environment of each start (NOTIFY_SOCKET, WATCHDOG_USEC, ...).
+        self.env: dict[str, str] = {}
         # Its own HTTP port (not the default 9644), so brokers of parallel runs never collide; kept across
         # restarts like the Kafka port.
         self.http_port = free_port()
@@ -206,7 +208,7 @@ class Skeind(Broker):
         self.log_path = self.log_dir / ("skeind-%d-start%d.stderr" % (self.port, self.starts))
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True, env=dict(os.environ, **self.env))
         _RUNNING.append(self)
 
         def ready():
