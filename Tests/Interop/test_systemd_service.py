@@ -91,3 +91,57 @@ def test_skeind_units_socket_activation_status_watchdog_and_clean_stop(boxes):
     box.systemctl("stop", "skeind.service")
     assert show(box, "skeind.service", "ActiveState", "Result")["Result"] == "success"
     assert box.exec("test", "-e", "/var/lib/skein/.skein-clean-shutdown", check=False).returncode == 0
+
+
+AGENT_CONFIG = """\
+[agent]
+bootstrap = "127.0.0.1:9092"
+name = "box"
+
+[delivery]
+topic = "logs"
+
+[sources.journald.system]
+start_at = "beginning"
+
+[sources.syslog.local]
+udp = ["fd:syslog-udp"]
+tcp = ["fd:syslog-tcp"]
+unix = ["fd:syslog-unix"]
+"""
+
+
+def test_agent_units_ship_the_journal_and_socket_activated_syslog(boxes):
+    """skein-agent.service with the syslog socket units, against the socket-activated skeind: entries a service
+    writes to the journal and `logger` lines sent to the agent's unix socket reach `logs`, where `skein logs -u`
+    finds them; the agent runs as its dynamic user in the systemd-journal group."""
+    settings = host_binaries(skeind_path())
+    box = boxes.new(ro_binds={**settings["ro_binds"], str(skeind_path().parent): BIN},
+                    extra_packages=settings["extra_packages"]).boot()
+    install_units(box)
+    box.write_file("/etc/skein/skein-agent.toml", AGENT_CONFIG)
+    box.systemctl("enable", "--now", "skeind.socket", "skeind-metrics.socket", "skein-agent-syslog.socket",
+                  "skein-agent-syslog-tcp.socket", "skein-agent-syslog-unix.socket")
+    box.systemctl("start", "skein-agent.service")
+    state = wait_until(lambda: (s := show(box, "skein-agent.service", "ActiveState", "StatusText", "MainPID"))[
+        "ActiveState"] == "active" and s, 60, "skein-agent to be ready")
+    assert "journald.system" in state["StatusText"] and "syslog.local" in state["StatusText"], state
+    groups = box.exec("grep", "^Groups:", "/proc/%s/status" % state["MainPID"]).stdout
+    journal_gid = box.exec("getent", "group", "systemd-journal").stdout.split(":")[2]
+    assert journal_gid in groups.split(), groups
+
+    box.run_unit("hello-box", "/bin/sh", "-c", "for i in 1 2 3; do echo hello from the box $i; done", wait=True)
+    box.exec("logger", "-u", "/run/skein/syslog.sock", "-t", "boxlogger", "via the unix socket")
+
+    def logs(*args: str) -> list[str]:
+        res = box.exec(BIN + "/skein", "logs", "-t", "logs", "-o", "cat", "--bootstrap", "127.0.0.1:9092", *args,
+                       check=False, timeout=60)
+        return res.stdout.splitlines() if res.returncode == 0 else []
+    # systemd's own "Started hello-box.service" line is shown too: journalctl -u shows it as well.
+    got = wait_until(lambda: len(l := [x for x in logs("-u", "hello-box") if x.startswith("hello")]) >= 3 and l,
+                     60, "the journal entries in skein logs")
+    assert got == ["hello from the box %d" % i for i in (1, 2, 3)]
+    assert wait_until(lambda: [l for l in logs("-u", "boxlogger") if "via the unix socket" in l], 60,
+                      "the logger line in skein logs")
+    box.systemctl("stop", "skein-agent.service")
+    assert show(box, "skein-agent.service", "Result")["Result"] == "success"
