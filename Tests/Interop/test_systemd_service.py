@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+import re
+
 from conftest import REPO, skeind_path, wait_until
 from systemdbox import BoxFactory, host_binaries, require_boxes
 
@@ -38,6 +40,15 @@ def show(box, unit: str, *props: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in res.stdout.splitlines() if "=" in line)
 
 
+def security_score(box, unit: str) -> float:
+    """`systemd-analyze security UNIT` as a user runs it, against the running manager."""
+    out = box.exec("systemd-analyze", "security", "--no-pager", unit, check=False).stdout
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out)
+    assert m, out[-2000:]
+    print("%s: systemd-analyze security %s (in the box)" % (unit, m.group(1)))
+    return float(m.group(1))
+
+
 def kcat(box, *args: str, input: str | None = None) -> str:
     return box.exec_in_net("kcat", "-b", "127.0.0.1:9092", "-X", "socket.timeout.ms=20000", *args,
                            input=input, timeout=60).stdout
@@ -62,6 +73,7 @@ def test_skeind_units_socket_activation_status_watchdog_and_clean_stop(boxes):
     # It runs as a dynamic user, not root.
     uid = box.exec("stat", "-c", "%u", "/proc/%s" % state["MainPID"]).stdout.strip()
     assert uid != "0", "skeind runs as root"
+    assert security_score(box, "skeind.service") <= 2.0
 
     # Priorities come from the <N> prefixes: the storage notice is priority 5, the listener line 6, and the
     # prefix is not left in the message.
@@ -129,6 +141,7 @@ def test_agent_units_ship_the_journal_and_socket_activated_syslog(boxes):
     groups = box.exec("grep", "^Groups:", "/proc/%s/status" % state["MainPID"]).stdout
     journal_gid = box.exec("getent", "group", "systemd-journal").stdout.split(":")[2]
     assert journal_gid in groups.split(), groups
+    assert security_score(box, "skein-agent.service") <= 3.0
 
     box.run_unit("hello-box", "/bin/sh", "-c", "for i in 1 2 3; do echo hello from the box $i; done", wait=True)
     box.exec("logger", "-u", "/run/skein/syslog.sock", "-t", "boxlogger", "via the unix socket")
@@ -137,8 +150,9 @@ def test_agent_units_ship_the_journal_and_socket_activated_syslog(boxes):
         res = box.exec(BIN + "/skein", "logs", "-t", "logs", "-o", "cat", "--bootstrap", "127.0.0.1:9092", *args,
                        check=False, timeout=60)
         return res.stdout.splitlines() if res.returncode == 0 else []
-    # systemd's own "Started hello-box.service" line is shown too: journalctl -u shows it as well.
-    got = wait_until(lambda: len(l := [x for x in logs("-u", "hello-box") if x.startswith("hello")]) >= 3 and l,
+    # systemd's own lines about the unit ("Started hello-box.service", "Deactivated") are shown too, as
+    # journalctl -u shows them.
+    got = wait_until(lambda: len(l := [x for x in logs("-u", "hello-box") if x.startswith("hello from the box")]) >= 3 and l,
                      60, "the journal entries in skein logs")
     assert got == ["hello from the box %d" % i for i in (1, 2, 3)]
     assert wait_until(lambda: [l for l in logs("-u", "boxlogger") if "via the unix socket" in l], 60,
