@@ -260,6 +260,7 @@ let package = Package(
             dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
+        .testTarget(name: "SkeinSystemdTests", dependencies: ["SkeinSystemd"]),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(
             name: "SkeinProtocolTests",
