@@ -231,7 +231,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinAgentTests",
-            dependencies: ["SkeinAgent", "SkeinFileSource", "SkeinLogShipping", "SkeinMetrics", "SkeinSyslogSource"],
+            dependencies: [
+                "SkeinAgent", "SkeinFileSource", "SkeinJournaldSource", "SkeinLogShipping", "SkeinMetrics",
+                "SkeinSyslogSource",
+            ],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "SkeinLogShippingTests", dependencies: ["SkeinLogShipping", "SkeinClient", "SkeinTestServers", "SkeinMetrics"]

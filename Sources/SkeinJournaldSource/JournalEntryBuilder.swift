@@ -9,6 +9,7 @@ import SkeinLogShipping
 /// (`_uid`, `_cmdline`) stay apart from ones the program set itself (`uid`), until the cap.
 struct JournalEntryBuilder {
     let maxFieldsBytes: Int
+    let names: FieldNameCache
     private var message: [UInt8]?
     private var severity: UInt8?
     private var systemdUnit: String?
@@ -22,7 +23,10 @@ struct JournalEntryBuilder {
     private var otherBytes = 0
     private var truncated = false
 
-    init(maxFieldsBytes: Int) { self.maxFieldsBytes = maxFieldsBytes }
+    init(maxFieldsBytes: Int, names: FieldNameCache = FieldNameCache()) {
+        self.maxFieldsBytes = maxFieldsBytes
+        self.names = names
+    }
 
     /// Names the kept fields use in `fields`, plus the marks this builder and the delivery core add:
     /// another journal field that lower-cases to one of them is written as `journal_<name>`.
@@ -52,8 +56,7 @@ struct JournalEntryBuilder {
     }
 
     private mutating func addOther(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        var key = String(decoding: name.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
-        if Self.reservedNames.contains(key) { key = "journal_" + key }
+        var key = names.key(for: name)
         let fieldValue: String
         if let text = String(validating: value, as: UTF8.self) {
             fieldValue = text
@@ -116,5 +119,22 @@ struct JournalEntryBuilder {
     private static func equal(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         guard bytes.count == text.utf8CodeUnitCount else { return false }
         return memcmp(bytes.baseAddress!, text.utf8Start, bytes.count) == 0
+    }
+}
+
+/// The `fields` names of journal field names. Entries repeat the same few dozen names, so each is lower-cased
+/// once; a lookup hashes the bytes and allocates nothing.
+final class FieldNameCache {
+    private var known: [UInt64: (raw: [UInt8], key: String)] = [:]
+    static let capacity = 4096
+
+    func key(for name: UnsafeRawBufferPointer) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        if let hit = known[hash], hit.raw.elementsEqual(name) { return hit.key }
+        var key = String(decoding: name.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+        if JournalEntryBuilder.reservedNames.contains(key) { key = "journal_" + key }
+        if known.count < Self.capacity { known[hash] = (Array(name), key) }
+        return key
     }
 }

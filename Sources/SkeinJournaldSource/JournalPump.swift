@@ -35,12 +35,15 @@ final class JournalPump: Sendable {
     private let space = DispatchSemaphore(value: 2)
     private let stopPipe: (read: Int32, write: Int32)
     private let onIdle: (@Sendable () -> Void)?
+    /// Entries read since the journal was opened after which an idle reader reopens it.
+    private let reopenAfterEntries: Int
 
     init(
         settings: JournaldSettings, cursor: String?, metrics: JournaldMetrics, logger: Logger,
-        onIdle: (@Sendable () -> Void)? = nil
+        onIdle: (@Sendable () -> Void)? = nil, reopenAfterEntries: Int = 50_000
     ) throws {
         self.onIdle = onIdle
+        self.reopenAfterEntries = reopenAfterEntries
         self.settings = settings
         self.cursor = cursor
         self.metrics = metrics
@@ -110,12 +113,17 @@ final class JournalPump: Sendable {
 
     private func loop() {
         do {
-            let reader = try JournalReader(settings: settings)
-            if let gap = try reader.position(after: cursor) {
-                space.wait()
-                metrics.gaps.increment()
-                hand(.success(Batch(events: [warning(gap)], vacuumed: gap.lostEntries.map { Int($0) } ?? 1)))
+            var reader = try JournalReader(settings: settings)
+            // libsystemd tells runtime and persistent files by their /run and /var paths, so the check
+            // means something for the system journal only.
+            if settings.journal == .local, !reader.seesFiles {
+                logger.warning(
+                    "no journal files are visible yet (for the system journal the agent needs the systemd-journal group); waiting for some",
+                    metadata: ["source": "\(settings.id)"])
             }
+            try position(reader, after: cursor)
+            var lastCursor = cursor
+            var readSinceOpen = 0
             while !stopped {
                 space.wait()
                 if stopped { break }
@@ -129,6 +137,8 @@ final class JournalPump: Sendable {
                         metadata: ["source": "\(settings.id)", "error": "\(JournalError("sd_journal_next", error))"])
                 }
                 if let last = events.last {
+                    lastCursor = last.position
+                    readSinceOpen += events.count
                     metrics.entriesRead.increment(by: events.count)
                     let age = Int64(Date().timeIntervalSince1970 * 1000) - last.timestampMilliseconds
                     metrics.lagSeconds.set(atEnd ? 0 : max(0, Int(age / 1000)))
@@ -138,12 +148,29 @@ final class JournalPump: Sendable {
                     space.signal()
                 }
                 guard atEnd && !stopped else { continue }
+                if readSinceOpen >= reopenAfterEntries, let lastCursor {
+                    // libsystemd keeps the 8 MiB windows of journal files it mapped until the handle closes:
+                    // after a backlog that is hundreds of MiB of page cache in the agent's RSS. Reopening
+                    // at the cursor (the same seek-next-test as a start) gives an idle agent its own RSS.
+                    reader = try JournalReader(settings: settings)
+                    try position(reader, after: lastCursor)
+                    readSinceOpen = 0
+                    continue
+                }
                 onIdle?()
                 if reader.wait(stopFD: stopPipe.read) { metrics.invalidations.increment() }
             }
         } catch {
             hand(.failure(error))
         }
+    }
+
+    /// Positions `reader` after `cursor` (or at `start_at`), and reports a vacuum gap.
+    private func position(_ reader: JournalReader, after cursor: String?) throws {
+        guard let gap = try reader.position(after: cursor) else { return }
+        space.wait()
+        metrics.gaps.increment()
+        hand(.success(Batch(events: [warning(gap)], vacuumed: gap.lostEntries.map { Int($0) } ?? 1)))
     }
 
     /// The record that says entries were lost: the reader never restarts silently.

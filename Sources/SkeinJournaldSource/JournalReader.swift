@@ -20,6 +20,7 @@ final class JournalReader {
     /// Set when positioning already stands on an entry that has not been read: the next read takes it
     /// rather than stepping past it.
     private var standsOnUnread = false
+    private let names = FieldNameCache()
 
     /// A saved cursor whose entry is gone, and what the journal holds after it.
     struct Gap {
@@ -53,6 +54,11 @@ final class JournalReader {
     }
 
     deinit { sd_journal_close(journal) }
+
+    /// Whether any journal file is visible: none usually means the agent lacks the systemd-journal group.
+    var seesFiles: Bool {
+        sd_journal_has_runtime_files(journal) > 0 || sd_journal_has_persistent_files(journal) > 0
+    }
 
     /// Positions the reader: just after `cursor` when one was recovered, else at `startAt`. Returns the
     /// gap when the saved entry no longer exists and entries after it are gone too.
@@ -157,7 +163,7 @@ final class JournalReader {
         guard let cursor = currentCursor() else { return nil }
         var realtime: UInt64 = 0
         _ = sd_journal_get_realtime_usec(journal, &realtime)
-        var builder = JournalEntryBuilder(maxFieldsBytes: settings.maxFieldsBytes)
+        var builder = JournalEntryBuilder(maxFieldsBytes: settings.maxFieldsBytes, names: names)
         sd_journal_restart_data(journal)
         var data: UnsafeRawPointer?
         var length = 0

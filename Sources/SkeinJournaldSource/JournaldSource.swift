@@ -16,6 +16,9 @@ public struct JournaldSource: LogSource {
     /// Called each time the reader has read all it can see and goes to wait; tests use it to know the
     /// reader is positioned, and to count wakeups of an idle source.
     var onIdle: (@Sendable () -> Void)?
+    /// An idle reader that has read this many entries since it opened the journal reopens it, to give
+    /// back the journal file mappings libsystemd keeps; tests lower it.
+    var reopenAfterEntries = 50_000
 
     public init(settings: JournaldSettings, defaultTopic: String, metrics: MetricsRegistry, logger: Logger) {
         self.settings = settings
@@ -27,7 +30,7 @@ public struct JournaldSource: LogSource {
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let pump = try JournalPump(
             settings: settings, cursor: state.positions[Self.stream], metrics: metrics, logger: logger,
-            onIdle: onIdle)
+            onIdle: onIdle, reopenAfterEntries: reopenAfterEntries)
         pump.start()
         defer { pump.stop() }
         do {

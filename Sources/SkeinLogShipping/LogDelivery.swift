@@ -356,12 +356,29 @@ public actor LogDelivery {
         var after = books
         var records: [ProducerRecord] = []
         records.reserveCapacity(count)
+        // Per record only what must be: its record and its sequence. A run of records of one stream sets that
+        // stream's position once, with the last of them (a dictionary write per record was measurable).
+        var run: (source: Int, stream: String, position: String)?
         for slice in slices {
-            for item in slice {
-                Self.apply(item, to: &after[item.source])
-                if let record = item.record { records.append(record) }
+            for index in slice.indices {
+                let source = slice[index].source
+                guard let record = slice[index].record else {
+                    if let last = run { after[last.source].positions[last.stream] = last.position }
+                    run = nil
+                    after[source].positions[slice[index].stream] = nil
+                    continue
+                }
+                records.append(record)
+                after[source].sequence = max(after[source].sequence, slice[index].sequence)
+                if let last = run, last.source == source, last.stream == slice[index].stream {
+                    run!.position = slice[index].position
+                } else {
+                    if let last = run { after[last.source].positions[last.stream] = last.position }
+                    run = (source, slice[index].stream, slice[index].position)
+                }
             }
         }
+        if let last = run { after[last.source].positions[last.stream] = last.position }
         var checkpoints: [(key: String, record: ProducerRecord)] = []
         let nowMs = Int64((HostClock.wallSeconds() * 1000).rounded())
         for topic in checkpointTopics.sorted() {
@@ -415,16 +432,23 @@ public actor LogDelivery {
         // Committed.
         var released = 0
         let now = ContinuousClock.now
+        // Counted per source and added once: per-record atomics and set inserts were measurable.
+        var committedRecords = [Int](repeating: 0, count: books.count)
+        var committedCost = [Int](repeating: 0, count: books.count)
         for slice in slices {
-            for item in slice {
-                released += item.cost
-                if item.record != nil {
-                    books[item.source].committed.increment()
-                    books[item.source].buffered.decrement(by: item.cost)
-                    metrics.latency.observe((now - item.readAt).seconds)
-                    dirtyTopics.insert(books[item.source].topic)
+            for index in slice.indices {
+                released += slice[index].cost
+                if slice[index].record != nil {
+                    committedRecords[slice[index].source] += 1
+                    committedCost[slice[index].source] += slice[index].cost
+                    metrics.latency.observe((now - slice[index].readAt).seconds)
                 }
             }
+        }
+        for source in books.indices where committedRecords[source] > 0 {
+            books[source].committed.increment(by: committedRecords[source])
+            books[source].buffered.decrement(by: committedCost[source])
+            dirtyTopics.insert(books[source].topic)
         }
         queue.removeFirst(count)
         committedSinceTrim = true
@@ -446,15 +470,6 @@ public actor LogDelivery {
             metrics.checkpoints.increment(by: checkpoints.count)
             for (key, offset) in offsets { checkpointOffsets[key] = offset }
             cache.store(checkpointOffsets)
-        }
-    }
-
-    private static func apply(_ item: Item, to book: inout Book) {
-        if item.record == nil {
-            book.positions[item.stream] = nil
-        } else {
-            book.sequence = max(book.sequence, item.sequence)
-            book.positions[item.stream] = item.position
         }
     }
 

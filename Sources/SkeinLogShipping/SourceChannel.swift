@@ -65,27 +65,34 @@ public final class SourceChannel: SourceSink {
         // Encoded before the budget is asked, so the cap counts what is really held; the sequence
         // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
         let values = events.map { encodeFitting($0) }
+        // Events are read in place by index: copying a LogEvent retains each of its arrays and strings.
+        var costs = [Int](repeating: 0, count: events.count)
         var cost = 0
-        for (event, value) in zip(events, values) { cost += Self.cost(of: event, encodedBytes: value.count) }
+        for offset in events.indices {
+            costs[offset] = Self.cost(of: events[offset], encodedBytes: values[offset].count)
+            cost += costs[offset]
+        }
         try await budget.acquire(cost)
         let now = ContinuousClock.now
         var items: [LogDelivery.Item] = []
         items.reserveCapacity(events.count)
-        for (offset, event) in events.enumerated() {
+        for offset in events.indices {
             // The sequence number (and its header) is assigned by the delivery actor as it queues the
             // record, so concurrent emits on one sink can never queue out of sequence order.
             var headers = staticHeaders
             headers.append(
                 RecordHeader(
                     key: PositionHeaders.position,
-                    value: PositionHeaders.positionValue(stream: event.stream, position: event.position)))
+                    value: PositionHeaders.positionValue(
+                        stream: events[offset].stream, position: events[offset].position)
+                ))
             let record = ProducerRecord(
                 topic: topic, partition: partition, key: hostKey, value: values[offset], headers: headers,
-                timestamp: event.timestampMilliseconds)
+                timestamp: events[offset].timestampMilliseconds)
             items.append(
                 LogDelivery.Item(
-                    source: index, sequence: 0, stream: event.stream, position: event.position,
-                    record: record, cost: Self.cost(of: event, encodedBytes: values[offset].count), readAt: now))
+                    source: index, sequence: 0, stream: events[offset].stream, position: events[offset].position,
+                    record: record, cost: costs[offset], readAt: now))
         }
         emitted.increment(by: events.count)
         buffered.increment(by: cost)

@@ -7,10 +7,16 @@ public enum SyslogTransport: String, Sendable {
 }
 
 /// Turns one received message into the event the delivery core ships. Shared by every listener of a
-/// source; runs on the event loop that read the message, so parsing is spread over the loops.
-struct SyslogEventMaker: Sendable {
+/// source; runs on the event loop that read the message, so parsing is spread over the loops. A class: the
+/// framing closure calls it per message, and copying the struct retained each of its metrics every time.
+final class SyslogEventMaker: Sendable {
     let parser: SyslogParser
     let metrics: SyslogSourceMetrics
+
+    init(parser: SyslogParser, metrics: SyslogSourceMetrics) {
+        self.parser = parser
+        self.metrics = metrics
+    }
 
     static func nowMilliseconds() -> Int64 {
         var spec = timespec()

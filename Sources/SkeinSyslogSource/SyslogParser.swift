@@ -126,17 +126,19 @@ public struct SyslogParser: Sendable {
             return failure("invalid TIMESTAMP")
         }
         guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after TIMESTAMP") }
-        let header: [(max: Int, name: String)] = [(255, "HOSTNAME"), (48, "APP-NAME"), (128, "PROCID"), (32, "MSGID")]
-        var values: [String?] = []
-        for (max, name) in header {
-            guard let token = cursor.token(maxLength: max) else { return failure("invalid \(name)") }
-            values.append(token == "-" ? nil : token)
-            guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after \(name)") }
-        }
-        result.hostname = values[0]
-        result.appName = values[1]
-        result.procId = values[2]
-        result.msgId = values[3]
+        // The four header fields, without arrays: this runs for every message.
+        guard let hostname = cursor.token(maxLength: 255) else { return failure("invalid HOSTNAME") }
+        guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after HOSTNAME") }
+        guard let appName = cursor.token(maxLength: 48) else { return failure("invalid APP-NAME") }
+        guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after APP-NAME") }
+        guard let procId = cursor.token(maxLength: 128) else { return failure("invalid PROCID") }
+        guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after PROCID") }
+        guard let msgId = cursor.token(maxLength: 32) else { return failure("invalid MSGID") }
+        guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after MSGID") }
+        result.hostname = hostname == "-" ? nil : hostname
+        result.appName = appName == "-" ? nil : appName
+        result.procId = procId == "-" ? nil : procId
+        result.msgId = msgId == "-" ? nil : msgId
         if cursor.skip(UInt8(ascii: "-")) {
         } else if cursor.peek == UInt8(ascii: "[") {
             guard let elements = cursor.structuredData() else { return failure("invalid STRUCTURED-DATA") }

@@ -174,9 +174,21 @@ def _try_lock(f) -> bool:
         return False
 
 
+def _remove_tree(tree: Path):
+    """Removes a build tree, unless something is mounted in it: a killed mmdebstrap can leave /proc, /sys or
+    /dev mounted there, and removing through a bind mount would remove the host's files."""
+    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    if any((" %s/" % tree) in m or (" %s " % tree) in m for m in mounts):
+        print("systemdbox: leaving %s, something is mounted in it" % tree, file=sys.stderr)
+        return
+    shutil.rmtree(tree, ignore_errors=True)
+
+
 def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float):
+    # Under the lock: a .tmp-* tree left here is a build that was killed, never one in progress.
+    for stale in path.parent.glob(path.name + ".tmp-*"):
+        _remove_tree(stale)
     tmp = path.with_name(path.name + ".tmp-%d" % os.getpid())
-    shutil.rmtree(tmp, ignore_errors=True)
     log = path.with_name(path.name + ".log")
     hooks = [
         'echo %s > "$1/etc/hostname"' % HOSTNAME,
@@ -196,10 +208,10 @@ def _build_rootfs(path: Path, packages: list[str], sources: Path, timeout: float
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
         except subprocess.TimeoutExpired:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_tree(tmp)
             raise BoxError("mmdebstrap took more than %.0fs (log: %s)" % (timeout, log)) from None
     if res.returncode != 0:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_tree(tmp)
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
         raise BoxError("mmdebstrap exited %d building %s:\n%s" % (res.returncode, path, tail))
     os.rename(tmp, path)
@@ -445,6 +457,18 @@ class SystemdBox:
         assert self.leader, "box not booted"
         return ["nsenter", "--target", str(self.leader), "--all", "--", "env", "-i", "PATH=" + CONTAINER_PATH,
                 "LANG=C.UTF-8", "TERM=dumb", *args]
+
+    def mount_argv(self, *args: str) -> list[str]:
+        """The host command line that runs `args` in the box's mount, UTS and IPC namespaces but the host's pid
+        namespace: it sees the box's files (its /etc/machine-id, its journal), and nsenter execs it without a
+        fork, so the pid the caller gets is the program's own (SIGKILL by pid works; entering the pid namespace
+        would make nsenter fork). The box's /proc shows only the box's pids, so /proc/self would not exist for
+        it (Swift reads its arguments from /proc/self/cmdline): unshare gives it a mount namespace of its own
+        with a /proc of the host's pids (no fork either). Binaries and data must be bound in at the paths
+        given."""
+        assert self.leader, "box not booted"
+        return ["nsenter", "--target", str(self.leader), "--mount", "--uts", "--ipc", "--", "unshare",
+                "--mount-proc", "--", *args]
 
     def net_argv(self, *args: str) -> list[str]:
         """The host command line that runs the HOST's program `args` in the box's network namespace only: a

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from agentharness import TopicReader, write_journal
-from conftest import create_topic
+from conftest import create_topic, wait_until
 
 pytestmark = pytest.mark.skeind_only("the agent needs transactions")
 
@@ -45,21 +45,33 @@ def test_journal_directory_exactly_once_across_new_files_and_restarts(broker, ag
         agent.start()
         read_all(reader, agent, 6000)
 
-        # kill -9 while it ships a large file, several times.
-        write_journal(journal, "d", TAG, 6001, 60000)
-        for _ in range(3):
-            before = reader.ledger.delivered(TAG)
-            reader.read_until(lambda lg, b=before: lg.delivered(TAG) > b, 60)
+        # kill -9 while it ships a large file: each incarnation is killed as soon as it has committed
+        # something, 6 times; at least the first kill lands before the file is shipped.
+        total = 6000 + 100000
+        write_journal(journal, "d", TAG, 6001, 100000)
+        source = {"source": "journald.%s" % TAG}
+        mid_stream_kills = 0
+        for _ in range(6):
+            def progress():
+                # The sequence gauge starts at the recovered sequence, so a finished source says so at once.
+                if agent.metric("skein_agent_source_sequence", source, default=0) >= total:
+                    return "done"
+                return agent.metric("skein_agent_log_records_committed_total", source, default=0) > 0 and "shipping"
+            if wait_until(progress, 60, "the agent to commit entries") == "done":
+                break
+            mid_stream_kills += 1
             agent.restart(kill=True)
-        read_all(reader, agent, 66000, timeout=180)
+        assert mid_stream_kills >= 1, "the agent shipped everything before the first kill"
+        read_all(reader, agent, total, timeout=180)
         # One more restart at the end must add nothing: the last cursor's entry is not shipped again.
         agent.restart(kill=False)
-        write_journal(journal, "e", TAG, 66001, 10)
-        read_all(reader, agent, 66010)
-        verdict = reader.ledger.verdict({TAG: 66010})
+        write_journal(journal, "e", TAG, total + 1, 10)
+        read_all(reader, agent, total + 10)
+        verdict = reader.ledger.verdict({TAG: total + 10})
         verdict.assert_exactly_once(reader)
-        reader.ledger.assert_sequences_cover()
-        assert reader.ledger.records == 66010, verdict.summary()
+        verdict.assert_sequences_cover()
+        assert reader.ledger.records == total + 10, verdict.summary()
+        print("journald: %d kills mid-stream, %s" % (mid_stream_kills, verdict.summary()))
         assert agent.terminate() == 0
     finally:
         reader.close()

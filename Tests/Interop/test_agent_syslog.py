@@ -94,6 +94,11 @@ def test_logger_over_udp_tcp_octet_counting_and_unix_socket(broker, agent_factor
                                                     {"transport": "udp"}, 0) >= s + 499, 30, "UDP messages read")
         run_logger(["--tcp", "-n", HOST, "-P", str(tcp)], "lt", counts["lt"])
         run_logger(["--tcp", "--octet-count", "-n", HOST, "-P", str(tcp)], "lo", counts["lo"])
+        # An empty datagram reads as end of file on the socket's descriptor: the listener must carry on.
+        for _ in range(3):
+            empty = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_DGRAM)
+            empty.sendto(b"", str(sock))
+            empty.close()
         run_logger(["--socket", str(sock), "--socket-errors=on"], "ls", counts["ls"])
         assert wait_all_delivered(reader, counts, timeout=120), reader.ledger.verdict(counts).summary()
         verdict = reader.ledger.verdict(counts)
@@ -200,3 +205,19 @@ def test_rsyslog_forwarding_with_omfwd(broker, agent_factory, topic_name, tmp_pa
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
         log.close()
+
+
+def test_check_config_summarises_and_refuses_syslog_tables(tmp_path):
+    from test_agent_check_config import check_config
+    config = tmp_path / "agent.toml"
+    config.write_text('[agent]\nhost_name = "cc"\n\n[sources.host_metrics]\nenabled = false\n\n'
+                      '[sources.syslog.edge]\nudp = [":514"]\ntcp = ["fd:syslog-tcp"]\nunix = ["/run/skein/log"]\n')
+    res = check_config("--config", str(config))
+    assert res.returncode == 0, res.stderr
+    assert ("syslog.edge → logs: tcp fd:syslog-tcp, udp 0.0.0.0:514, unix /run/skein/log, max_message_bytes 65536"
+            in res.stdout), res.stdout
+    assert "topics: logs" in res.stdout
+    config.write_text('[sources.syslog.edge]\nudp = [":514"]\n\ntcp = ["localhost"]\n')
+    res = check_config("--config", str(config))
+    assert res.returncode == 1
+    assert "line 4: [sources.syslog.edge] tcp: 'localhost' is not \"HOST:PORT\" or \"fd:NAME\"" in res.stderr, res.stderr

@@ -101,12 +101,13 @@ struct RunningSource {
     let idle = Counter()
     let registry = MetricsRegistry()
 
-    init(_ settings: JournaldSettings, state: SourceState = SourceState()) {
+    init(_ settings: JournaldSettings, state: SourceState = SourceState(), reopenAfterEntries: Int = 50_000) {
         let sink = CollectingSink()
         var source = JournaldSource(
             settings: settings, defaultTopic: "logs", metrics: registry, logger: Logger(label: "test"))
         let idle = idle
         source.onIdle = { idle.increment() }
+        source.reopenAfterEntries = reopenAfterEntries
         let running = source
         task = Task { try await running.run(from: state, into: sink) }
         self.sink = sink

@@ -17,6 +17,7 @@ struct JournaldSourceTests {
 
     @Test func fieldMapping() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try F.write(
             [
                 F.entry(
@@ -60,6 +61,7 @@ struct JournaldSourceTests {
 
     @Test func matchesAreOrWithinAFieldAndAndAcrossFields() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let combinations: [(String, String, String)] = [
             ("a.service", "x", "3"), ("a.service", "y", "6"), ("b.service", "x", "2"), ("a.service", "z", "1"),
             ("c.service", "y", "0"), ("a.service", "y", "4"), ("b.service", "y", "5"),
@@ -85,6 +87,7 @@ struct JournaldSourceTests {
 
     @Test func binaryMessageIsKeptAsBytesAndMarked() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let binary: [UInt8] = [0xFF, 0x00, 0x41, 0x0A, 0xC3]
         try F.write([F.entry(1, message: binary), F.entry(2)], to: directory)
         let running = RunningSource(settings(directory))
@@ -101,6 +104,7 @@ struct JournaldSourceTests {
 
     @Test func fieldsBeyondTheCapAreLeftOutAndMarked() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let many = (1...50).map { ("CUSTOM_\($0)", String(repeating: "v", count: 100)) }
         try F.write([F.entry(1, many + [("_PID", "1")]), F.entry(2, [("SMALL", "s")])], to: directory)
         let running = RunningSource(settings(directory) { $0.maxFieldsBytes = 1000 })
@@ -120,6 +124,7 @@ struct JournaldSourceTests {
     /// itself, which must not be shipped again.
     @Test func resumesAfterTheCursorWithoutADuplicate() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try F.write((1...10).map { F.entry($0) }, to: directory)
         let first = RunningSource(settings(directory))
         await first.wait { $0.count >= 10 }
@@ -149,6 +154,7 @@ struct JournaldSourceTests {
     /// reading resumes at the oldest entry left, never silently at the head or the tail.
     @Test func vacuumedCursorGivesAWarningAndADropCount() async throws {
         let full = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: full) }
         try F.write((1...10).map { F.entry($0) }, to: full)
         let first = RunningSource(settings(full))
         await first.wait { $0.count >= 10 }
@@ -156,6 +162,8 @@ struct JournaldSourceTests {
         let cursor = first.sink.events.withLock { $0[2].position }
 
         let vacuumed = F.temporaryDirectory()
+
+        defer { try? FileManager.default.removeItem(atPath: vacuumed) }
         try F.write((6...10).map { F.entry($0) }, to: vacuumed)
         let resumed = RunningSource(
             settings(vacuumed), state: SourceState(found: true, sequence: 3, positions: ["journal": cursor]))
@@ -179,6 +187,7 @@ struct JournaldSourceTests {
 
     @Test func startAtEndSkipsWhatIsThere() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try F.write((1...3).map { F.entry($0) }, to: directory)
         let running = RunningSource(settings(directory) { $0.startAt = .end })
         await running.waitIdle()
@@ -188,14 +197,45 @@ struct JournaldSourceTests {
         #expect(running.sink.messages == ["entry 4", "entry 5"])
     }
 
+    /// After a backlog the idle reader reopens the journal at its cursor: nothing read twice, nothing missed.
+    @Test func reopeningAfterABacklogKeepsThePosition() async throws {
+        let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try F.write((1...10).map { F.entry($0) }, to: directory)
+        let running = RunningSource(settings(directory), reopenAfterEntries: 3)
+        await running.wait { $0.count >= 10 }
+        await running.waitIdle()
+        try F.write((11...12).map { F.entry($0) }, to: directory, name: "y.journal")
+        await running.wait { $0.contains { $0.message == Array("entry 12".utf8) } }
+        await running.waitIdle(atLeast: 2)
+        await running.stop()
+        #expect(running.sink.messages == (1...12).map { "entry \($0)" })
+        #expect(running.sink.drops.withLock { $0 }.isEmpty)
+    }
+
     @Test func startAtBeginningReadsEverything() async throws {
         let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         try F.write((1...3).map { F.entry($0) }, to: directory)
         let running = RunningSource(settings(directory))
         await running.wait { $0.count >= 3 }
         await running.waitIdle()
         await running.stop()
         #expect(running.sink.messages == ["entry 1", "entry 2", "entry 3"])
+    }
+
+    /// An idle reader sleeps in poll(2) with no timer: over a second with no change it does not wake.
+    @Test func idleReaderDoesNotWake() async throws {
+        let directory = F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try F.write([F.entry(1)], to: directory)
+        let running = RunningSource(settings(directory))
+        await running.wait { $0.count >= 1 }
+        await running.waitIdle()
+        let before = running.idle.value
+        try await Task.sleep(for: .seconds(1))  // the window measured, not a synchronisation
+        #expect(running.idle.value == before)
+        await running.stop()
     }
 
     @Test func cursorGapCount() {
