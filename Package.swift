@@ -64,8 +64,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // sd_notify (READY, STATUS, STOPPING, WATCHDOG, EXTEND_TIMEOUT_USEC) and journal-aware logging for skeind
+        // and skein-agent. Own code, not libsystemd: the protocol is one datagram on a unix socket and a
+        // `<N>` prefix per line, and skeind then needs no libsystemd at all.
+        .target(name: "SkeinSystemd", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
@@ -80,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "skeind",
             dependencies: [
-                "SkeinBroker", "SkeinMetricsHTTP",
+                "SkeinBroker", "SkeinSystemd", "SkeinMetricsHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -195,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "skein-agent",
             dependencies: [
-                "SkeinAgent",
+                "SkeinAgent", "SkeinSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -255,9 +260,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinBrokerTests",
-            dependencies: ["SkeinBroker", "SkeinProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
+        .testTarget(name: "SkeinSystemdTests", dependencies: ["SkeinSystemd"]),
         .testTarget(name: "SkeinLogTests", dependencies: ["SkeinLog", "CCRC32C", "SkeinTestSupport"]),
         .testTarget(
             name: "SkeinProtocolTests",

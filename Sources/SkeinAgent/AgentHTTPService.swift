@@ -40,7 +40,7 @@ public final class AgentHTTPService: Service, Sendable {
         do {
             let server = try await MetricsHTTPServer.start(
                 endpoints: RegistryEndpoints(registry: registry, isReady: isReady), group: group, host: address.host,
-                port: address.port)
+                port: address.port, logger: logger)
             let service = AgentHTTPService(server: server, group: group, logger: logger)
             logger.info("skein-agent serving metrics on http://\(service.localAddressText)/metrics")
             return service

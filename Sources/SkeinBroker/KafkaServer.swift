@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SkeinLog
+import SkeinMetricsHTTP
 import SkeinProtocol
 
 /// One piece of a response frame, written in order: encoded bytes, or stored log bytes sent with
@@ -289,7 +290,9 @@ public final class KafkaServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            // A TCP-level option: `socketOption(.tcp_nodelay)` would set SOL_SOCKET's option 1, SO_DEBUG, which
+            // needs CAP_NET_ADMIN, so every connection of an unprivileged broker failed before its first byte.
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -310,12 +313,16 @@ public final class KafkaServer: Sendable {
         } else {
             channel = try await bootstrap.bind(host: host, port: port).get()
         }
+        try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "Kafka listener")
         let interval = TimeAmount.milliseconds(config.connectionLogIntervalMs)
         let flush = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             warnings.flush()
         }
         return KafkaServer(channel: channel, gate: gate, budget: budget, warnings: warnings, flushWarnings: flush)
     }
+
+    /// Kafka connections open now (for `systemctl status`).
+    public var openConnections: Int { gate.open }
 
     public func close() async throws {
         flushWarnings.cancel()

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -65,12 +66,13 @@ public final class MetricsHTTPServer: Sendable {
 
     /// Binds `host:port`, or adopts `boundSocket` (systemd's descriptor named `metrics`) when given.
     public static func start(
-        endpoints: any HTTPEndpoints, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil
+        endpoints: any HTTPEndpoints, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil,
+        logger: Logger = Logger(label: "skein.http")
     ) async throws -> MetricsHTTPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 128)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -83,6 +85,7 @@ public final class MetricsHTTPServer: Sendable {
         } else {
             channel = try await bootstrap.bind(host: host, port: port).get()
         }
+        try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "HTTP listener")
         return MetricsHTTPServer(channel: channel)
     }
 

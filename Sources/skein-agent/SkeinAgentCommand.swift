@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import SkeinAgent
 import SkeinMetrics
+import SkeinSystemd
 
 #if canImport(Glibc)
     import Glibc
@@ -122,7 +123,14 @@ extension SkeinAgentCommand {
                 return
             }
 
+            // Under systemd with stderr on the journal, lines carry their priority (`journalctl -p warning`).
+            let journal = JournalLogHandler.standardErrorIsJournal()
             LoggingSystem.bootstrap { label in
+                if journal {
+                    var handler = JournalLogHandler(label: label)
+                    handler.logLevel = level
+                    return handler
+                }
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = level
                 return handler
@@ -146,9 +154,31 @@ extension SkeinAgentCommand {
                 // stops after the sources and delivery, and the final scrape sees them.
                 services.insert(.init(service: http), at: 0)
             }
+            // Last in the group, so the first told at shutdown: STOPPING=1 as soon as the signal arrives.
+            let sources =
+                configuration.files.map(\.id) + configuration.journald.map(\.id) + configuration.syslog.map(\.id)
+                + (configuration.hostMetrics.enabled ? ["host_metrics"] : [])
+            services.append(.init(service: NotifyService(status: "sources: \(sources.joined(separator: ", "))")))
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
+    }
+}
+
+/// The agent's sd_notify: READY=1 with its sources once every service is started (the HTTP listener is
+/// bound by then), STOPPING=1 at the shutdown signal, and WATCHDOG=1 while its tasks are scheduled.
+struct NotifyService: Service {
+    let status: String
+
+    func run() async throws {
+        let notifier = ServiceNotifier.shared
+        notifier.ready(status: status)
+        let watchdog = ServiceWatchdog.start {
+            await Task.yield(); return true
+        }
+        try? await gracefulShutdown()
+        watchdog?.cancel()
+        notifier.stopping(status: "shutting down: delivering what is buffered")
     }
 }

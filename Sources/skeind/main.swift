@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import SkeinBroker
 import SkeinMetricsHTTP
+import SkeinSystemd
 
 /// `skeind`: the Skein broker. All logic lives in SkeinBroker; this file turns flags into a config,
 /// adopts systemd's listening socket when handed one, and shuts down cleanly on SIGTERM/SIGINT.
@@ -38,7 +39,14 @@ struct Skeind: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         // Client text (client ids, topics, group ids) reaches log lines; escaping every line keeps each
         // one line, so no client can write what looks like a line of the broker's own.
+        // Under systemd with stderr on the journal, lines carry their priority (`journalctl -p warning`).
+        let journal = JournalLogHandler.standardErrorIsJournal()
         LoggingSystem.bootstrap { label in
+            if journal {
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return EscapingLogHandler(handler)
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return EscapingLogHandler(handler)
@@ -47,7 +55,20 @@ struct Skeind: AsyncParsableCommand {
         var brokerConfig = try makeConfig()
         raiseOpenFileLimit(logger: logger)
 
-        let broker = try Broker(config: brokerConfig, logger: logger)
+        let notifier = ServiceNotifier.shared
+        // Recovery after a crash can outlast TimeoutStartSec=; the start timeout is extended while it runs.
+        let dataDirectory = brokerConfig.dataDirectory
+        let opening = ServiceWatchdog.extendWhile { seconds in
+            "opening \(dataDirectory) (recovering storage, \(seconds) s so far)"
+        }
+        let broker: Broker
+        do {
+            broker = try Broker(config: brokerConfig, logger: logger)
+            opening?.cancel()
+        } catch {
+            opening?.cancel()
+            throw error
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 
         // The HTTP listener comes up before the Kafka one so /health can say "not ready" meanwhile.
@@ -62,7 +83,8 @@ struct Skeind: AsyncParsableCommand {
             let port = brokerConfig.httpListen?.port ?? 9644
             do {
                 httpServer = try await MetricsHTTPServer.start(
-                    endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP)
+                    endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP,
+                    logger: logger)
             } catch {
                 broker.shutdown()
                 throw StartupError(
@@ -88,16 +110,47 @@ struct Skeind: AsyncParsableCommand {
         )
 
         endpoints.markReady()
+        let report = broker.logs.recoveryReport
+        let opened =
+            report.cleanShutdown || report.partitions == 0
+            ? "opened cleanly"
+            : "recovered after an unclean shutdown (\(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated)"
+        let status: @Sendable () -> String = {
+            "\(broker.partitionCount) partitions, \(server.openConnections) connections; \(opened); Kafka on \(hostPort(server.localAddress))"
+        }
+        notifier.ready(status: status())
+        let statusUpdates =
+            notifier.isEnabled
+            ? group.next().scheduleRepeatedTask(initialDelay: .seconds(10), delay: .seconds(10)) { _ in
+                notifier.status(status())
+            } : nil
+        let watchdog = ServiceWatchdog.start {
+            await Self.probe(
+                loops: Array(group.makeIterator()) + Array(httpGroup.makeIterator()), directory: dataDirectory)
+        }
 
         let stop = ShutdownSignal()
         await stop.wait()
         logger.info("shutting down")
+        statusUpdates?.cancel()
+        watchdog?.cancel()
+        notifier.stopping(status: "shutting down: flushing partitions")
         hostExporter.stop()
         try? await httpServer?.close()
         try? await httpGroup.shutdownGracefully()
         try? await server.close()
         broker.shutdown()
         try? await group.shutdownGracefully()
+    }
+
+    /// The watchdog's test of progress: every event loop runs a task (so none is stuck in a handler) and the
+    /// data directory answers a stat (so its filesystem is not hung).
+    static func probe(loops: [any EventLoop], directory: String) async -> Bool {
+        for loop in loops {
+            guard (try? await loop.submit {}.get()) != nil else { return false }
+        }
+        var status = stat()
+        return stat(directory, &status) == 0
     }
 
     func makeConfig() throws -> BrokerConfig {

@@ -133,6 +133,34 @@ class Broker:
         assert self.alive(), "broker exited unexpectedly:\n" + self.log_tail()
 
 
+def run_as(user: str | None) -> list[str]:
+    """A command prefix that runs a program as `user` (its own group, no supplementary groups, no
+    capabilities), as a service manager would; [] for None, or when the tests already run unprivileged."""
+    if user is None or os.geteuid() != 0:
+        return []
+    import pwd
+    entry = pwd.getpwnam(user)
+    return ["setpriv", "--reuid=%d" % entry.pw_uid, "--regid=%d" % entry.pw_gid, "--clear-groups"]
+
+
+def give_to(user: str | None, *paths: Path):
+    """Makes each path (a directory, created if missing) owned by `user`, and lets every user pass through
+    its parents up to the temporary directory, so a program run as `user` reaches it."""
+    if not run_as(user):
+        return
+    import pwd
+    entry = pwd.getpwnam(user)
+    stop = Path(tempfile.gettempdir()).resolve()
+    for path in paths:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        for parent in path.resolve().parents:
+            if parent == stop or parent == parent.parent:
+                break
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+
+
 _RUNNING: list = []  # every Skeind started by this session, killed at exit if still running
 
 
@@ -146,8 +174,13 @@ class Skeind(Broker):
     kind = "skeind"
     node_id = 0
 
-    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, settings: dict | None = None):
+    def __init__(self, data_dir: Path, log_dir: Path, port: int | None = None, settings: dict | None = None,
+                 user: str | None = None):
         super().__init__(HOST, port or free_port())
+        # Run as this user (conftest.run_as) rather than as the test runner; its data directory is given to it.
+        self.user = user
+        # Added to the environment of each start (NOTIFY_SOCKET, WATCHDOG_USEC, ...).
+        self.env: dict[str, str] = {}
         # Its own HTTP port (not the default 9644), so brokers of parallel runs never collide; kept across
         # restarts like the Kafka port.
         self.http_port = free_port()
@@ -161,7 +194,7 @@ class Skeind(Broker):
         self.exit_codes: list[int] = []
 
     def command(self) -> list[str]:
-        cmd = [str(skeind_path()), "--data-dir", str(self.data_dir), "--listen", self.bootstrap,
+        cmd = run_as(self.user) + [str(skeind_path()), "--data-dir", str(self.data_dir), "--listen", self.bootstrap,
                "--http-listen", "%s:%d" % (HOST, self.http_port)]
         for k, v in self.settings.items():
             cmd += ["--set", "%s=%s" % (k, v)]
@@ -170,11 +203,12 @@ class Skeind(Broker):
     def start(self, timeout: float = 20.0):
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        give_to(self.user, self.data_dir)
         self.starts += 1
         self.log_path = self.log_dir / ("skeind-%d-start%d.stderr" % (self.port, self.starts))
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                         start_new_session=True)
+                                         start_new_session=True, env=dict(os.environ, **self.env))
         _RUNNING.append(self)
 
         def ready():
@@ -369,9 +403,10 @@ class SkeindFactory:
         self.base = base
         self.started: list[Skeind] = []
 
-    def new(self, settings: dict | None = None, data_dir: Path | None = None, port: int | None = None) -> Skeind:
+    def new(self, settings: dict | None = None, data_dir: Path | None = None, port: int | None = None,
+            user: str | None = None) -> Skeind:
         d = Path(tempfile.mkdtemp(prefix="s", dir=self.base))
-        b = Skeind(data_dir or d / "data", d, port=port, settings=settings)
+        b = Skeind(data_dir or d / "data", d, port=port, settings=settings, user=user)
         self.started.append(b)
         return b
 
