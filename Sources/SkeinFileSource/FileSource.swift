@@ -234,8 +234,10 @@ final class FileTailer {
             metrics.truncations.increment()
             offset = 0
         }
+        // `size: offset`: the bytes beyond the offset were not looked at by a read yet, so a truncation before
+        // the first read proves no loss (they may be in a copy that is followed under another name).
         let file = TrackedFile(
-            fd: fd, key: key, path: path, identity: identity, offset: offset, size: size,
+            fd: fd, key: key, path: path, identity: identity, offset: offset, size: offset,
             splitter: newSplitter(), multiline: newMultiline(), metrics: metrics)
         file.prefixLength = prefix.count
         file.prefixHash = Fingerprint.hash(prefix)
@@ -284,7 +286,7 @@ final class FileTailer {
                 }
                 wanted.remove(match)
                 let file = TrackedFile(
-                    fd: fd, key: key, path: path, identity: identity, offset: offset, size: Int64(info.st_size),
+                    fd: fd, key: key, path: path, identity: identity, offset: offset, size: offset,
                     splitter: newSplitter(), multiline: newMultiline(), metrics: metrics)
                 file.prefixLength = prefix.count
                 file.prefixHash = Fingerprint.hash(prefix)
