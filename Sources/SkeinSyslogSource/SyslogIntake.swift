@@ -36,7 +36,9 @@ final class SyslogIntake: Sendable {
         var cost = 0
         for event in events { cost += Self.cost(event) }
         let (waiter, accepting) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
-            state.events.append(contentsOf: events)
+            // Taking the array whole when the queue is empty (the run loop keeps up) shares its storage
+            // instead of copying, and retaining, every event.
+            if state.events.isEmpty { state.events = events } else { state.events.append(contentsOf: events) }
             state.bytes += cost
             let accepting = state.bytes < capacity
             if !accepting { state.paused.append(channel) }
