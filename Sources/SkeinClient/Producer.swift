@@ -121,7 +121,8 @@ public actor Producer {
                 || runBytes >= configuration.batchSize
             {
                 if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
-                run.removeAll(keepingCapacity: true)
+                // A fresh array: the accumulator may now share the last one's storage (see `addRun`).
+                run = []
                 runBytes = 0
                 runPartition = TopicPartition(topic: topic, partition: partition)
             }
@@ -200,6 +201,7 @@ public actor Producer {
     /// of each batch's first record. Appending through the dictionary subscript keeps the records array
     /// uniquely referenced, so a batch of n records costs n appends rather than n copies of a growing array.
     private func addRun(_ run: [PendingRecord], to topicPartition: TopicPartition) {
+        if takeWhole(run, to: topicPartition) { return }
         var next = 0
         while next < run.count {
             unfinishedRecords += 1
@@ -227,6 +229,40 @@ public actor Producer {
             next += taken
             if filled { drain(topicPartition) }
         }
+    }
+
+    /// The common case of a bulk `enqueue`: an empty accumulator and a run that makes at most one batch
+    /// (its records before the last stay under `batchSize`). The accumulator takes the run's array as it
+    /// is, sharing its storage, instead of copying (and retaining) every record into its own; the result
+    /// is the batch the record-by-record path would build.
+    private func takeWhole(_ run: [PendingRecord], to topicPartition: TopicPartition) -> Bool {
+        guard run.count > 1, accumulators[topicPartition]?.records.isEmpty ?? true else { return false }
+        var bytes = 0
+        var callers = 0
+        for index in run.indices {
+            if bytes >= configuration.batchSize { return false }
+            bytes += run[index].size
+            if case .caller = run[index].completion { callers += 1 }
+        }
+        var accumulator = accumulators.removeValue(forKey: topicPartition) ?? Accumulator()
+        accumulator.records = run
+        accumulator.estimatedBytes = bytes
+        accumulator.callerCount = callers
+        accumulator.generation &+= 1
+        let generation = accumulator.generation
+        accumulators[topicPartition] = accumulator
+        unfinishedRecords += run.count
+        bufferedBytes += bytes
+        if bytes >= configuration.batchSize {
+            drain(topicPartition)
+        } else {
+            let linger = configuration.linger
+            Task {
+                try? await Task.sleep(for: linger)
+                self.lingerExpired(topicPartition, generation: generation)
+            }
+        }
+        return true
     }
 
     /// Appends `run[start...]` until the batch is full; returns how many were taken and whether it filled.
@@ -525,11 +561,16 @@ public actor Producer {
         }
         var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
         for index in records.indices {
-            writer.append(
+            // Headers written in place: mapping them to byte arrays first cost an array per header per record.
+            var headersSize = 0
+            for header in records[index].headers {
+                headersSize += RecordPayloadWriter.headerSize(keyBytes: header.key.utf8.count, value: header.value)
+            }
+            writer.appendRecord(
                 timestampDelta: records[index].timestamp &- baseTimestamp, offsetDelta: Int32(index),
-                key: records[index].key, value: records[index].value,
-                headers: records[index].headers.isEmpty
-                    ? [] : records[index].headers.map { (Array($0.key.utf8), $0.value) })
+                key: records[index].key, value: records[index].value, headerCount: records[index].headers.count,
+                headersSize: headersSize)
+            for header in records[index].headers { writer.appendHeader(key: header.key, value: header.value) }
         }
         let codec = configuration.compression
         var payload = writer.bytes

@@ -248,7 +248,7 @@ public actor LogDelivery {
                 let sequence = nextSequence[source, default: 0]
                 chunk[index].sequence = sequence
                 chunk[index].record!.headers.append(
-                    RecordHeader(key: PositionHeaders.sequence, value: Array(String(sequence).utf8)))
+                    RecordHeader(key: PositionHeaders.sequence, value: PositionHeaders.sequenceValue(sequence)))
             } else {
                 chunk[index].sequence = nextSequence[source, default: 0]
             }
@@ -435,16 +435,26 @@ public actor LogDelivery {
         // Counted per source and added once: per-record atomics and set inserts were measurable.
         var committedRecords = [Int](repeating: 0, count: books.count)
         var committedCost = [Int](repeating: 0, count: books.count)
+        // Records of one emit share their read time: one histogram observation per run, not per record.
+        var latencyRun: (readAt: ContinuousClock.Instant, count: Int)?
         for slice in slices {
             for index in slice.indices {
                 released += slice[index].cost
                 if slice[index].record != nil {
                     committedRecords[slice[index].source] += 1
                     committedCost[slice[index].source] += slice[index].cost
-                    metrics.latency.observe((now - slice[index].readAt).seconds)
+                    if latencyRun?.readAt == slice[index].readAt {
+                        latencyRun!.count += 1
+                    } else {
+                        if let run = latencyRun {
+                            metrics.latency.observe((now - run.readAt).seconds, times: run.count)
+                        }
+                        latencyRun = (slice[index].readAt, 1)
+                    }
                 }
             }
         }
+        if let run = latencyRun { metrics.latency.observe((now - run.readAt).seconds, times: run.count) }
         for source in books.indices where committedRecords[source] > 0 {
             books[source].committed.increment(by: committedRecords[source])
             books[source].buffered.decrement(by: committedCost[source])

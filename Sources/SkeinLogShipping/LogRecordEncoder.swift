@@ -23,9 +23,16 @@ public struct LogRecordEncoder: Sendable {
     }
 
     public func encode(_ event: LogEvent) -> [UInt8] {
+        var timestamps = RFC3339.Cache()
+        return encode(event, timestamps: &timestamps)
+    }
+
+    /// The same, with the date and time of the previous record's second kept in `timestamps` across the
+    /// records of one batch (lines read together mostly share it).
+    public func encode(_ event: LogEvent, timestamps: inout RFC3339.Cache) -> [UInt8] {
         var json = JSONBytes(capacity: event.message.count + 160 + event.fields.count * 32)
         json.raw("{\"timestamp\":\"")
-        RFC3339.appendUTC(milliseconds: event.timestampMilliseconds, to: &json.bytes)
+        RFC3339.appendUTC(milliseconds: event.timestampMilliseconds, to: &json.bytes, cache: &timestamps)
         json.raw("\"")
         if let entryHost = event.host, entryHost != host {
             json.raw(",\"host\":")
@@ -120,8 +127,16 @@ struct JSONBytes {
         var index = 0
         let count = input.count
         while index < count {
-            // Copy the longest run that needs no escaping and is plain ASCII in one append.
+            // Copy the longest run that needs no escaping and is plain ASCII in one append, found eight
+            // bytes at a time first.
             var end = index
+            if let base = input.baseAddress {
+                while end + 8 <= count,
+                    !Self.needsEscapeOrValidation(UnsafeRawPointer(base + end).loadUnaligned(as: UInt64.self))
+                {
+                    end += 8
+                }
+            }
             while end < count, input[end] >= 0x20, input[end] < 0x80, input[end] != 0x22, input[end] != 0x5C {
                 end += 1
             }
@@ -158,6 +173,20 @@ struct JSONBytes {
         }
         bytes.append(UInt8(ascii: "\""))
         return valid
+    }
+
+    /// Whether any of the eight bytes is a control byte, non-ASCII, `"` or `\\` (exact as a yes/no; the byte
+    /// loop then finds which).
+    @inline(__always)
+    static func needsEscapeOrValidation(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below0x20 = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let hasQuote = (quote &- ones) & ~quote & highs
+        let hasBackslash = (backslash &- ones) & ~backslash & highs
+        return (word & highs) | below0x20 | hasQuote | hasBackslash != 0
     }
 
     private static func sequenceLength(_ lead: UInt8) -> Int {
@@ -211,7 +240,33 @@ enum Base64 {
 }
 
 /// `2026-12-05T01:02:03.456Z` without Foundation's formatters, which allocate per call.
-enum RFC3339 {
+public enum RFC3339 {
+    /// The last second written and its `YYYY-MM-DDTHH:MM:SS` text.
+    public struct Cache: Sendable {
+        var second = Int64.min
+        var text: [UInt8] = []
+        public init() {}
+    }
+
+    static func appendUTC(milliseconds: Int64, to out: inout [UInt8], cache: inout Cache) {
+        let millis = Int(((milliseconds % 1000) + 1000) % 1000)
+        let second = (milliseconds - Int64(millis)) / 1000
+        if second != cache.second {
+            var text: [UInt8] = []
+            text.reserveCapacity(24)
+            appendUTC(milliseconds: second * 1000, to: &text)
+            text.removeLast(5)
+            cache.second = second
+            cache.text = text
+        }
+        out.append(contentsOf: cache.text)
+        out.append(UInt8(ascii: "."))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 100))
+        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
+        out.append(UInt8(ascii: "Z"))
+    }
+
     static func appendUTC(milliseconds: Int64, to out: inout [UInt8]) {
         let millis = Int(((milliseconds % 1000) + 1000) % 1000)
         var seconds = (milliseconds - Int64(millis)) / 1000

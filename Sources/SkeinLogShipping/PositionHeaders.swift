@@ -14,7 +14,31 @@ public enum PositionHeaders {
     /// `<stream>@<position>`: streams never contain `@`-free ambiguity because the position is what
     /// follows the last `@` (journal cursors contain `=` and `;`, never `@`).
     public static func positionValue(stream: String, position: String) -> [UInt8] {
-        Array("\(stream)@\(position)".utf8)
+        // Built in one allocation: this runs for every shipped record.
+        var value: [UInt8] = []
+        value.reserveCapacity(stream.utf8.count + 1 + position.utf8.count)
+        value.append(contentsOf: stream.utf8)
+        value.append(UInt8(ascii: "@"))
+        value.append(contentsOf: position.utf8)
+        return value
+    }
+
+    /// `skein.seq`'s value, the decimal sequence number, written without an intermediate String.
+    public static func sequenceValue(_ sequence: UInt64) -> [UInt8] {
+        var digits = 1
+        var rest = sequence
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        return [UInt8](unsafeUninitializedCapacity: digits) { buffer, count in
+            var value = sequence
+            for index in stride(from: digits - 1, through: 0, by: -1) {
+                buffer[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            count = digits
+        }
     }
 
     public static func parsePosition(_ value: [UInt8]) -> (stream: String, position: String)? {

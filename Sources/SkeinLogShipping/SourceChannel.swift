@@ -64,7 +64,8 @@ public final class SourceChannel: SourceSink {
         guard !events.isEmpty else { return }
         // Encoded before the budget is asked, so the cap counts what is really held; the sequence
         // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
-        let values = events.map { encodeFitting($0) }
+        var timestamps = RFC3339.Cache()
+        let values = events.map { encodeFitting($0, timestamps: &timestamps) }
         // Events are read in place by index: copying a LogEvent retains each of its arrays and strings.
         var costs = [Int](repeating: 0, count: events.count)
         var cost = 0
@@ -79,7 +80,10 @@ public final class SourceChannel: SourceSink {
         for offset in events.indices {
             // The sequence number (and its header) is assigned by the delivery actor as it queues the
             // record, so concurrent emits on one sink can never queue out of sequence order.
-            var headers = staticHeaders
+            // Room for the sequence header too, so the delivery actor's append does not reallocate.
+            var headers: [RecordHeader] = []
+            headers.reserveCapacity(staticHeaders.count + 2)
+            headers.append(contentsOf: staticHeaders)
             headers.append(
                 RecordHeader(
                     key: PositionHeaders.position,
@@ -102,7 +106,12 @@ public final class SourceChannel: SourceSink {
     /// The record's value, cut (and flagged `truncated`) when it would exceed `maxRecordBytes`: a record
     /// the broker refuses (`message.max.bytes`) would abort every transaction it is in, for good.
     func encodeFitting(_ event: LogEvent) -> [UInt8] {
-        let value = encoder.encode(event)
+        var timestamps = RFC3339.Cache()
+        return encodeFitting(event, timestamps: &timestamps)
+    }
+
+    func encodeFitting(_ event: LogEvent, timestamps: inout RFC3339.Cache) -> [UInt8] {
+        let value = encoder.encode(event, timestamps: &timestamps)
         guard value.count > maxRecordBytes else { return value }
         var cut = event
         cut.flags.insert(.truncated)

@@ -57,13 +57,19 @@ public final class Histogram: Sendable {
     }
 
     public func observe(_ value: Double) {
+        observe(value, times: 1)
+    }
+
+    /// `times` observations of the same value under one lock (a batch of records read together).
+    public func observe(_ value: Double, times: Int) {
+        guard times > 0 else { return }
         // Linear scan: the bound lists are short and most observations land in the first few buckets.
         var index = 0
         while index < upperBounds.count && value > upperBounds[index] { index += 1 }
         state.withLock {
-            $0.bucketCounts[index] += 1
-            $0.sum += value
-            $0.count += 1
+            $0.bucketCounts[index] += times
+            $0.sum += value * Double(times)
+            $0.count += times
         }
     }
 

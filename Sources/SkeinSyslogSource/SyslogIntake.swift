@@ -14,7 +14,9 @@ final class SyslogIntake: Sendable {
     static let perEventCost = 320
 
     private struct State {
-        var events: [LogEvent] = []
+        /// One array per TCP read as the connection handed it over (datagrams share the last one): kept whole
+        /// rather than concatenated, which copied (and retained) every event once more.
+        var chunks: [[LogEvent]] = []
         var bytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var paused: [any Channel] = []
@@ -36,7 +38,7 @@ final class SyslogIntake: Sendable {
         var cost = 0
         for event in events { cost += Self.cost(event) }
         let (waiter, accepting) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
-            state.events.append(contentsOf: events)
+            state.chunks.append(events)
             state.bytes += cost
             let accepting = state.bytes < capacity
             if !accepting { state.paused.append(channel) }
@@ -52,8 +54,12 @@ final class SyslogIntake: Sendable {
     func pushDatagram(_ event: LogEvent) -> Bool {
         let cost = Self.cost(event)
         let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
-            guard state.bytes + cost <= capacity || state.events.isEmpty else { return (nil, false) }
-            state.events.append(event)
+            guard state.bytes + cost <= capacity || state.chunks.isEmpty else { return (nil, false) }
+            if state.chunks.isEmpty {
+                state.chunks.append([event])
+            } else {
+                state.chunks[state.chunks.count - 1].append(event)
+            }
             state.bytes += cost
             let waiter = state.waiter
             state.waiter = nil
@@ -63,13 +69,13 @@ final class SyslogIntake: Sendable {
         return accepted
     }
 
-    /// Everything queued, waiting while the queue is empty; an empty array once closed (or cancelled) and
-    /// empty. Paused connections read again from here on.
-    func take() async -> [LogEvent] {
+    /// Everything queued, in order, as the reads delivered it, waiting while the queue is empty; no chunk
+    /// once closed (or cancelled) and empty. Paused connections read again from here on.
+    func take() async -> [[LogEvent]] {
         while true {
-            let (events, paused, done) = state.withLock { state -> ([LogEvent], [any Channel], Bool) in
-                let events = state.events
-                state.events = []
+            let (events, paused, done) = state.withLock { state -> ([[LogEvent]], [any Channel], Bool) in
+                let events = state.chunks
+                state.chunks = []
                 state.bytes = 0
                 let paused = state.paused
                 state.paused = []
@@ -80,7 +86,7 @@ final class SyslogIntake: Sendable {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                     let ready = state.withLock { state -> Bool in
-                        if !state.events.isEmpty || state.closed || Task.isCancelled { return true }
+                        if !state.chunks.isEmpty || state.closed || Task.isCancelled { return true }
                         state.waiter = continuation
                         return false
                     }
@@ -107,14 +113,14 @@ final class SyslogIntake: Sendable {
     }
 
     /// What is left, without waiting (shutdown).
-    func drain() -> [LogEvent] {
+    func drain() -> [[LogEvent]] {
         state.withLock { state in
             defer {
-                state.events = []
+                state.chunks = []
                 state.bytes = 0
                 state.paused = []
             }
-            return state.events
+            return state.chunks
         }
     }
 }

@@ -55,15 +55,19 @@ public struct SyslogSource: LogSource {
                 events[index].position = String(received)
             }
         }
-        var inFlight: [SkeinLogShipping.LogEvent] = []
+        // Taken and numbered, not yet handed over. One emit per read's chunk: joining them into one array
+        // copied every event.
+        var inFlight: [[SkeinLogShipping.LogEvent]] = []
         var failure: (any Error)?
         do {
             while true {
                 inFlight = await intake.take()
                 if inFlight.isEmpty { break }
-                number(&inFlight)
-                try await sink.emit(inFlight)
-                inFlight = []
+                for index in inFlight.indices { number(&inFlight[index]) }
+                while !inFlight.isEmpty {
+                    try await sink.emit(inFlight[0])
+                    inFlight.removeFirst()
+                }
             }
         } catch is CancellationError {
         } catch {
@@ -73,8 +77,8 @@ public struct SyslogSource: LogSource {
         await listeners.stop()
         intake.close()
         var rest = intake.drain()
-        number(&rest)
-        await handOver(inFlight + rest, to: sink)
+        for index in rest.indices { number(&rest[index]) }
+        await handOver((inFlight + rest).flatMap { $0 }, to: sink)
         if let failure { throw failure }
     }
 

@@ -32,6 +32,32 @@ import Testing
     }
 }
 
+@Suite struct RecordPayloadWriterHeaderTests {
+    /// Headers written one by one from string keys (the producer's path) give the same bytes as byte-array headers.
+    @Test func stringKeyedHeadersMatchTheArrayForm() {
+        let headers: [(String, [UInt8]?)] = [
+            ("skein.agent", Array("agent-1".utf8)), ("ü-key", nil), ("", []), ("long", Array(repeating: 9, count: 300)),
+        ]
+        for count in [0, 1, headers.count] {
+            var expected = RecordPayloadWriter(reservingCapacity: 0)
+            expected.append(
+                timestampDelta: -3, offsetDelta: 2, key: Array("k".utf8), value: Array("value".utf8),
+                headers: headers.prefix(count).map { (Array($0.0.utf8), $0.1) })
+            var writer = RecordPayloadWriter(reservingCapacity: 0)
+            var size = 0
+            for header in headers.prefix(count) {
+                size += RecordPayloadWriter.headerSize(keyBytes: header.0.utf8.count, value: header.1)
+            }
+            writer.appendRecord(
+                timestampDelta: -3, offsetDelta: 2, key: Array("k".utf8), value: Array("value".utf8),
+                headerCount: count, headersSize: size)
+            for header in headers.prefix(count) { writer.appendHeader(key: header.0, value: header.1) }
+            #expect(writer.bytes == expected.bytes)
+            #expect(writer.count == 1)
+        }
+    }
+}
+
 @Suite struct RecordPayloadReaderTests {
     @Test func readsWhatTheWriterWrote() throws {
         var writer = RecordPayloadWriter(reservingCapacity: 0)

@@ -36,6 +36,39 @@ public struct RecordPayloadWriter: Sendable {
         count += 1
     }
 
+    /// Appends one record's fields up to its headers; the caller then adds exactly `headerCount` headers
+    /// with `appendHeader`, whose sizes (`headerSize`) it summed into `headersSize`. Lets a producer write
+    /// string-keyed headers without building a byte array per header of every record.
+    public mutating func appendRecord(
+        timestampDelta: Int64, offsetDelta: Int32, key: [UInt8]?, value: [UInt8]?, headerCount: Int, headersSize: Int
+    ) {
+        var size = 1 + Self.varLongSize(timestampDelta) + Self.varLongSize(Int64(offsetDelta))
+        size += Self.nullableSize(key) + Self.nullableSize(value) + Self.varLongSize(Int64(headerCount)) + headersSize
+        appendVarLong(Int64(size))
+        bytes.append(0)
+        appendVarLong(timestampDelta)
+        appendVarLong(Int64(offsetDelta))
+        appendNullable(key)
+        appendNullable(value)
+        appendVarLong(Int64(headerCount))
+        count += 1
+    }
+
+    /// One header of the record begun by `appendRecord`.
+    public mutating func appendHeader(key: String, value: [UInt8]?) {
+        var key = key
+        key.withUTF8 { utf8 in
+            appendVarLong(Int64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+        appendNullable(value)
+    }
+
+    /// The encoded size of a header with a key of `keyBytes` UTF-8 bytes.
+    public static func headerSize(keyBytes: Int, value: [UInt8]?) -> Int {
+        varLongSize(Int64(keyBytes)) + keyBytes + nullableSize(value)
+    }
+
     private mutating func appendNullable(_ field: [UInt8]?) {
         guard let field else {
             appendVarLong(-1)
