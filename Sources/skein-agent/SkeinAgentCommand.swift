@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SkeinAgent
 import SkeinMetrics
 import SkeinSystemd
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -141,10 +142,18 @@ extension SkeinAgentCommand {
             if configuration.hostMetrics.enabled {
                 services.append(.init(service: configuration.makeHostMetricsService(logger: logger)))
             }
-            if let shipping = configuration.makeLogShippingService(registry: registry, logger: logger) {
-                services.append(.init(service: shipping))
-            }
-            guard !services.isEmpty else {
+            // Trapped before anything is listening, so a SIGHUP that comes early reloads rather than kills.
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            // Always there, even with no log source yet: a reload can add the first one.
+            let options = self.options
+            let shipping = ReloadingLogShipping(
+                initial: configuration, path: options.config ?? "configuration", hangups: hangups,
+                resolve: { () throws(ConfigFileError) in try options.resolve() }, registry: registry, logger: logger)
+            services.append(.init(service: shipping))
+            guard
+                configuration.hostMetrics.enabled || !configuration.files.isEmpty || !configuration.journald.isEmpty
+                    || !configuration.syslog.isEmpty
+            else {
                 throw ValidationError(
                     "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.*] table")
             }
@@ -155,10 +164,7 @@ extension SkeinAgentCommand {
                 services.insert(.init(service: http), at: 0)
             }
             // Last in the group, so the first told at shutdown: STOPPING=1 as soon as the signal arrives.
-            let sources =
-                configuration.files.map(\.id) + configuration.journald.map(\.id) + configuration.syslog.map(\.id)
-                + (configuration.hostMetrics.enabled ? ["host_metrics"] : [])
-            services.append(.init(service: NotifyService(status: "sources: \(sources.joined(separator: ", "))")))
+            services.append(.init(service: NotifyService(status: ReloadingLogShipping.status(configuration))))
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
