@@ -200,7 +200,7 @@ let package = Package(
         .executableTarget(
             name: "skein-agent",
             dependencies: [
-                "SkeinAgent", "SkeinSystemd", "SkeinMetrics",
+                "SkeinAgent", "SkeinSystemd", "SkeinMetrics", "SkeinLogShipping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import SkeinAgent
+import SkeinLogShipping
 import SkeinMetrics
 import SkeinSystemd
 import Synchronization
@@ -31,16 +32,32 @@ struct ReloadingLogShipping: Service {
         case ended(generation: Int)
     }
 
-    /// The registry of the running incarnation, which the scraped registry renders.
+    /// The running incarnation: its metrics registry, which the scraped registry renders, and its delivery,
+    /// which the watchdog probes.
     final class Current: MetricsCollector {
         let registry = Mutex(MetricsRegistry())
+        let delivery = Mutex<LogDelivery?>(nil)
+        /// One element each time an incarnation has reached the broker (or has no log source to start).
+        let started: AsyncStream<Void>
+        let startedContinuation: AsyncStream<Void>.Continuation
+
+        init() {
+            (started, startedContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        }
+
         func collect(into writer: inout PrometheusTextWriter) {
             registry.withLock { $0 }.collect(into: &writer)
         }
+
+        func isProgressing() async -> Bool {
+            guard let delivery = delivery.withLock({ $0 }) else { return true }
+            return await delivery.isProgressing()
+        }
     }
 
+    let current = Current()
+
     func run() async throws {
-        let current = Current()
         registry.register(current)
         let (events, continuation) = AsyncStream.makeStream(of: Event.self)
         let hangups = self.hangups
@@ -66,7 +83,14 @@ struct ReloadingLogShipping: Service {
             generation += 1
             let fresh = MetricsRegistry()
             current.registry.withLock { $0 = fresh }
-            let group = configuration.makeLogShippingService(registry: fresh, logger: logger).map {
+            var shipping = configuration.makeLogShippingService(registry: fresh, logger: logger)
+            current.delivery.withLock { $0 = shipping?.delivery }
+            if shipping == nil {
+                current.startedContinuation.yield()
+            } else {
+                shipping?.onStarted = { [current] in current.startedContinuation.yield() }
+            }
+            let group = shipping.map {
                 ServiceGroup(configuration: .init(services: [.init(service: $0)], logger: logger))
             }
             let running = Task { [generation] in
