@@ -82,6 +82,37 @@ def test_notify_ready_status_watchdog_and_stopping(skeind_factory, tmp_path):
         notify.close()
 
 
+def test_notify_extends_the_start_timeout_while_recovering_after_kill9(skeind_factory, tmp_path):
+    """After kill -9 the broker rescans its segments before READY=1; EXTEND_TIMEOUT_USEC= (30 s, with a STATUS
+    saying it recovers storage) comes before READY=1, whose STATUS says it recovered after an unclean shutdown."""
+    from confluent_kafka import Producer
+
+    from conftest import create_topic
+
+    broker = skeind_factory.new()
+    broker.start()
+    create_topic(broker, "recovering", 4)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i in range(2000):
+        producer.produce("recovering", value=b"record %d" % i, partition=i % 4)
+    assert producer.flush(30) == 0
+    broker.kill()
+    notify = NotifySocket(tmp_path / "notify-recover.sock")
+    try:
+        broker.env = {"NOTIFY_SOCKET": notify.path}
+        broker.start()
+        ready = wait_until(lambda: notify.with_key("READY"), 30, "READY=1 from skeind after kill -9")
+        assert "recovered after an unclean shutdown" in ready[0][1]["STATUS"], ready[0][1]
+        extends = notify.with_key("EXTEND_TIMEOUT_USEC")
+        assert extends, "no EXTEND_TIMEOUT_USEC= before READY=1: %s" % notify.messages
+        assert extends[0][0] <= ready[0][0]
+        assert extends[0][1]["EXTEND_TIMEOUT_USEC"] == "30000000", extends[0][1]
+        assert "recovering storage" in extends[0][1]["STATUS"], extends[0][1]
+        assert broker.terminate() == 0
+    finally:
+        notify.close()
+
+
 def test_notify_nothing_without_notify_socket(skeind_factory):
     """Without NOTIFY_SOCKET skeind runs as before (the quick path of the README)."""
     broker = skeind_factory.new()
