@@ -200,9 +200,10 @@ let package = Package(
         .executableTarget(
             name: "skein-agent",
             dependencies: [
-                "SkeinAgent", "SkeinSystemd",
+                "SkeinAgent", "SkeinSystemd", "SkeinMetrics", "SkeinLogShipping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

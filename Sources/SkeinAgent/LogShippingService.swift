@@ -12,6 +12,8 @@ public struct LogShippingService: Service {
     public let sources: [any LogSource]
     public let delivery: LogDelivery
     public let shutdownFlush: Duration
+    /// Called once delivery has reached the broker and recovered the positions, as the sources start.
+    public var onStarted: @Sendable () -> Void = {}
     private let logger: Logger
 
     public init(sources: [any LogSource], delivery: LogDelivery, shutdownFlush: Duration, logger: Logger) {
@@ -34,6 +36,7 @@ public struct LogShippingService: Service {
             logger.info("stopped before the broker could be reached; nothing was read")
             return
         }
+        onStarted()
         let logger = self.logger
         let flush = shutdownFlush
         await withTaskGroup(of: Void.self) { group in

@@ -61,6 +61,8 @@ public actor LogDelivery {
     private var consecutiveFailures = 0
     private var committedSinceTrim = false
     private var parked: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+    /// When the delivery attempt under way began; nil between attempts.
+    private var attemptBegan: ContinuousClock.Instant?
     private var nextParkId: UInt64 = 0
 
     public init(settings: DeliverySettings, budget: MemoryBudget, registry: MetricsRegistry, logger: Logger) {
@@ -295,10 +297,13 @@ public actor LogDelivery {
                     continue
                 }
             }
+            attemptBegan = now
             do {
                 try await deliver(checkpointTopics: due)
+                attemptBegan = nil
                 consecutiveFailures = 0
             } catch {
+                attemptBegan = nil
                 await recoverFromFailure(error)
             }
         }
@@ -310,6 +315,14 @@ public actor LogDelivery {
                 await metadata?.close()
             }
         }
+    }
+
+    /// Whether delivery is making progress, for the service watchdog: the actor answers (a wedged one does
+    /// not), and no attempt has run past three times `attemptTimeout` (each step of an attempt is bounded by
+    /// it, so one that is still not over is stuck). Waiting for the broker between attempts is progress.
+    public func isProgressing() -> Bool {
+        guard let attemptBegan else { return true }
+        return ContinuousClock.now - attemptBegan <= settings.attemptTimeout * 3
     }
 
     /// Hands memory freed since the last burst back to the system once the queue is empty. glibc's malloc

@@ -202,8 +202,9 @@ public struct CollectorFunction: MetricsCollector {
     public func collect(into writer: inout PrometheusTextWriter) { body(&writer) }
 }
 
-/// The collectors behind one scrape path, written in registration order.
-public final class MetricsRegistry: Sendable {
+/// The collectors behind one scrape path, written in registration order. A registry is itself a collector,
+/// so a part that is rebuilt (the agent's log shipping at a reload) gets a fresh one inside the scraped one.
+public final class MetricsRegistry: MetricsCollector {
     private let collectors = Mutex<[any MetricsCollector]>([])
 
     public init() {}
@@ -253,6 +254,11 @@ public final class MetricsRegistry: Sendable {
         }
         register(family)
         return family
+    }
+
+    public func collect(into writer: inout PrometheusTextWriter) {
+        let current = collectors.withLock { $0 }
+        for collector in current { collector.collect(into: &writer) }
     }
 
     public func render() -> String {

@@ -34,7 +34,9 @@ public enum SocketActivation {
 
     private static let claimed = Mutex<Set<String>>([])
 
-    /// The descriptors named `name`, each handed out once per process (two listeners cannot share them).
+    /// Copies (dup) of the descriptors named `name`, handed to one listener at a time (two listeners cannot
+    /// share them). The inherited descriptors themselves stay open, so a listener that closes its copies at a
+    /// reload leaves the socket to the next one; `release` when it stops.
     static func claim(_ name: String) throws(Error) -> [CInt] {
         guard let descriptors = passed[name], !descriptors.isEmpty else {
             let known = passed.keys.sorted().joined(separator: ", ")
@@ -45,7 +47,22 @@ public enum SocketActivation {
         }
         let fresh = claimed.withLock { $0.insert(name).inserted }
         guard fresh else { throw Error(description: "the socket named '\(name)' is used by two listeners") }
-        return descriptors
+        var copies: [CInt] = []
+        for descriptor in descriptors {
+            let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                for made in copies { close(made) }
+                release(name)
+                throw Error(description: "the socket named '\(name)': dup: errno \(errno)")
+            }
+            copies.append(copy)
+        }
+        return copies
+    }
+
+    /// Makes the sockets named `name` claimable again (after their listener closed its copies).
+    static func release(_ name: String) {
+        _ = claimed.withLock { $0.remove(name) }
     }
 
     /// SO_TYPE and SO_DOMAIN of a descriptor, to refuse a stream socket where datagrams are expected.

@@ -72,6 +72,9 @@ final class SyslogListeners: Sendable {
         for channel in rest { try? await channel.closeFuture.get() }
         for descriptor in descriptors { Glibc.close(descriptor) }
         for path in paths { unlink(path) }
+        for case .activated(let name) in settings.tcp + settings.udp + settings.unix {
+            SocketActivation.release(name)
+        }
     }
 
     private func track(_ channel: any Channel, listening: Bool = false) {

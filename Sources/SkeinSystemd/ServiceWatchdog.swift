@@ -28,13 +28,17 @@ public enum ServiceWatchdog {
         status: @escaping @Sendable (Int) -> String
     ) -> Task<Void, Never>? {
         guard notifier.isEnabled else { return nil }
+        // The first one goes out before `work` begins, not from the task: a task scheduled late on a busy
+        // machine could otherwise be cancelled before it sent anything, leaving the manager unaware.
+        notifier.extendTimeout(seconds: seconds * 3, status: status(0))
         return Task.detached {
             let clock = ContinuousClock()
             let start = clock.now
             while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                guard !Task.isCancelled else { break }
                 let elapsed = Int((clock.now - start).components.seconds)
                 notifier.extendTimeout(seconds: seconds * 3, status: status(elapsed))
-                try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
             }
         }
     }

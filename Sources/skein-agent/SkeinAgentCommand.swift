@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SkeinAgent
 import SkeinMetrics
 import SkeinSystemd
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -141,10 +142,18 @@ extension SkeinAgentCommand {
             if configuration.hostMetrics.enabled {
                 services.append(.init(service: configuration.makeHostMetricsService(logger: logger)))
             }
-            if let shipping = configuration.makeLogShippingService(registry: registry, logger: logger) {
-                services.append(.init(service: shipping))
-            }
-            guard !services.isEmpty else {
+            // Trapped before anything is listening, so a SIGHUP that comes early reloads rather than kills.
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            // Always there, even with no log source yet: a reload can add the first one.
+            let options = self.options
+            let shipping = ReloadingLogShipping(
+                initial: configuration, path: options.config ?? "configuration", hangups: hangups,
+                resolve: { () throws(ConfigFileError) in try options.resolve() }, registry: registry, logger: logger)
+            services.append(.init(service: shipping))
+            guard
+                configuration.hostMetrics.enabled || !configuration.files.isEmpty || !configuration.journald.isEmpty
+                    || !configuration.syslog.isEmpty
+            else {
                 throw ValidationError(
                     "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.*] table")
             }
@@ -155,10 +164,12 @@ extension SkeinAgentCommand {
                 services.insert(.init(service: http), at: 0)
             }
             // Last in the group, so the first told at shutdown: STOPPING=1 as soon as the signal arrives.
-            let sources =
-                configuration.files.map(\.id) + configuration.journald.map(\.id) + configuration.syslog.map(\.id)
-                + (configuration.hostMetrics.enabled ? ["host_metrics"] : [])
-            services.append(.init(service: NotifyService(status: "sources: \(sources.joined(separator: ", "))")))
+            services.append(
+                .init(
+                    service: NotifyService(
+                        status: ReloadingLogShipping.status(configuration),
+                        waiting: "waiting for the broker at \(configuration.bootstrapServers.joined(separator: ","))",
+                        shipping: shipping.current)))
             let group = ServiceGroup(
                 configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -166,18 +177,49 @@ extension SkeinAgentCommand {
     }
 }
 
-/// The agent's sd_notify: READY=1 with its sources once every service is started (the HTTP listener is
-/// bound by then), STOPPING=1 at the shutdown signal, and WATCHDOG=1 while its tasks are scheduled.
+/// The agent's sd_notify. READY=1 once log delivery has reached the broker and its sources run (at once for
+/// a host-metrics-only agent); when the broker does not answer within `readyWait`, READY=1 anyway with a STATUS
+/// saying the agent waits for it (it buffers nothing yet and keeps retrying), so a broker that starts later
+/// does not fail the agent's start, and STATUS names the sources once it answers. STOPPING=1 at the shutdown
+/// signal; WATCHDOG=1 only while the delivery path makes progress (its actor answers and no attempt is stuck).
 struct NotifyService: Service {
+    static let readyWait: Duration = .seconds(5)
     let status: String
+    let waiting: String
+    let shipping: ReloadingLogShipping.Current
 
     func run() async throws {
         let notifier = ServiceNotifier.shared
-        notifier.ready(status: status)
+        let shipping = self.shipping
         let watchdog = ServiceWatchdog.start {
-            await Task.yield(); return true
+            await Task.yield()
+            return await shipping.isProgressing()
         }
-        try? await gracefulShutdown()
+        let (status, waiting) = (self.status, self.waiting)
+        await withTaskGroup(of: Void.self) { outer in
+            outer.addTask {
+                await withTaskGroup(of: Bool.self) { group in
+                    group.addTask {
+                        var starts = shipping.started.makeAsyncIterator()
+                        return await starts.next() != nil
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: Self.readyWait)
+                        return false
+                    }
+                    guard let first = await group.next(), !Task.isCancelled else { return }
+                    if first {
+                        group.cancelAll()
+                        notifier.ready(status: status)
+                        return
+                    }
+                    notifier.ready(status: "\(waiting); \(status)")
+                    if await group.next() == true, !Task.isCancelled { notifier.status(status) }
+                }
+            }
+            try? await gracefulShutdown()
+            outer.cancelAll()
+        }
         watchdog?.cancel()
         notifier.stopping(status: "shutting down: delivering what is buffered")
     }

@@ -224,6 +224,31 @@ class AgentProcess:
             assert code == 0, "skein-agent exited %s on SIGTERM:\n%s" % (code, self.log_tail())
         return self.start(timeout)
 
+    def reload(self, tables: dict[str, dict] | None = None, text: str | None = None, timeout: float = 30.0) -> str:
+        """Rewrites the configuration file (from tables, or raw text, e.g. an invalid one), sends SIGHUP and
+        waits until the agent has taken the reload in: it logged either that it restarts its sources or why
+        the file was refused. Returns that log line."""
+        if tables is not None:
+            self.tables = tables
+            text = toml_document(tables)
+        if text is not None:
+            self.config_path.write_text(text)
+        before = self._reload_lines()
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+        def taken():
+            if not self.alive():
+                raise GiveUp("skein-agent exited after SIGHUP:\n%s" % self.log_tail())
+            lines = self._reload_lines()
+            return lines[len(before)] if len(lines) > len(before) else None
+
+        return wait_until(taken, timeout, "skein-agent %s to take the reload in" % self.name)
+
+    def _reload_lines(self) -> list[str]:
+        path = self.log_path()
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return [line for line in text.splitlines() if "reload: " in line]
+
     def rss_bytes(self) -> int:
         return proc_rss_bytes(self.proc.pid)
 

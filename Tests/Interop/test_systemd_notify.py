@@ -82,6 +82,37 @@ def test_notify_ready_status_watchdog_and_stopping(skeind_factory, tmp_path):
         notify.close()
 
 
+def test_notify_extends_the_start_timeout_while_recovering_after_kill9(skeind_factory, tmp_path):
+    """After kill -9 the broker rescans its segments before READY=1; EXTEND_TIMEOUT_USEC= (30 s, with a STATUS
+    saying it recovers storage) comes before READY=1, whose STATUS says it recovered after an unclean shutdown."""
+    from confluent_kafka import Producer
+
+    from conftest import create_topic
+
+    broker = skeind_factory.new()
+    broker.start()
+    create_topic(broker, "recovering", 4)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i in range(2000):
+        producer.produce("recovering", value=b"record %d" % i, partition=i % 4)
+    assert producer.flush(30) == 0
+    broker.kill()
+    notify = NotifySocket(tmp_path / "notify-recover.sock")
+    try:
+        broker.env = {"NOTIFY_SOCKET": notify.path}
+        broker.start()
+        ready = wait_until(lambda: notify.with_key("READY"), 30, "READY=1 from skeind after kill -9")
+        assert "recovered after an unclean shutdown" in ready[0][1]["STATUS"], ready[0][1]
+        extends = notify.with_key("EXTEND_TIMEOUT_USEC")
+        assert extends, "no EXTEND_TIMEOUT_USEC= before READY=1: %s" % notify.messages
+        assert extends[0][0] <= ready[0][0]
+        assert extends[0][1]["EXTEND_TIMEOUT_USEC"] == "30000000", extends[0][1]
+        assert "recovering storage" in extends[0][1]["STATUS"], extends[0][1]
+        assert broker.terminate() == 0
+    finally:
+        notify.close()
+
+
 def test_notify_nothing_without_notify_socket(skeind_factory):
     """Without NOTIFY_SOCKET skeind runs as before (the quick path of the README)."""
     broker = skeind_factory.new()
@@ -102,8 +133,49 @@ def test_agent_notify_ready_with_its_sources_watchdog_and_stopping(broker, agent
         agent.start()
         ready = wait_until(lambda: notify.with_key("READY"), 30, "READY=1 from skein-agent")
         assert "files.app" in ready[0][1]["STATUS"], ready[0][1]
+        # The broker answers, so READY waits for it rather than saying the agent waits.
+        assert "waiting for the broker" not in ready[0][1]["STATUS"], ready[0][1]
         wait_until(lambda: len(notify.with_key("WATCHDOG")) >= 3, 10, "three WATCHDOG=1 from skein-agent")
         assert agent.terminate() == 0
         assert notify.with_key("STOPPING"), "no STOPPING=1 from skein-agent"
+    finally:
+        notify.close()
+
+
+def test_agent_ready_when_the_broker_is_down_then_status_once_it_answers(skeind_factory, agent_factory, tmp_path):
+    """The broker is down when the agent starts: READY=1 still comes (after the agent's 5 s wait), with a STATUS
+    saying it waits for the broker, and WATCHDOG=1 keeps coming (retrying is progress). Once a broker listens on
+    that address, STATUS names the sources and the file's lines arrive."""
+    from agentharness import TopicReader, wait_all_delivered
+    from conftest import free_port
+
+    notify = NotifySocket(tmp_path / "agent-notify-down.sock")
+    try:
+        port = free_port()
+        log_file = tmp_path / "down.log"
+        log_file.write_text("".join("dn %d x\n" % n for n in range(1, 101)))
+        agent = agent_factory.new("127.0.0.1:%d" % port, "notify-down", {"dn": {"paths": [str(log_file)]}})
+        agent.command_prefix = ["env", "NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=1000000"]
+        started = time.monotonic()
+        agent.start()
+        ready = wait_until(lambda: notify.with_key("READY"), 30, "READY=1 from skein-agent with the broker down")
+        at, fields = ready[0]
+        assert "waiting for the broker at 127.0.0.1:%d" % port in fields["STATUS"], fields
+        assert at - started >= 4.0, "READY after %.1fs, before the 5 s wait for the broker" % (at - started)
+        count = len(notify.with_key("WATCHDOG"))
+        wait_until(lambda: len(notify.with_key("WATCHDOG")) >= count + 3, 10, "WATCHDOG=1 while the broker is down")
+        # No create_topic: the agent may reach the broker first, and its metadata request auto-creates the topic.
+        broker = skeind_factory.new(port=port).start()
+
+        def sources_status():
+            return [m for _, m in notify.drain() if m.get("STATUS", "").startswith("sources: ")]
+
+        wait_until(sources_status, 60, "STATUS naming the sources once the broker answers")
+        reader = TopicReader(broker.bootstrap, "notify-down")
+        try:
+            assert wait_all_delivered(reader, {"dn": 100}, timeout=60), reader.ledger.verdict({"dn": 100}).summary()
+        finally:
+            reader.close()
+        assert agent.terminate() == 0, agent.log_tail()
     finally:
         notify.close()

@@ -157,5 +157,19 @@ def test_agent_units_ship_the_journal_and_socket_activated_syslog(boxes):
     assert got == ["hello from the box %d" % i for i in (1, 2, 3)]
     assert wait_until(lambda: [l for l in logs("-u", "boxlogger") if "via the unix socket" in l], 60,
                       "the logger line in skein logs")
+
+    # systemctl reload (SIGHUP): the same process restarts its sources, takes the socket-activated unix socket
+    # up again, and sends nothing twice.
+    box.systemctl("reload", "skein-agent.service")
+    wait_until(lambda: "reload: " in box.exec("journalctl", "-u", "skein-agent", "--no-pager", check=False).stdout,
+               30, "the agent to log the reload")
+    after = wait_until(lambda: (s := show(box, "skein-agent.service", "ActiveState", "MainPID"))[
+        "ActiveState"] == "active" and s, 60, "skein-agent active after the reload")
+    assert after["MainPID"] == state["MainPID"], (after, state)
+    box.exec("logger", "-u", "/run/skein/syslog.sock", "-t", "boxlogger", "after the reload")
+    assert wait_until(lambda: [l for l in logs("-u", "boxlogger") if "after the reload" in l], 60,
+                      "the logger line sent after the reload")
+    assert [x for x in logs("-u", "hello-box") if x.startswith("hello from the box")] == got
+    assert len([l for l in logs("-u", "boxlogger") if "via the unix socket" in l]) == 1
     box.systemctl("stop", "skein-agent.service")
     assert show(box, "skein-agent.service", "Result")["Result"] == "success"
