@@ -504,9 +504,13 @@ def test_real_prometheus_scrapes_host_metrics_of_an_agent(broker, tmp_path):
                             "node_load1 of prom-host in Prometheus", interval=0.5)
         assert result[0]["metric"]["job"] == "skein-hosts"
         assert float(result[0]["value"][1]) >= 0
-        cpu = wait_until(lambda: prometheus_query(
-            base, 'sum by (host) (rate(node_cpu_seconds_total{host="prom-host"}[10s]))'), 60,
-            "a CPU rate over several sample sets", interval=0.5)
+        # The first answer can come from two scrapes of one sample set (rate 0): wait for a rate over two sets.
+        def cpu_rate():
+            result = prometheus_query(
+                base, 'sum by (host) (rate(node_cpu_seconds_total{host="prom-host"}[10s]))')
+            return result if result and float(result[0]["value"][1]) > 0 else None
+
+        cpu = wait_until(cpu_rate, 60, "a CPU rate over several sample sets", interval=0.5)
         assert float(cpu[0]["value"][1]) > 0
         assert prometheus_query(base, 'up{job="skein"}')[0]["value"][1] == "1"
         seen = prometheus_query(base, 'time() - skein_host_last_seen_timestamp_seconds{host="prom-host"}')
