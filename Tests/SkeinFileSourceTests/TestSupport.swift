@@ -87,8 +87,10 @@ func copyFile(_ from: String, _ to: String) {
     precondition(FileManager.default.createFile(atPath: to, contents: data))
 }
 
-/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
-func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held. The default bound
+/// is generous because the whole Swift suite starts at once on two cores: a source's task can wait seconds
+/// for a thread (a 10 s bound failed in CI); a condition that holds returns at once.
+func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while ContinuousClock.now < deadline {
         if condition() { return true }
