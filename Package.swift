@@ -26,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         // Model-based tests of the file watcher: random operation sequences checked against a model.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        // TLS listeners and clients (issue #15): BoringSSL through NIO, not a TLS stack of our own.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // HMAC, SHA-2 and PBKDF2 for SCRAM (issue #15).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // CRC-32C (Castagnoli) as used by RecordBatch v2; SSE4.2 when the CPU has it.

@@ -40,6 +40,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private let warnings: LogRateLimiter
     private let budget: RequestMemoryBudget
+    private let securityProtocol: SecurityProtocol
+    private let listenerName: String
+    /// Made when the channel becomes active, when its remote address is known.
+    private var session: ConnectionSession
     private var nextSequence = 0
     private var nextToSend = 0
     private var finished: [Int: HandlerResult] = [:]
@@ -50,11 +54,23 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private var requestBytes: [Int: Int] = [:]
     private var unansweredBytes = 0
 
-    init(router: RequestRouter, logger: Logger, warnings: LogRateLimiter, budget: RequestMemoryBudget) {
+    init(
+        router: RequestRouter, logger: Logger, warnings: LogRateLimiter, budget: RequestMemoryBudget,
+        listenerName: String = "PLAINTEXT", securityProtocol: SecurityProtocol = .plaintext
+    ) {
         self.router = router
         self.logger = logger
         self.warnings = warnings
         self.budget = budget
+        self.listenerName = listenerName
+        self.securityProtocol = securityProtocol
+        self.session = ConnectionSession(listenerName: listenerName, securityProtocol: securityProtocol, remote: "?")
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        session = ConnectionSession(
+            listenerName: listenerName, securityProtocol: securityProtocol,
+            remote: context.remoteAddress?.description ?? "?")
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -120,7 +136,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         requestBytes[sequence] = 4 + payload.readableBytes
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let connection = ConnectionInfo(remote: context.remoteAddress?.description ?? "?", eventLoop: loop)
+        let connection = ConnectionInfo(remote: session.remote, eventLoop: loop, session: session)
         router.route(payload, connection: connection) { result in
             if loop.inEventLoop {
                 bound.value.0.complete(sequence, result, context: bound.value.1)
@@ -234,6 +250,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 public struct ConnectionInfo: Sendable {
     public var remote: String
     public var eventLoop: any EventLoop
+    /// The connection's listener and principal, shared by all its requests.
+    public var session: ConnectionSession
 }
 
 /// Accepts Kafka connections and wires each through the connection bounds (`ConnectionGateHandler`,
