@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SkeinLogShipping
+import SkeinMetricsHTTP
 import Synchronization
 
 struct SyslogListenerError: Error, CustomStringConvertible {
@@ -113,7 +114,9 @@ final class SyslogListeners: Sendable {
         switch endpoint {
         case .address(let host, let port):
             do {
-                track(try await bootstrap.bind(host: host, port: port).get(), listening: true)
+                let channel = try await bootstrap.bind(host: host, port: port).get()
+                try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "syslog \(settings.id) tcp")
+                track(channel, listening: true)
             } catch {
                 throw SyslogListenerError(description: "tcp \(endpoint): cannot listen: \(error)")
             }
@@ -123,7 +126,9 @@ final class SyslogListeners: Sendable {
                     throw SyslogListenerError(
                         description: "tcp fd:\(name): descriptor \(descriptor) is not a stream socket")
                 }
-                track(try await bootstrap.withBoundSocket(descriptor).get(), listening: true)
+                let channel = try await bootstrap.withBoundSocket(descriptor).get()
+                try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "syslog \(settings.id) tcp")
+                track(channel, listening: true)
             }
         case .path:
             throw SyslogListenerError(description: "tcp \(endpoint): expected HOST:PORT or fd:NAME")

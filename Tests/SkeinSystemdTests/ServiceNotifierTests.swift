@@ -124,4 +124,13 @@ final class NSLockish: @unchecked Sendable {
         #expect(!JournalLogHandler.standardErrorIsJournal(nil))
         #expect(!JournalLogHandler.standardErrorIsJournal("garbage"))
     }
+
+    @Test func metadataKeysBecomePrefixedJournalFieldNames() {
+        #expect(JournalLogHandler.fieldName("records_scanned") == "SKEIN_RECORDS_SCANNED")
+        #expect(JournalLogHandler.fieldName("end-offset.2") == "SKEIN_END_OFFSET_2")
+        #expect(JournalLogHandler.fieldName("Topic") == "SKEIN_TOPIC")
+        #expect(JournalLogHandler.fieldName("") == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "k", count: 59)) == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "k", count: 58))?.utf8.count == 64)
+    }
 }
