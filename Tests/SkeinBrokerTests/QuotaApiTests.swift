@@ -140,6 +140,25 @@ import Testing
         }
     }
 
+    /// acks=0 gets no answer to carry a throttle: the pause alone holds the producer back.
+    @Test func anAcksZeroProducerOverItsQuotaIsMuted() async throws {
+        try await withBroker(settings: ["quota.window.num": "2", "quota.window.size.seconds": "1"]) { broker in
+            let connection = try broker.connect()
+            _ = try connection.roundTrip(
+                Self.set(Self.entity(client: .some(nil)), "producer_byte_rate", 1000), version: 1)
+            let started = Date()
+            connection.send(
+                try connection.frame(
+                    produce("unanswered", try batch([String(repeating: "y", count: 3000)]), acks: 0), version: 9))
+            _ = try connection.roundTrip(ApiVersionsRequest(), version: 0)
+            // About 2.07 s of debt (3,070 bytes less the 1,000-byte burst, at 1,000 bytes/s).
+            #expect(Date().timeIntervalSince(started) >= 1.9)
+            #expect(broker.broker.log("unanswered", 0)?.logEndOffset == 1)
+            #expect(
+                broker.broker.metrics.render().contains("skein_quota_throttled_requests_total{type=\"produce\"} 1"))
+        }
+    }
+
     @Test func aConsumerOverItsQuotaIsToldAndMuted() async throws {
         try await withBroker(settings: ["quota.window.num": "2", "quota.window.size.seconds": "1"]) { broker in
             let connection = try broker.connect()
