@@ -10,7 +10,7 @@ public struct QuotasCommand: AsyncParsableCommand, Sendable {
         commandName: "quotas",
         abstract: "Describe and alter client quotas (producer_byte_rate, consumer_byte_rate).",
         discussion: """
-            An entity is a user (the principal's name, ANONYMOUS on a plaintext listener), a client id, or a
+            An entity is a user (the principal's name, ANONYMOUS on a plaintext listener), a client id, or a \
             user and a client id; --user-defaults and --client-defaults name the defaults.
 
             Examples:
