@@ -243,6 +243,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         guard !closing else { return }
         drainHeld(context: context)
         if !readingPaused { setReading(true, context: context) }
+        resumeReadingIfDrained(context: context)
     }
 
     /// Closes once the responses written so far are flushed, so a client sees every answer it was due.
