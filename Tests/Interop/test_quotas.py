@@ -272,3 +272,21 @@ def test_consumer_over_quota_is_held_to_it_and_others_are_not(broker, topic_name
     free_rate = total / (free_points[-1][0] - free_points[0][0] + 1e-3)
     print("free consumer meanwhile: %.0f bytes/s" % free_rate)
     assert free_rate >= 5 * QUOTA, "a consumer without a quota was slowed to %.0f bytes/s" % free_rate
+
+
+def test_kafka_python_producer_sees_throttle_time(broker, topic_name):
+    """kafka-python reads throttle_time_ms into its `throttle-time-max` metric. A 200 kB/s quota allows a 2 MB
+    burst; 2.5 MB sent at once leave about 2.5 s of throttle."""
+    from kafka import KafkaProducer
+    topic = topic_name()
+    create_topic(broker, topic)
+    client = "kp-%s" % uuid.uuid4().hex[:8]
+    ok(skein(broker, "quotas", "alter", "--client-id", client, "--add-config", "producer_byte_rate=200000"))
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, client_id=client, linger_ms=5, batch_size=65536,
+                      request_timeout_ms=60000)
+    for _ in range(2500):
+        p.send(topic, b"k" * VALUE)
+    p.flush(timeout=120)
+    throttles = [v for group in p.metrics().values() for name, v in group.items() if name == "throttle-time-max"]
+    p.close(timeout=10)
+    assert throttles and max(throttles) > 0, "kafka-python saw no throttle: %r" % throttles
