@@ -193,7 +193,12 @@ public struct BrokerConfig: Sendable, Equatable {
             let samples: Int = try Self.positive(value, name: name)
             guard samples >= 2 else { throw InvalidSetting(name: name, value: value, reason: "expected 2 or more") }
             quotaWindow.samples = samples
-        case "quota.window.size.seconds": quotaWindow.sampleMs = try Self.positive(value, name: name) * 1000
+        case "quota.window.size.seconds":
+            let seconds: Int64 = try Self.positive(value, name: name)
+            guard seconds <= 3600 else {
+                throw InvalidSetting(name: name, value: value, reason: "expected 3600 or less")
+            }
+            quotaWindow.sampleMs = seconds * 1000
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

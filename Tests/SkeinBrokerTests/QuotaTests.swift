@@ -78,6 +78,23 @@ import Testing
     }
 }
 
+@Suite struct QuotaSettingsTests {
+    @Test func theWindowSettingsTakeKafkasNames() throws {
+        var config = BrokerConfig()
+        #expect(config.quotaWindow == QuotaWindow(samples: 11, sampleMs: 1000))
+        #expect(config.quotaWindow.burstMs == 10_000)
+        try config.apply("quota.window.num", "5")
+        try config.apply("quota.window.size.seconds", "2")
+        #expect(config.quotaWindow.burstMs == 8_000)
+        for (name, value) in [
+            ("quota.window.num", "1"), ("quota.window.num", "x"), ("quota.window.size.seconds", "0"),
+            ("quota.window.size.seconds", "99999999999999999"),
+        ] {
+            #expect(throws: BrokerConfig.InvalidSetting.self, "\(name)=\(value)") { try config.apply(name, value) }
+        }
+    }
+}
+
 @Suite struct QuotaPrecedenceTests {
     static func store(_ entities: [QuotaEntity]) throws -> (ClientQuotaStore, String) {
         let directory = NSTemporaryDirectory() + "skein-quota-test-" + UUID().uuidString
