@@ -21,6 +21,8 @@ public final class Broker: @unchecked Sendable {
     public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
+    /// Client quotas (`client-quotas.json`) and the produce and fetch rates measured against them.
+    public let quotas: QuotaEnforcer
     let topicLock = NSLock()
     /// Topics whose partitions are being created, with their partition counts, and topics being grown by
     /// CreatePartitions, with the partitions being added (under `topicLock`): they count against
@@ -62,6 +64,9 @@ public final class Broker: @unchecked Sendable {
         }
         self.topics = registry
         self.producers = try ProducerStateManager(directory: directory)
+        self.quotas = QuotaEnforcer(
+            store: try ClientQuotaStore(dataDirectory: directory), window: config.quotaWindow,
+            registry: metrics.registry)
         // Offsets live in their own hidden log directory: not a topic, never listed by Metadata.
         let offsetStore = try OffsetStore(directory: directory + "/.groups", clock: SystemClock(), logger: logger)
         self.groups = GroupCoordinator(config: config.groups, clock: SystemClock(), offsets: offsetStore)
@@ -160,6 +165,7 @@ public final class Broker: @unchecked Sendable {
     /// What the broker itself keeps in the data directory, beside the partition directories.
     static let ownedEntries: Set<String> = [
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
+        ClientQuotaStore.fileName,
     ]
 
     /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the

@@ -42,6 +42,7 @@ final class RequestRouter: Sendable {
         .deleteGroups, .offsetDelete, .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit,
         .describeTransactions, .listTransactions,
         .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
+        .describeClientQuotas, .alterClientQuotas,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -141,6 +142,10 @@ final class RequestRouter: Sendable {
         case .describeLogDirs(let request): DescribeLogDirsHandler.handle(request, context: context, broker: broker)
         case .describeProducers(let request):
             DescribeProducersHandler.handle(request, context: context, broker: broker)
+        case .describeClientQuotas(let request):
+            DescribeClientQuotasHandler.handle(request, context: context, broker: broker)
+        case .alterClientQuotas(let request):
+            AlterClientQuotasHandler.handle(request, context: context, broker: broker)
         }
     }
 

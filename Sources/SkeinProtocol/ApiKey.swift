@@ -38,6 +38,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case createPartitions = 37
     case describeCluster = 60
     case describeProducers = 61
+    case describeClientQuotas = 48
+    case alterClientQuotas = 49
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -91,6 +93,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 0...3
         case .describeCluster: 0...2
         case .describeProducers: 0...0
+        case .describeClientQuotas: 0...1
+        case .alterClientQuotas: 0...1
         }
     }
 
@@ -133,6 +137,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 2
         case .describeCluster: 0
         case .describeProducers: 0
+        case .describeClientQuotas: 1
+        case .alterClientQuotas: 1
         }
     }
 
@@ -202,6 +208,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: "CreatePartitions"
         case .describeCluster: "DescribeCluster"
         case .describeProducers: "DescribeProducers"
+        case .describeClientQuotas: "DescribeClientQuotas"
+        case .alterClientQuotas: "AlterClientQuotas"
         }
     }
 }

@@ -36,6 +36,8 @@ public enum KafkaRequest: Equatable, Sendable {
     case createPartitions(CreatePartitionsRequest)
     case describeCluster(DescribeClusterRequest)
     case describeProducers(DescribeProducersRequest)
+    case describeClientQuotas(DescribeClientQuotasRequest)
+    case alterClientQuotas(AlterClientQuotasRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -76,6 +78,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -117,6 +121,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -161,6 +167,8 @@ public enum KafkaResponse: Equatable, Sendable {
     case createPartitions(CreatePartitionsResponse)
     case describeCluster(DescribeClusterResponse)
     case describeProducers(DescribeProducersResponse)
+    case describeClientQuotas(DescribeClientQuotasResponse)
+    case alterClientQuotas(AlterClientQuotasResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -200,6 +208,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -241,6 +251,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 

@@ -22,6 +22,7 @@ struct MalformedInputTests {
         VersionCase(api: .createPartitions, version: 0), VersionCase(api: .createPartitions, version: 3),
         VersionCase(api: .deleteRecords, version: 2), VersionCase(api: .describeCluster, version: 2),
         VersionCase(api: .describeLogDirs, version: 4), VersionCase(api: .describeProducers, version: 0),
+        VersionCase(api: .describeClientQuotas, version: 0), VersionCase(api: .alterClientQuotas, version: 1),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)
