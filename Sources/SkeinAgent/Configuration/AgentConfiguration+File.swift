@@ -1,3 +1,4 @@
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinLogShipping
@@ -94,7 +95,8 @@ extension AgentConfiguration {
     }
 
     private mutating func applyDelivery(_ table: ConfigTable) throws(ConfigFileError) {
-        try table.rejectUnknownKeys(known: Self.deliveryKeys)
+        let securityKeys = try Self.applySecurity(table, prefix: "", to: &delivery.security)
+        try table.rejectUnknownKeys(known: Self.deliveryKeys + securityKeys)
         if let topic = try Self.topic(table, "topic") { delivery.topic = topic }
         if let codec = try Self.codec(table, "compression") { delivery.compression = codec }
         if let mode = try table.choice("exactly_once", ExactlyOnceMode.self) {
@@ -120,6 +122,32 @@ extension AgentConfiguration {
                 "checkpoint_max_age_seconds (\(ConfigTable.format(delivery.checkpointMaxAgeSeconds))) must not be below checkpoint_interval_seconds (\(ConfigTable.format(delivery.checkpointIntervalSeconds)))"
             )
         }
+    }
+
+    /// Kafka's client security names in `[delivery]`, quoted (`"ssl.ca.location" = …`) or as TOML's dotted
+    /// keys (`ssl.ca.location = …`, which TOML reads as nested tables); returns the top-level keys taken.
+    private static func applySecurity(_ table: ConfigTable, prefix: String, to security: inout ClientSecurity)
+        throws(ConfigFileError) -> [String]
+    {
+        var taken: [String] = []
+        for key in table.keys {
+            let name = prefix + key
+            let nestable = name == "security" || ClientSecurity.handles(name + ".x")
+            if nestable, table.value(key)?.table != nil, let nested = try table.subtable(key) {
+                _ = try applySecurity(nested, prefix: name + ".", to: &security)
+                taken.append(key)
+                continue
+            }
+            guard ClientSecurity.handles(name) else { continue }
+            guard let value = try table.string(key) else { continue }
+            do {
+                try security.apply(name, value)
+            } catch {
+                throw table.error(key, "\(error)")
+            }
+            taken.append(key)
+        }
+        return taken
     }
 
     private mutating func applyHostMetrics(_ table: ConfigTable) throws(ConfigFileError) {

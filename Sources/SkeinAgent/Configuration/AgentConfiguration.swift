@@ -1,3 +1,4 @@
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinJournaldSource
@@ -83,6 +84,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         /// A checkpoint is written at least this often even when nothing flows, so that recovery finds an
         /// idle source's position within a bounded scan of the partition's tail.
         public var checkpointMaxAgeSeconds: Double = 3600
+        /// `"security.protocol"`, `"ssl.ca.location"`, … (Kafka's client names, quoted or as dotted keys):
+        /// how every connection of the agent, log delivery and host metrics alike, reaches the brokers.
+        public var security = ClientSecurity()
 
         public init() {}
     }
@@ -230,6 +234,7 @@ extension AgentConfiguration {
     public var deliverySettings: DeliverySettings {
         var settings = DeliverySettings(bootstrapServers: bootstrapServers, hostName: effectiveHostName)
         settings.clientId = clientId
+        settings.security = delivery.security
         settings.agentName = name
         settings.defaultTopic = delivery.topic
         settings.compression = delivery.compression
