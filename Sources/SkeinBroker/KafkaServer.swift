@@ -265,6 +265,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             warnings.log(.info, "truncated frame", "connection from \(remote): \(error)")
         case let error as IOError where error.errnoCode == ECONNRESET || error.errnoCode == EPIPE:
             logger.debug("connection from \(remote) reset")
+        case NIOSSLError.uncleanShutdown:
+            // A TLS client that closed its socket without close_notify (most do): as a reset, not a fault.
+            logger.debug("TLS connection from \(remote) closed without close_notify")
         case let error as NIOSSLError:
             // A plaintext client on a TLS listener, an untrusted or expired client certificate, no
             // certificate where one is required: the handshake fails and the connection is closed.

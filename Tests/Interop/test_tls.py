@@ -100,6 +100,8 @@ def tls_broker(tmp_path_factory, certs):
     yield b
     code = b.terminate()
     log = b.full_log()
+    # Clients closing without TLS's close_notify are routine, not warnings.
+    assert "warning" not in "\n".join(l for l in log.splitlines() if "uncleanShutdown" in l)
     # Nothing of any private key, nor the basic-auth password, ever reaches the log.
     for line in certs.key_material():
         assert line not in log, "key material in the broker's log"
@@ -144,7 +146,7 @@ def test_kcat_over_ssl_and_mtls_and_metadata_names_the_listener(tls_broker, cert
         res = subprocess.run(["kcat", "-b", bootstrap, *extra, "-L", "-J"], capture_output=True, timeout=30)
         assert res.returncode == 0, res.stderr
         brokers = json.loads(res.stdout)["brokers"]
-        assert [x["name"] for x in brokers] == ["%s:%d/0" % (HOST, port)]
+        assert [x["name"] for x in brokers] == ["%s:%d" % (HOST, port)]
     # The client certificate's subject is the principal, RFC 2253 order (Kafka's default mapping).
     wait_until(lambda: "as User:CN=alice,OU=ops,O=Acme,C=US" in b.full_log(), 10, "the mTLS principal in the log")
 
@@ -241,7 +243,7 @@ def test_plaintext_client_on_a_tls_listener_is_closed_quickly(tls_broker):
     res = subprocess.run(["kcat", "-b", tls_broker.ssl_bootstrap(), "-L", "-m", "5"], capture_output=True,
                          timeout=30)
     assert res.returncode != 0
-    wait_until(lambda: "TLS handshake failed" in tls_broker.full_log(), 10, "the handshake failure logged")
+    wait_until(lambda: "TLS: handshakeFailed" in tls_broker.full_log(), 10, "the handshake failure logged")
 
 
 @pytest.mark.parametrize("client", [None, "expired", "mallory"])
@@ -396,3 +398,42 @@ def test_agent_delivers_over_mtls(tls_broker, certs, topic_name, agent_factory, 
 
     wait_until(delivered, 60, "the agent's lines over mTLS", interval=0.5)
     assert agent.terminate() == 0
+
+
+# ---------------------------------------------------------------------------------------------- systemd
+
+
+def test_socket_activation_per_listener_by_fd_name(certs, tmp_path):
+    """systemd-socket-activate passes two sockets named after the listeners (lower case, as a socket unit's
+    FileDescriptorName= would); each listener adopts its own, TLS on the SSL one, none binds its address."""
+    activator = shutil.which("systemd-socket-activate")
+    assert activator, "systemd-socket-activate is missing (Debian package systemd, installed by scripts/setup)"
+    plain, tls, unused_plain, unused_tls = free_port(), free_port(), free_port(), free_port()
+    with open(tmp_path / "skeind.stderr", "wb") as err:
+        proc = subprocess.Popen(
+            [activator, "-l", "%s:%d" % (HOST, tls), "-l", "%s:%d" % (HOST, plain), "--fdname=ssl:plaintext",
+             str(skeind_path()), "--data-dir", str(tmp_path / "data"), "--http-listen", "off",
+             "--set", "listeners=PLAINTEXT://%s:%d,SSL://%s:%d" % (HOST, unused_plain, HOST, unused_tls),
+             "--set", "ssl.certificate.location=%s" % certs.path("server.pem"),
+             "--set", "ssl.key.location=%s" % certs.key("server")],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, start_new_session=True)
+    try:
+        wait_until(lambda: socket.create_connection((HOST, plain), timeout=2).close() is None, 10,
+                   "systemd-socket-activate to listen")
+        res = subprocess.run(["kcat", "-b", "%s:%d" % (HOST, plain), "-L", "-m", "10"], capture_output=True,
+                             timeout=30)
+        assert res.returncode == 0 and b"1 brokers" in res.stdout, res.stderr
+        res = subprocess.run(["kcat", "-b", "%s:%d" % (HOST, tls), "-X", "security.protocol=SSL",
+                              "-X", "ssl.ca.location=%s" % certs.ca, "-L", "-m", "10"], capture_output=True,
+                             timeout=30)
+        assert res.returncode == 0 and b"1 brokers" in res.stdout, res.stderr
+        log = (tmp_path / "skeind.stderr").read_text()
+        assert log.count("(socket from systemd)") == 2, log
+        for port in (unused_plain, unused_tls):
+            with pytest.raises(OSError):
+                socket.create_connection((HOST, port), timeout=2).close()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # by pid: skeind runs as this very process after the exec
+            proc.wait(20)
+    assert proc.returncode == 0, (tmp_path / "skeind.stderr").read_text()
