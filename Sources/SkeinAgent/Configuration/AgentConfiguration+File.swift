@@ -138,7 +138,11 @@ extension AgentConfiguration {
                 taken.append(key)
                 continue
             }
-            guard ClientSecurity.handles(name) else { continue }
+            guard ClientSecurity.handles(name) else {
+                // Inside `security.` or `ssl.` every key must be known; at the top, other keys are [delivery]'s.
+                if prefix.isEmpty { continue }
+                throw table.error(key, "unknown setting \(name)")
+            }
             guard let value = try table.string(key) else { continue }
             do {
                 try security.apply(name, value)
