@@ -50,7 +50,7 @@ ssl=(-X security.protocol=SSL -X "ssl.ca.location=$work/ca.pem")
 measure() {  # $1: bootstrap, then extra flags; prints MB/s
   local bootstrap=$1; shift
   "$bin/skein" bench consume --bootstrap "$bootstrap" --topic tlsbench --from beginning --quiet --json "$@" |
-    python3 -c 'import json,sys; r=json.load(sys.stdin); assert not r.get("failures"), r; print("%.1f" % r["megabytesPerSecond"])'
+    python3 -c 'import json,sys; r=json.load(sys.stdin); assert not r.get("failures"), r; print("%.1f" % r["megabytes_per_second"])'
 }
 plain_runs=(); tls_runs=()
 for _ in $(seq 1 "$rounds"); do
