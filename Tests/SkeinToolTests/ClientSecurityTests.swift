@@ -35,7 +35,8 @@ import Testing
 
     @Test func commandConfigThenXWithOtherClientsSettingsSkipped() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("skein-client-\(getpid()).properties")
-        try "# shared with kafka-console-consumer\nsecurity.protocol=SSL\nssl.ca.location=/a.pem\nrequest.timeout.ms=1\n"
+        try
+            "# shared with kafka-console-consumer\nsecurity.protocol=SSL\nssl.ca.location=/a.pem\nrequest.timeout.ms=1\n"
             .write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let options = try ConnectionOptions.parse([
