@@ -211,7 +211,7 @@ let package = Package(
             name: "SkeinAgent",
             dependencies: [
                 "SkeinClient", "SkeinCompression", "SkeinLogShipping", "SkeinFileSource", "SkeinJournaldSource",
-                "SkeinSyslogSource", "SkeinMetrics", "SkeinMetricsHTTP",
+                "SkeinSyslogSource", "SkeinMetrics", "SkeinMetricsHTTP", "SkeinTLS",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -222,7 +222,7 @@ let package = Package(
         .executableTarget(
             name: "skein-agent",
             dependencies: [
-                "SkeinAgent", "SkeinSystemd", "SkeinMetrics", "SkeinLogShipping",
+                "SkeinAgent", "SkeinSystemd", "SkeinMetrics", "SkeinLogShipping", "SkeinTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -382,14 +382,18 @@ def test_skein_cli_over_mtls_with_command_config_and_x(tls_broker, certs, topic_
     assert refused.stderr.decode().startswith("skein: ")
 
 
-def test_agent_delivers_over_mtls(tls_broker, certs, topic_name, agent_factory, tmp_path):
+def test_agent_delivers_over_mtls_and_serves_metrics_over_tls(tls_broker, certs, topic_name, agent_factory,
+                                                              tmp_path):
     topic = topic_name()
     log = tmp_path / "app.log"
     log.write_text("".join("line %d\n" % i for i in range(5)))
     agent = agent_factory.new(
         tls_broker.ssl_bootstrap(mtls=True), topic, {"app": {"paths": [str(log)]}},
         delivery={"security.protocol": "SSL", "ssl.ca.location": str(certs.ca),
-                  "ssl.certificate.location": str(certs.alice), "ssl.key.location": str(certs.key("alice"))})
+                  "ssl.certificate.location": str(certs.alice), "ssl.key.location": str(certs.key("alice"))},
+        agent={"metrics_ssl_certificate_location": str(certs.path("server.pem")),
+               "metrics_ssl_key_location": str(certs.key("server")),
+               "metrics_basic_auth_users_file": str(tls_broker.users_file)})
     agent.start()
 
     def delivered():
@@ -397,7 +401,19 @@ def test_agent_delivers_over_mtls(tls_broker, certs, topic_name, agent_factory, 
         return res.returncode == 0 and res.stdout.decode().count("line ") >= 5
 
     wait_until(delivered, 60, "the agent's lines over mTLS", interval=0.5)
+    # The agent's own /metrics: HTTPS, and only with the right password.
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    url = "https://%s:%d/metrics" % (HOST, agent.metrics_port)
+    request = urllib.request.Request(url)
+    request.add_header("Authorization", "Basic " + base64.b64encode(
+        ("%s:%s" % (HTTP_USER, HTTP_PASSWORD)).encode()).decode())
+    with urllib.request.urlopen(request, timeout=10, context=context) as r:
+        assert r.status == 200 and "skein_agent_" in r.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10, context=context)
+    assert refused.value.code == 401
     assert agent.terminate() == 0
+    assert HTTP_PASSWORD not in agent.log_path().read_text()
 
 
 # ---------------------------------------------------------------------------------------------- systemd

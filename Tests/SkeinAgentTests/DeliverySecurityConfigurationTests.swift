@@ -24,6 +24,22 @@ import Testing
         #expect(configuration.deliverySettings.security == security)
     }
 
+    @Test func metricsListenerTLSAndBasicAuthKeys() throws {
+        let configuration = try AgentConfiguration.load(
+            fromFileText: """
+                [agent]
+                metrics_ssl_certificate_location = "/etc/skein/agent.pem"
+                metrics_ssl_key_location = "/etc/skein/agent.key"
+                metrics_basic_auth_users_file = "/etc/skein/http-users"
+                """)
+        #expect(configuration.metricsCertificateLocation == "/etc/skein/agent.pem")
+        #expect(configuration.metricsKeyLocation == "/etc/skein/agent.key")
+        #expect(configuration.metricsBasicAuthUsersFile == "/etc/skein/http-users")
+        #expect(throws: ConfigFileError.self) {
+            try AgentConfiguration.load(fromFileText: "[agent]\nmetrics_ssl_certificate_location = \"/c.pem\"\n")
+        }
+    }
+
     @Test func badSecurityValuesAndUnknownSslKeysAreErrorsWithTheirLine() {
         #expect(throws: ConfigFileError.self) {
             try AgentConfiguration.load(fromFileText: "[delivery]\nsecurity.protocol = \"TLS\"\n")

@@ -8,7 +8,8 @@ import SkeinLogShipping
 extension AgentConfiguration {
     static let agentKeys = [
         "bootstrap", "host_name", "client_id", "name", "state_dir", "metrics_listen", "memory_cap", "buffer_records",
-        "shutdown_flush_seconds",
+        "shutdown_flush_seconds", "metrics_ssl_certificate_location", "metrics_ssl_key_location",
+        "metrics_basic_auth_users_file",
     ]
     static let deliveryKeys = [
         "topic", "compression", "exactly_once", "batch_max_bytes", "batch_linger_ms", "transaction_timeout_ms",
@@ -88,6 +89,14 @@ extension AgentConfiguration {
                 }
                 metricsListen = address
             }
+        }
+        if let path = try table.nonEmptyString("metrics_ssl_certificate_location") { metricsCertificateLocation = path }
+        if let path = try table.nonEmptyString("metrics_ssl_key_location") { metricsKeyLocation = path }
+        if let path = try table.nonEmptyString("metrics_basic_auth_users_file") { metricsBasicAuthUsersFile = path }
+        guard (metricsCertificateLocation == nil) == (metricsKeyLocation == nil) else {
+            throw table.error(
+                metricsCertificateLocation == nil ? "metrics_ssl_key_location" : "metrics_ssl_certificate_location",
+                "metrics_ssl_certificate_location and metrics_ssl_key_location go together")
         }
         if let cap = try table.byteSize("memory_cap", in: (64 << 10)...(1 << 40)) { memoryCapBytes = cap }
         if let count = try table.integer("buffer_records", in: 1...1_000_000) { bufferRecords = count }

@@ -20,6 +20,11 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var stateDirectory = "/var/lib/skein-agent"
     /// The agent's own `/metrics` and `/health`; nil when `off`.
     public var metricsListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9645)
+    /// `metrics_ssl_certificate_location` and `metrics_ssl_key_location`: the listener serves HTTPS only
+    /// (PEM, reloaded when the files change); `metrics_basic_auth_users_file`: skeind's users file format.
+    public var metricsCertificateLocation: String?
+    public var metricsKeyLocation: String?
+    public var metricsBasicAuthUsersFile: String?
     /// Bytes of records that log sources may have buffered before they pause.
     public var memoryCapBytes = 64 << 20
     /// Sample sets kept while the broker cannot be reached; beyond it the oldest are dropped
