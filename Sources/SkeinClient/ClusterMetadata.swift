@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SkeinProtocol
 
 /// A partition of a topic: the unit of ordering, leadership and offsets.
@@ -66,15 +67,21 @@ public actor ClusterMetadata {
     /// Whether asking for an unknown topic creates it (`allow.auto.create.topics`). Producers want
     /// this; readers and admin tools must not create a topic by mistyping its name.
     public let allowAutoTopicCreation: Bool
+    /// `security.protocol` and `ssl.*`, for every connection this client opens.
+    public nonisolated let security: ClientSecurity
+    /// Made once from `security`, so the PEM files are read when the client starts, not per connection.
+    public nonisolated let tlsContext: NIOSSLContext?
 
     /// - Parameter bootstrapServers: "host:port" entries; any one reachable broker is enough.
     public init(
         bootstrapServers: [String], clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         allowAutoTopicCreation: Bool = true,
-        logger: Logger = Logger(label: "skein-client")
+        logger: Logger = Logger(label: "skein-client"), security: ClientSecurity = .plaintext
     ) throws {
         self.allowAutoTopicCreation = allowAutoTopicCreation
+        self.security = security
+        self.tlsContext = security.securityProtocol.usesTLS ? try security.makeTLSContext() : nil
         guard !bootstrapServers.isEmpty else { throw KafkaClientError.invalidConfiguration("no bootstrap servers") }
         self.bootstrapServers = try bootstrapServers.map(Self.parseHostPort)
         self.clientId = clientId
@@ -220,7 +227,9 @@ public actor ClusterMetadata {
         let group = self.group
         let clientId = self.clientId
         let task = Task {
-            try await KafkaConnection.connect(host: address.host, port: address.port, clientId: clientId, group: group)
+            try await KafkaConnection.connect(
+                host: address.host, port: address.port, clientId: clientId, group: group, security: security,
+                tlsContext: tlsContext)
         }
         connections[nodeId] = task
         return try await task.value
@@ -237,7 +246,8 @@ public actor ClusterMetadata {
         for server in bootstrapServers {
             do {
                 let connection = try await KafkaConnection.connect(
-                    host: server.host, port: server.port, clientId: clientId, group: group)
+                    host: server.host, port: server.port, clientId: clientId, group: group, security: security,
+                    tlsContext: tlsContext)
                 bootstrapConnection = connection
                 return connection
             } catch {

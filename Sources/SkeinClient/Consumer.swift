@@ -79,11 +79,11 @@ public actor Consumer {
 
     public init(
         bootstrapServers: [String], configuration: ConsumerConfiguration = ConsumerConfiguration(),
-        logger: Logger = Logger(label: "skein-consumer")
+        logger: Logger = Logger(label: "skein-consumer"), security: ClientSecurity = .plaintext
     ) throws {
         self.configuration = configuration
         self.metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger)
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger, security: security)
         self.ownsMetadata = true
         self.logger = logger
     }

@@ -48,14 +48,15 @@ public actor GroupConsumer {
     public init(
         bootstrapServers: [String], groupId: String, topics: [String],
         configuration: GroupConsumerConfiguration = GroupConsumerConfiguration(),
-        logger: Logger = Logger(label: "skein-group-consumer")
+        logger: Logger = Logger(label: "skein-group-consumer"), security: ClientSecurity = .plaintext
     ) throws {
         self.groupId = groupId
         self.topics = topics
         self.configuration = configuration
         self.logger = logger
         metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.consumer.clientId, logger: logger)
+            bootstrapServers: bootstrapServers, clientId: configuration.consumer.clientId, logger: logger,
+            security: security)
         consumer = Consumer(metadata: metadata, configuration: configuration.consumer, logger: logger)
     }
 
@@ -343,7 +344,8 @@ public actor GroupConsumer {
             throw KafkaClientError.broker(found.errorCode, context: "FindCoordinator \(groupId)")
         }
         let coordinator = try await KafkaConnection.connect(
-            host: found.host, port: Int(found.port), clientId: metadata.clientId)
+            host: found.host, port: Int(found.port), clientId: metadata.clientId, security: metadata.security,
+            tlsContext: metadata.tlsContext)
         self.coordinator = coordinator
         return coordinator
     }

@@ -17,10 +17,58 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     @Flag(name: .long, help: "Log client internals (connections, retries) to stderr.")
     public var verbose = false
 
+    @Option(
+        name: .customShort("X"),
+        help: ArgumentHelp(
+            "A client setting NAME=VALUE, as kcat's -X (security.protocol, ssl.ca.location, ...); repeatable.",
+            valueName: "name=value"))
+    public var clientSettings: [String] = []
+
+    @Option(
+        name: .customLong("command-config"),
+        help: ArgumentHelp(
+            "A properties file of client settings, as Kafka's tools take; -X wins over it.", valueName: "file"))
+    public var commandConfig: String?
+
     public init() {}
 
     public var servers: [String] {
         bootstrap.split(separator: ",").map { String($0) }
+    }
+
+    /// `security.protocol` and `ssl.*` from `--command-config`, then `-X`; `$SKEIN_COMMAND_CONFIG` names a
+    /// file when `--command-config` is not given, so a shell can point every command at one.
+    public func security() throws(ToolError) -> ClientSecurity {
+        var security = ClientSecurity()
+        var pairs: [(String, String)] = []
+        if let path = commandConfig ?? ProcessInfo.processInfo.environment["SKEIN_COMMAND_CONFIG"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ToolError.usage("cannot read --command-config \(path)")
+            }
+            for line in text.split(whereSeparator: \.isNewline) {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("!") { continue }
+                pairs.append(try Self.split(trimmed, what: "--command-config"))
+            }
+        }
+        for setting in clientSettings { pairs.append(try Self.split(setting, what: "-X")) }
+        for (name, value) in pairs {
+            // Settings of other clients (kafka-python's, the Java client's) in a shared file are skipped,
+            // as Kafka's tools skip settings they do not know.
+            guard ClientSecurity.handles(name) else { continue }
+            do { try security.apply(name, value) } catch { throw ToolError.usage("\(error)") }
+        }
+        return security
+    }
+
+    private static func split(_ text: String, what: String) throws(ToolError) -> (String, String) {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw ToolError.usage("\(what) expects name=value, got \(text)")
+        }
+        return (
+            String(text[..<equals]).trimmingCharacters(in: .whitespaces),
+            String(text[text.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+        )
     }
 
     public var logger: Logger {
@@ -33,8 +81,9 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public func withAdmin(_ body: @escaping @Sendable (AdminClient) async throws -> Void) async throws {
         let servers = self.servers
         let logger = self.logger
+        let security = try security()
         try await run {
-            let admin = try AdminClient(bootstrapServers: servers, logger: logger)
+            let admin = try AdminClient(bootstrapServers: servers, logger: logger, security: security)
             do {
                 try await body(admin)
             } catch {

@@ -92,7 +92,8 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
         defer { if descriptor != 0 { close(descriptor) } }
 
         let producer = try Producer(
-            bootstrapServers: connection.servers, configuration: configuration, logger: connection.logger)
+            bootstrapServers: connection.servers, configuration: configuration, logger: connection.logger,
+            security: connection.security())
         // Fail fast and clearly on an unreachable broker or a missing topic, before reading input.
         do {
             try await producer.checkTopic(topic)

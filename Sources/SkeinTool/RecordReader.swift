@@ -35,7 +35,10 @@ public struct RecordReader {
     let bootstrap: [String]
     let logger: Logger
 
-    public init(bootstrap: [String], logger: Logger) {
+    let security: ClientSecurity
+
+    public init(bootstrap: [String], logger: Logger, security: ClientSecurity = .plaintext) {
+        self.security = security
         self.bootstrap = bootstrap
         self.logger = logger
     }
@@ -48,8 +51,9 @@ public struct RecordReader {
             throw ToolError.usage("--follow and --until cannot be combined")
         }
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false, logger: logger
-        )
+            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false,
+            logger: logger,
+            security: security)
         let admin = AdminClient(metadata: metadata, logger: logger)
         let consumer = Consumer(metadata: metadata, configuration: configuration, logger: logger)
         do {

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import SkeinAgent
 import SkeinMetrics
 import SkeinSystemd
+import SkeinTLS
 import UnixSignals
 
 #if canImport(Glibc)
@@ -158,7 +159,16 @@ extension SkeinAgentCommand {
                     "no source is enabled: [sources.host_metrics] enabled = false and no [sources.files.*] table")
             }
             if let address = configuration.metricsListen {
-                let http = try await AgentHTTPService.start(registry: registry, address: address, logger: logger)
+                var tls: TLSServerSettings?
+                if let certificate = configuration.metricsCertificateLocation {
+                    var settings = TLSServerSettings()
+                    settings.certificateLocation = certificate
+                    settings.keyLocation = configuration.metricsKeyLocation
+                    tls = settings
+                }
+                let http = try await AgentHTTPService.start(
+                    registry: registry, address: address, logger: logger, tls: tls,
+                    basicAuthUsersFile: configuration.metricsBasicAuthUsersFile)
                 // First in the group: a ServiceGroup stops its services in reverse order, so the listener
                 // stops after the sources and delivery, and the final scrape sees them.
                 services.insert(.init(service: http), at: 0)

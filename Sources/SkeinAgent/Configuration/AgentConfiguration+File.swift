@@ -1,3 +1,4 @@
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinLogShipping
@@ -7,7 +8,8 @@ import SkeinLogShipping
 extension AgentConfiguration {
     static let agentKeys = [
         "bootstrap", "host_name", "client_id", "name", "state_dir", "metrics_listen", "memory_cap", "buffer_records",
-        "shutdown_flush_seconds",
+        "shutdown_flush_seconds", "metrics_ssl_certificate_location", "metrics_ssl_key_location",
+        "metrics_basic_auth_users_file",
     ]
     static let deliveryKeys = [
         "topic", "compression", "exactly_once", "batch_max_bytes", "batch_linger_ms", "transaction_timeout_ms",
@@ -88,13 +90,22 @@ extension AgentConfiguration {
                 metricsListen = address
             }
         }
+        if let path = try table.nonEmptyString("metrics_ssl_certificate_location") { metricsCertificateLocation = path }
+        if let path = try table.nonEmptyString("metrics_ssl_key_location") { metricsKeyLocation = path }
+        if let path = try table.nonEmptyString("metrics_basic_auth_users_file") { metricsBasicAuthUsersFile = path }
+        guard (metricsCertificateLocation == nil) == (metricsKeyLocation == nil) else {
+            throw table.error(
+                metricsCertificateLocation == nil ? "metrics_ssl_key_location" : "metrics_ssl_certificate_location",
+                "metrics_ssl_certificate_location and metrics_ssl_key_location go together")
+        }
         if let cap = try table.byteSize("memory_cap", in: (64 << 10)...(1 << 40)) { memoryCapBytes = cap }
         if let count = try table.integer("buffer_records", in: 1...1_000_000) { bufferRecords = count }
         if let seconds = try table.number("shutdown_flush_seconds", in: 0...3600) { shutdownFlushSeconds = seconds }
     }
 
     private mutating func applyDelivery(_ table: ConfigTable) throws(ConfigFileError) {
-        try table.rejectUnknownKeys(known: Self.deliveryKeys)
+        let securityKeys = try Self.applySecurity(table, prefix: "", to: &delivery.security)
+        try table.rejectUnknownKeys(known: Self.deliveryKeys + securityKeys)
         if let topic = try Self.topic(table, "topic") { delivery.topic = topic }
         if let codec = try Self.codec(table, "compression") { delivery.compression = codec }
         if let mode = try table.choice("exactly_once", ExactlyOnceMode.self) {
@@ -120,6 +131,36 @@ extension AgentConfiguration {
                 "checkpoint_max_age_seconds (\(ConfigTable.format(delivery.checkpointMaxAgeSeconds))) must not be below checkpoint_interval_seconds (\(ConfigTable.format(delivery.checkpointIntervalSeconds)))"
             )
         }
+    }
+
+    /// Kafka's client security names in `[delivery]`, quoted (`"ssl.ca.location" = …`) or as TOML's dotted
+    /// keys (`ssl.ca.location = …`, which TOML reads as nested tables); returns the top-level keys taken.
+    private static func applySecurity(_ table: ConfigTable, prefix: String, to security: inout ClientSecurity)
+        throws(ConfigFileError) -> [String]
+    {
+        var taken: [String] = []
+        for key in table.keys {
+            let name = prefix + key
+            let nestable = name == "security" || ClientSecurity.handles(name + ".x")
+            if nestable, table.value(key)?.table != nil, let nested = try table.subtable(key) {
+                _ = try applySecurity(nested, prefix: name + ".", to: &security)
+                taken.append(key)
+                continue
+            }
+            guard ClientSecurity.handles(name) else {
+                // Inside `security.` or `ssl.` every key must be known; at the top, other keys are [delivery]'s.
+                if prefix.isEmpty { continue }
+                throw table.error(key, "unknown setting \(name)")
+            }
+            guard let value = try table.string(key) else { continue }
+            do {
+                try security.apply(name, value)
+            } catch {
+                throw table.error(key, "\(error)")
+            }
+            taken.append(key)
+        }
+        return taken
     }
 
     private mutating func applyHostMetrics(_ table: ConfigTable) throws(ConfigFileError) {

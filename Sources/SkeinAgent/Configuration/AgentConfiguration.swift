@@ -1,3 +1,4 @@
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinJournaldSource
@@ -19,6 +20,11 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var stateDirectory = "/var/lib/skein-agent"
     /// The agent's own `/metrics` and `/health`; nil when `off`.
     public var metricsListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9645)
+    /// `metrics_ssl_certificate_location` and `metrics_ssl_key_location`: the listener serves HTTPS only
+    /// (PEM, reloaded when the files change); `metrics_basic_auth_users_file`: skeind's users file format.
+    public var metricsCertificateLocation: String?
+    public var metricsKeyLocation: String?
+    public var metricsBasicAuthUsersFile: String?
     /// Bytes of records that log sources may have buffered before they pause.
     public var memoryCapBytes = 64 << 20
     /// Sample sets kept while the broker cannot be reached; beyond it the oldest are dropped
@@ -83,6 +89,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         /// A checkpoint is written at least this often even when nothing flows, so that recovery finds an
         /// idle source's position within a bounded scan of the partition's tail.
         public var checkpointMaxAgeSeconds: Double = 3600
+        /// `"security.protocol"`, `"ssl.ca.location"`, … (Kafka's client names, quoted or as dotted keys):
+        /// how every connection of the agent, log delivery and host metrics alike, reaches the brokers.
+        public var security = ClientSecurity()
 
         public init() {}
     }
@@ -230,6 +239,7 @@ extension AgentConfiguration {
     public var deliverySettings: DeliverySettings {
         var settings = DeliverySettings(bootstrapServers: bootstrapServers, hostName: effectiveHostName)
         settings.clientId = clientId
+        settings.security = delivery.security
         settings.agentName = name
         settings.defaultTopic = delivery.topic
         settings.compression = delivery.compression

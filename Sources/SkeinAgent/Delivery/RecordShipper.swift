@@ -48,6 +48,7 @@ public actor RecordShipper {
         public var sendTimeout: Duration = .seconds(60)
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(5)
+        public var security = ClientSecurity()
 
         public init(
             bootstrapServers: [String], topic: String, clientId: String, capacity: Int,
@@ -197,7 +198,8 @@ public actor RecordShipper {
         // after this actor gave up on it and queued it again, duplicating it out of order.
         configuration.retries = 0
         let created = try Producer(
-            bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger)
+            bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger,
+            security: settings.security)
         producer = created
         return created
     }

@@ -1,0 +1,54 @@
+import Testing
+
+@testable import SkeinAgent
+
+/// `[delivery]` takes Kafka's client security names, as TOML dotted keys or quoted (issue #15).
+@Suite struct DeliverySecurityConfigurationTests {
+    @Test func dottedAndQuotedKafkaNamesReachDeliveryAndHostMetrics() throws {
+        let text = """
+            [delivery]
+            topic = "logs"
+            security.protocol = "SSL"
+            ssl.ca.location = "/etc/skein/ca.pem"
+            "ssl.certificate.location" = "/etc/skein/agent.pem"
+            "ssl.key.location" = "/etc/skein/agent.key"
+            ssl.endpoint.identification.algorithm = "none"
+            """
+        let configuration = try AgentConfiguration.load(fromFileText: text)
+        let security = configuration.delivery.security
+        #expect(security.securityProtocol == .ssl)
+        #expect(security.caLocation == "/etc/skein/ca.pem")
+        #expect(security.certificateLocation == "/etc/skein/agent.pem")
+        #expect(security.keyLocation == "/etc/skein/agent.key")
+        #expect(!security.verifyHostname)
+        #expect(configuration.deliverySettings.security == security)
+    }
+
+    @Test func metricsListenerTLSAndBasicAuthKeys() throws {
+        let configuration = try AgentConfiguration.load(
+            fromFileText: """
+                [agent]
+                metrics_ssl_certificate_location = "/etc/skein/agent.pem"
+                metrics_ssl_key_location = "/etc/skein/agent.key"
+                metrics_basic_auth_users_file = "/etc/skein/http-users"
+                """)
+        #expect(configuration.metricsCertificateLocation == "/etc/skein/agent.pem")
+        #expect(configuration.metricsKeyLocation == "/etc/skein/agent.key")
+        #expect(configuration.metricsBasicAuthUsersFile == "/etc/skein/http-users")
+        #expect(throws: ConfigFileError.self) {
+            try AgentConfiguration.load(fromFileText: "[agent]\nmetrics_ssl_certificate_location = \"/c.pem\"\n")
+        }
+    }
+
+    @Test func badSecurityValuesAndUnknownSslKeysAreErrorsWithTheirLine() {
+        #expect(throws: ConfigFileError.self) {
+            try AgentConfiguration.load(fromFileText: "[delivery]\nsecurity.protocol = \"TLS\"\n")
+        }
+        #expect(throws: ConfigFileError.self) {
+            try AgentConfiguration.load(fromFileText: "[delivery]\nssl.keystore.location = \"/x.jks\"\n")
+        }
+        #expect(throws: ConfigFileError.self) {
+            try AgentConfiguration.load(fromFileText: "[delivery]\nsecurity.protocl = \"SSL\"\n")
+        }
+    }
+}
