@@ -89,10 +89,16 @@ public actor Producer {
     /// round trip per record would dominate. Waits only while more than `bufferMemory` bytes are
     /// unacknowledged (Kafka's `buffer.memory` back-pressure). Outcomes go to `statistics` and
     /// `firstEnqueueError`; `flush()` waits for all of them.
-    public func enqueue(_ records: [ProducerRecord]) async throws {
+    ///
+    /// Takes `records` as its own: when the caller hands over its only reference, each record moves into
+    /// the batch without being copied (a retain of its key, value and headers, and the releases later).
+    public func enqueue(_ records: consuming [ProducerRecord]) async throws {
         guard !isClosed else { throw KafkaClientError.closed }
         if let transactions { try await transactions.checkSendable() }
         let now = Self.nowMilliseconds()
+        // Taken from the end (a move); reversed first so they come out in order.
+        var records = records
+        records.reverse()
         var partitionCounts: [String: Int] = [:]
         // Consecutive records for one partition are added as a run: one accumulator lookup per run
         // rather than per record. A run ends at a batch's worth of bytes, so keyless records still
@@ -102,8 +108,8 @@ public actor Producer {
         var runPartition: TopicPartition?
         var lastTopic: String?
         var lastCount = 0
-        for index in records.indices {
-            let topic = records[index].topic
+        while let record = records.popLast() {
+            let topic = record.topic
             let count: Int
             if topic == lastTopic {
                 count = lastCount
@@ -116,7 +122,7 @@ public actor Producer {
             lastTopic = topic
             lastCount = count
             let partition = try choosePartition(
-                topic: topic, partition: records[index].partition, key: records[index].key, partitionCount: count)
+                topic: topic, partition: record.partition, key: record.key, partitionCount: count)
             if runPartition?.partition != partition || runPartition?.topic != topic
                 || runBytes >= configuration.batchSize
             {
@@ -127,8 +133,8 @@ public actor Producer {
                 runPartition = TopicPartition(topic: topic, partition: partition)
             }
             let pending = PendingRecord(
-                key: records[index].key, value: records[index].value, headers: records[index].headers,
-                timestamp: records[index].timestamp ?? now, completion: .none)
+                key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
+                completion: .none)
             runBytes += pending.size
             run.append(pending)
         }
@@ -562,15 +568,20 @@ public actor Producer {
         var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
         for index in records.indices {
             // Headers written in place: mapping them to byte arrays first cost an array per header per record.
+            // Read by index, in place: `for header in headers` copied (retained) each header twice.
+            let headers = records[index].headers
             var headersSize = 0
-            for header in records[index].headers {
-                headersSize += RecordPayloadWriter.headerSize(keyBytes: header.key.utf8.count, value: header.value)
+            for header in headers.indices {
+                headersSize += RecordPayloadWriter.headerSize(
+                    keyBytes: headers[header].key.utf8.count, value: headers[header].value)
             }
             writer.appendRecord(
                 timestampDelta: records[index].timestamp &- baseTimestamp, offsetDelta: Int32(index),
-                key: records[index].key, value: records[index].value, headerCount: records[index].headers.count,
+                key: records[index].key, value: records[index].value, headerCount: headers.count,
                 headersSize: headersSize)
-            for header in records[index].headers { writer.appendHeader(key: header.key, value: header.value) }
+            for header in headers.indices {
+                writer.appendHeader(key: headers[header].key, value: headers[header].value)
+            }
         }
         let codec = configuration.compression
         var payload = writer.bytes

@@ -410,13 +410,16 @@ public actor LogDelivery {
             checkpoints.append((CheckpointCache.key(topic: topic, partition: partition), record))
         }
         let checkpointRecords = checkpoints
-        let batchRecords = records
+        let recordCount = records.count
+        // The producer's only reference, so it moves the records into its batches instead of copying them;
+        // the queue keeps its own until the commit, for a retry.
+        let handoff = RecordHandoff(consume records)
         let transactional = mode == .exactlyOnce
         let logger = self.logger
         let started = ContinuousClock.now
-        let offsets = try await Self.within(settings.attemptTimeout, "delivering \(batchRecords.count) records") {
+        let offsets = try await Self.within(settings.attemptTimeout, "delivering \(recordCount) records") {
             if transactional { try await producer.beginTransaction() }
-            if !batchRecords.isEmpty { try await producer.enqueue(batchRecords) }
+            if recordCount > 0 { try await producer.enqueue(handoff.take()) }
             let enqueued = ContinuousClock.now
             var offsets: [String: Int64] = [:]
             for checkpoint in checkpointRecords {
@@ -430,7 +433,7 @@ public actor LogDelivery {
                 logger.debug(
                     "transaction committed",
                     metadata: [
-                        "records": "\(batchRecords.count)", "enqueue_ms": "\((enqueued - started).milliseconds)",
+                        "records": "\(recordCount)", "enqueue_ms": "\((enqueued - started).milliseconds)",
                         "checkpoint_ms": "\((flushing - enqueued).milliseconds)",
                         "flush_ms": "\((flushed - flushing).milliseconds)",
                         "end_txn_ms": "\((ContinuousClock.now - flushed).milliseconds)",
