@@ -243,19 +243,27 @@ public actor LogDelivery {
     /// the record before it) and queues it.
     func enqueue(_ items: consuming [Item]) {
         var chunk = items
+        // The source's counter is read and written once per run of its records, not twice per record (two
+        // dictionary lookups a record were measurable).
+        var current: (source: Int, sequence: UInt64)?
         for index in chunk.indices {
             let source = chunk[index].source
+            if current?.source != source {
+                if let current { nextSequence[current.source] = current.sequence }
+                current = (source, nextSequence[source, default: 0])
+            }
             if chunk[index].record != nil {
-                nextSequence[source, default: 0] += 1
-                let sequence = nextSequence[source, default: 0]
+                current!.sequence += 1
+                let sequence = current!.sequence
                 chunk[index].sequence = sequence
                 chunk[index].record!.headers.append(
                     RecordHeader(key: PositionHeaders.sequence, value: PositionHeaders.sequenceValue(sequence)))
             } else {
-                chunk[index].sequence = nextSequence[source, default: 0]
+                chunk[index].sequence = current!.sequence
             }
             queuedCost += chunk[index].cost
         }
+        if let current { nextSequence[current.source] = current.sequence }
         queue.append(chunk)
         wake()
     }
