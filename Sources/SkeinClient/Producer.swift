@@ -96,47 +96,52 @@ public actor Producer {
         guard !isClosed else { throw KafkaClientError.closed }
         if let transactions { try await transactions.checkSendable() }
         let now = Self.nowMilliseconds()
-        // Taken from the end (a move); reversed first so they come out in order.
         var records = records
-        records.reverse()
+        // Partition counts first: nothing may await while the records are being moved out below.
         var partitionCounts: [String: Int] = [:]
+        var lastTopic: String?
+        for index in records.indices where records[index].topic != lastTopic {
+            let topic = records[index].topic
+            if partitionCounts[topic] == nil { partitionCounts[topic] = try await metadata.partitionCount(of: topic) }
+            lastTopic = topic
+        }
         // Consecutive records for one partition are added as a run: one accumulator lookup per run
         // rather than per record. A run ends at a batch's worth of bytes, so keyless records still
         // move to a new sticky partition when a batch fills.
         var run: [PendingRecord] = []
         var runBytes = 0
         var runPartition: TopicPartition?
-        var lastTopic: String?
+        lastTopic = nil
         var lastCount = 0
-        while let record = records.popLast() {
-            let topic = record.topic
-            let count: Int
-            if topic == lastTopic {
-                count = lastCount
-            } else if let known = partitionCounts[topic] {
-                count = known
-            } else {
-                count = try await metadata.partitionCount(of: topic)
-                partitionCounts[topic] = count
+        try records.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                // Moved out, and the slot refilled with an empty record (no allocation), so the array stays
+                // valid to destroy. Swapping or popping copied (retained) each record instead.
+                let record = (base + index).move()
+                (base + index).initialize(to: ProducerRecord(topic: "", value: nil))
+                let topic = record.topic
+                if topic != lastTopic {
+                    lastCount = partitionCounts[topic] ?? 0
+                    lastTopic = topic
+                }
+                let partition = try choosePartition(
+                    topic: topic, partition: record.partition, key: record.key, partitionCount: lastCount)
+                if runPartition?.partition != partition || runPartition?.topic != topic
+                    || runBytes >= configuration.batchSize
+                {
+                    if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
+                    // A fresh array: the accumulator may now share the last one's storage (see `addRun`).
+                    run = []
+                    runBytes = 0
+                    runPartition = TopicPartition(topic: topic, partition: partition)
+                }
+                let pending = PendingRecord(
+                    key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
+                    completion: .none)
+                runBytes += pending.size
+                run.append(pending)
             }
-            lastTopic = topic
-            lastCount = count
-            let partition = try choosePartition(
-                topic: topic, partition: record.partition, key: record.key, partitionCount: count)
-            if runPartition?.partition != partition || runPartition?.topic != topic
-                || runBytes >= configuration.batchSize
-            {
-                if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
-                // A fresh array: the accumulator may now share the last one's storage (see `addRun`).
-                run = []
-                runBytes = 0
-                runPartition = TopicPartition(topic: topic, partition: partition)
-            }
-            let pending = PendingRecord(
-                key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
-                completion: .none)
-            runBytes += pending.size
-            run.append(pending)
         }
         if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
         while bufferedBytes > configuration.bufferMemory {
