@@ -89,48 +89,59 @@ public actor Producer {
     /// round trip per record would dominate. Waits only while more than `bufferMemory` bytes are
     /// unacknowledged (Kafka's `buffer.memory` back-pressure). Outcomes go to `statistics` and
     /// `firstEnqueueError`; `flush()` waits for all of them.
-    public func enqueue(_ records: [ProducerRecord]) async throws {
+    ///
+    /// Takes `records` as its own: when the caller hands over its only reference, each record moves into
+    /// the batch without being copied (a retain of its key, value and headers, and the releases later).
+    public func enqueue(_ records: consuming [ProducerRecord]) async throws {
         guard !isClosed else { throw KafkaClientError.closed }
         if let transactions { try await transactions.checkSendable() }
         let now = Self.nowMilliseconds()
+        var records = records
+        // Partition counts first: nothing may await while the records are being moved out below.
         var partitionCounts: [String: Int] = [:]
+        var lastTopic: String?
+        for index in records.indices where records[index].topic != lastTopic {
+            let topic = records[index].topic
+            if partitionCounts[topic] == nil { partitionCounts[topic] = try await metadata.partitionCount(of: topic) }
+            lastTopic = topic
+        }
         // Consecutive records for one partition are added as a run: one accumulator lookup per run
         // rather than per record. A run ends at a batch's worth of bytes, so keyless records still
         // move to a new sticky partition when a batch fills.
         var run: [PendingRecord] = []
         var runBytes = 0
         var runPartition: TopicPartition?
-        var lastTopic: String?
+        lastTopic = nil
         var lastCount = 0
-        for index in records.indices {
-            let topic = records[index].topic
-            let count: Int
-            if topic == lastTopic {
-                count = lastCount
-            } else if let known = partitionCounts[topic] {
-                count = known
-            } else {
-                count = try await metadata.partitionCount(of: topic)
-                partitionCounts[topic] = count
+        try records.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for index in buffer.indices {
+                // Moved out, and the slot refilled with an empty record (no allocation), so the array stays
+                // valid to destroy. Swapping or popping copied (retained) each record instead.
+                let record = (base + index).move()
+                (base + index).initialize(to: ProducerRecord(topic: "", value: nil))
+                let topic = record.topic
+                if topic != lastTopic {
+                    lastCount = partitionCounts[topic] ?? 0
+                    lastTopic = topic
+                }
+                let partition = try choosePartition(
+                    topic: topic, partition: record.partition, key: record.key, partitionCount: lastCount)
+                if runPartition?.partition != partition || runPartition?.topic != topic
+                    || runBytes >= configuration.batchSize
+                {
+                    if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
+                    // A fresh array: the accumulator may now share the last one's storage (see `addRun`).
+                    run = []
+                    runBytes = 0
+                    runPartition = TopicPartition(topic: topic, partition: partition)
+                }
+                let pending = PendingRecord(
+                    key: record.key, value: record.value, headers: record.headers, timestamp: record.timestamp ?? now,
+                    completion: .none)
+                runBytes += pending.size
+                run.append(pending)
             }
-            lastTopic = topic
-            lastCount = count
-            let partition = try choosePartition(
-                topic: topic, partition: records[index].partition, key: records[index].key, partitionCount: count)
-            if runPartition?.partition != partition || runPartition?.topic != topic
-                || runBytes >= configuration.batchSize
-            {
-                if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
-                // A fresh array: the accumulator may now share the last one's storage (see `addRun`).
-                run = []
-                runBytes = 0
-                runPartition = TopicPartition(topic: topic, partition: partition)
-            }
-            let pending = PendingRecord(
-                key: records[index].key, value: records[index].value, headers: records[index].headers,
-                timestamp: records[index].timestamp ?? now, completion: .none)
-            runBytes += pending.size
-            run.append(pending)
         }
         if let runPartition, !run.isEmpty { addRun(run, to: runPartition) }
         while bufferedBytes > configuration.bufferMemory {
@@ -562,15 +573,20 @@ public actor Producer {
         var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
         for index in records.indices {
             // Headers written in place: mapping them to byte arrays first cost an array per header per record.
+            // Read by index, in place: `for header in headers` copied (retained) each header twice.
+            let headers = records[index].headers
             var headersSize = 0
-            for header in records[index].headers {
-                headersSize += RecordPayloadWriter.headerSize(keyBytes: header.key.utf8.count, value: header.value)
+            for header in headers.indices {
+                headersSize += RecordPayloadWriter.headerSize(
+                    keyBytes: headers[header].key.utf8.count, value: headers[header].value)
             }
             writer.appendRecord(
                 timestampDelta: records[index].timestamp &- baseTimestamp, offsetDelta: Int32(index),
-                key: records[index].key, value: records[index].value, headerCount: records[index].headers.count,
+                key: records[index].key, value: records[index].value, headerCount: headers.count,
                 headersSize: headersSize)
-            for header in records[index].headers { writer.appendHeader(key: header.key, value: header.value) }
+            for header in headers.indices {
+                writer.appendHeader(key: headers[header].key, value: headers[header].value)
+            }
         }
         let codec = configuration.compression
         var payload = writer.bytes

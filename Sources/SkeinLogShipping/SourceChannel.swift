@@ -65,7 +65,15 @@ public final class SourceChannel: SourceSink {
         // Encoded before the budget is asked, so the cap counts what is really held; the sequence
         // numbers are taken only once room is granted, so a cancelled wait leaves no gap.
         var timestamps = RFC3339.Cache()
-        let values = events.map { encodeFitting($0, timestamps: &timestamps) }
+        // One scratch buffer for the whole batch, and one exact-size copy per record.
+        var scratch = JSONBytes(capacity: 64 << 10)
+        var values: [[UInt8]] = []
+        values.reserveCapacity(events.count)
+        for offset in events.indices {
+            scratch.reset()
+            encoder.write(events[offset], into: &scratch, timestamps: &timestamps)
+            values.append(scratch.count > maxRecordBytes ? encodeFitting(events[offset]) : scratch.array)
+        }
         // Events are read in place by index: copying a LogEvent retains each of its arrays and strings.
         var costs = [Int](repeating: 0, count: events.count)
         var cost = 0
@@ -75,6 +83,15 @@ public final class SourceChannel: SourceSink {
         }
         try await budget.acquire(cost)
         let now = ContinuousClock.now
+        // This batch's own copies of what every record shares (the key, the static headers' values, the
+        // topic). Each stage retains and releases them once per record, on different threads; on one shared
+        // object those atomics contend for its cache line. Per batch, the stages rarely touch one at a time.
+        let key = hostKey.withUnsafeBufferPointer { [UInt8]($0) }
+        let staticHeaders = self.staticHeaders.map { header in
+            RecordHeader(
+                key: header.key, value: header.value.map { value in value.withUnsafeBufferPointer { [UInt8]($0) } })
+        }
+        let topic = String(decoding: Array(self.topic.utf8), as: UTF8.self)
         var items: [LogDelivery.Item] = []
         items.reserveCapacity(events.count)
         for offset in events.indices {
@@ -91,7 +108,7 @@ public final class SourceChannel: SourceSink {
                         stream: events[offset].stream, position: events[offset].position)
                 ))
             let record = ProducerRecord(
-                topic: topic, partition: partition, key: hostKey, value: values[offset], headers: headers,
+                topic: topic, partition: partition, key: key, value: values[offset], headers: headers,
                 timestamp: events[offset].timestampMilliseconds)
             items.append(
                 LogDelivery.Item(

@@ -28,7 +28,10 @@ final class SyslogEventMaker: Sendable {
         _ bytes: UnsafeRawBufferPointer, truncated: Bool, transport: SyslogTransport, remoteAddress: String?,
         now: Int64
     ) -> LogEvent {
-        let message = parser.parse(bytes, now: now)
+        var message = parser.parse(bytes, now: now)
+        // Moved out rather than copied: a retain now and a release when the parse result goes.
+        var body: [UInt8] = []
+        swap(&body, &message.message)
         var fields: [(String, LogFieldValue)] = []
         fields.reserveCapacity(4 + message.structuredData.count)
         if let facility = message.facility {
@@ -47,7 +50,7 @@ final class SyslogEventMaker: Sendable {
         if truncated { metrics.truncated.increment() }
         metrics.received(transport).increment()
         return LogEvent(
-            timestampMilliseconds: message.timestampMilliseconds ?? now, message: message.message,
+            timestampMilliseconds: message.timestampMilliseconds ?? now, message: body,
             unit: message.appName, host: message.hostname, severity: message.severity, fields: fields,
             stream: SyslogSource.stream, position: "", flags: truncated ? .truncated : [])
     }

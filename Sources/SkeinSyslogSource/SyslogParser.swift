@@ -295,7 +295,7 @@ struct ByteCursor {
             index = start
             return nil
         }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     /// `YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)`; with `allowSpace`, a space may stand for the `T` and the zone
@@ -433,7 +433,7 @@ struct ByteCursor {
                 index = start
                 return nil
             }
-            pid = String(decoding: bytes[pidStart..<index], as: UTF8.self)
+            pid = String(decoding: UnsafeBufferPointer(rebasing: bytes[pidStart..<index]), as: UTF8.self)
             index += 1
             _ = skip(UInt8(ascii: ":"))
         } else if !skip(UInt8(ascii: ":")) {
@@ -444,7 +444,7 @@ struct ByteCursor {
             index = start
             return nil
         }
-        return (String(decoding: bytes[start..<tagEnd], as: UTF8.self), pid)
+        return (String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<tagEnd]), as: UTF8.self), pid)
     }
 
     /// A host name or address: letters, digits, '.', '-', '_' and ':' (IPv6), up to 255 bytes, then a space.
@@ -456,7 +456,7 @@ struct ByteCursor {
             return nil
         }
         let end = atEnd && bytes[index - 1] != UInt8(ascii: " ") ? index : index - 1
-        return String(decoding: bytes[start..<end], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 
     static func isHostByte(_ byte: UInt8) -> Bool {
@@ -510,6 +510,6 @@ struct ByteCursor {
             index += 1
         }
         guard index > start else { return nil }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 }

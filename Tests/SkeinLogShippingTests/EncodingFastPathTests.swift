@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SkeinLogShipping
@@ -45,6 +46,36 @@ import Testing
             text.contains(
                 #""message":"plain ascii run of more than sixteen bytes \"q\" back\\slash tab\t ü €\#u{FFFD}A""#))
         #expect(text.contains(#""invalid_utf8":true"#))
+    }
+
+    /// One scratch buffer serves a whole batch: after growing and after long records, each record's bytes
+    /// are exactly what encoding it alone gives, and valid JSON.
+    @Test func aReusedScratchBufferGivesEachRecordAlone() throws {
+        let encoder = LogRecordEncoder(host: "h", sourceKind: "syslog")
+        let events = [
+            LogEvent(
+                timestampMilliseconds: 1_764_900_000_123, message: Array(repeating: 0x61, count: 70_000),
+                stream: "syslog", position: "1"),
+            LogEvent(
+                timestampMilliseconds: 1_764_900_000_124, message: [0x01, 0x1F, 0x22, 0x5C, 0x0A, 0xC3, 0x28],
+                unit: "app", host: "other", severity: 3,
+                fields: [("n", .integer(-42)), ("d", .double(1.5)), ("b", .boolean(false)), ("s", .string("x\"y"))],
+                stream: "syslog", position: "2", flags: [.truncated, .split, .multilineFlushed]),
+            LogEvent(timestampMilliseconds: 1_764_900_001_000, message: [], stream: "syslog", position: "3"),
+        ]
+        var scratch = JSONBytes(capacity: 16)
+        var timestamps = RFC3339.Cache()
+        for event in events {
+            scratch.reset()
+            encoder.write(event, into: &scratch, timestamps: &timestamps)
+            #expect(scratch.array == encoder.encode(event))
+            _ = try JSONSerialization.jsonObject(with: Data(scratch.array))
+        }
+        let text = String(decoding: encoder.encode(events[1]), as: UTF8.self)
+        #expect(text.contains(#""message":"\u0001\u001f\"\\\n\#u{FFFD}(""#))
+        #expect(text.contains(#""n":-42,"d":1.5,"b":false,"s":"x\"y""#))
+        #expect(text.contains(#""host":"other","source":"syslog","unit":"app","severity":"err""#))
+        #expect(text.contains(#""truncated":true,"split":true,"multiline_flushed":true,"invalid_utf8":true"#))
     }
 
     @Test func sequenceAndPositionValues() {

@@ -56,10 +56,14 @@ public struct RecordPayloadWriter: Sendable {
 
     /// One header of the record begun by `appendRecord`.
     public mutating func appendHeader(key: String, value: [UInt8]?) {
-        var key = key
-        key.withUTF8 { utf8 in
+        // Read in place: copying the key to call the mutating `withUTF8` cost a retain and release per header.
+        let written = key.utf8.withContiguousStorageIfAvailable { utf8 in
             appendVarLong(Int64(utf8.count))
             bytes.append(contentsOf: utf8)
+        }
+        if written == nil {
+            appendVarLong(Int64(key.utf8.count))
+            bytes.append(contentsOf: key.utf8)
         }
         appendNullable(value)
     }
@@ -80,6 +84,10 @@ public struct RecordPayloadWriter: Sendable {
 
     private mutating func appendVarLong(_ value: Int64) {
         var zigzag = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+        if zigzag < 0x80 {
+            bytes.append(UInt8(zigzag))
+            return
+        }
         while zigzag >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: zigzag) | 0x80)
             zigzag >>= 7
