@@ -68,12 +68,23 @@ public struct SyslogMessage: Equatable, Sendable {
 /// RFC 5424, RFC 3164 and what senders really write: no hostname, ISO timestamps, no year, tags with and
 /// without `[pid]`, Cisco's sequence numbers and `*` for an unsynchronised clock, no PRI at all.
 public struct SyslogParser: Sendable {
-    /// Offset of the zone that timestamps without one (every BSD timestamp) are read in: the agent's.
+    /// Offset of the zone that timestamps without one (every BSD timestamp) are read in, when fixed.
     public var utcOffsetSeconds: Int
+    /// The agent's zone, followed across daylight saving changes; when set, it decides instead.
+    let localZone: LocalZoneOffset?
 
     public init(utcOffsetSeconds: Int = 0) {
         self.utcOffsetSeconds = utcOffsetSeconds
+        self.localZone = nil
     }
+
+    /// Reads zone-less timestamps in the agent's local zone as it is when each message arrives.
+    init(localZone: LocalZoneOffset) {
+        self.utcOffsetSeconds = 0
+        self.localZone = localZone
+    }
+
+    private func offset(at now: Int64) -> Int { localZone?.seconds(at: now) ?? utcOffsetSeconds }
 
     /// `now` (Unix milliseconds) resolves a BSD timestamp's missing year.
     public func parse(_ bytes: [UInt8], now: Int64) -> SyslogMessage {
@@ -120,7 +131,7 @@ public struct SyslogParser: Sendable {
         guard version == 1 else { return failure("unknown version \(version)") }
         var result = SyslogMessage(format: .rfc5424, message: [])
         if cursor.skip(UInt8(ascii: "-")) {
-        } else if let time = cursor.isoTimestamp(defaultOffset: utcOffsetSeconds, allowSpace: false) {
+        } else if let time = cursor.isoTimestamp(defaultOffset: offset(at: now), allowSpace: false) {
             result.timestampMilliseconds = time
         } else {
             return failure("invalid TIMESTAMP")
@@ -169,8 +180,8 @@ public struct SyslogParser: Sendable {
         let beforeTime = cursor.index
         // '*' or '.' before a Cisco timestamp: the clock is not synchronised (it is still the time given).
         if cursor.peek == UInt8(ascii: "*") || cursor.peek == UInt8(ascii: ".") { cursor.index += 1 }
-        if let time = cursor.bsdTimestamp(offsetSeconds: utcOffsetSeconds, now: now)
-            ?? cursor.isoTimestamp(defaultOffset: utcOffsetSeconds, allowSpace: true)
+        if let time = cursor.bsdTimestamp(offsetSeconds: offset(at: now), now: now)
+            ?? cursor.isoTimestamp(defaultOffset: offset(at: now), allowSpace: true)
         {
             result.timestampMilliseconds = time
             cursor.skipTimeZoneAbbreviation()

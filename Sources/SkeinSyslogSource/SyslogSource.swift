@@ -41,7 +41,7 @@ public struct SyslogSource: LogSource {
 
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let intake = SyslogIntake(capacity: queueBytes)
-        let maker = SyslogEventMaker(parser: SyslogParser(utcOffsetSeconds: Self.localUTCOffset()), metrics: metrics)
+        let maker = SyslogEventMaker(parser: SyslogParser(localZone: LocalZoneOffset()), metrics: metrics)
         let listeners = SyslogListeners(
             settings: settings, group: group, maker: maker, intake: intake, sink: sink, logger: logger)
         try await listeners.start()
@@ -101,13 +101,5 @@ public struct SyslogSource: LogSource {
             logger.warning("syslog \(id): \(events.count) messages read before shutdown could not be handed over")
         }
         timer.cancel()
-    }
-
-    /// Seconds east of UTC of the agent's zone now: BSD timestamps carry no zone and are read in this one.
-    static func localUTCOffset() -> Int {
-        var now = time(nil)
-        var parts = tm()
-        guard localtime_r(&now, &parts) != nil else { return 0 }
-        return parts.tm_gmtoff
     }
 }
