@@ -36,6 +36,10 @@ public enum KafkaRequest: Equatable, Sendable {
     case createPartitions(CreatePartitionsRequest)
     case describeCluster(DescribeClusterRequest)
     case describeProducers(DescribeProducersRequest)
+    case saslHandshake(SaslHandshakeRequest)
+    case saslAuthenticate(SaslAuthenticateRequest)
+    case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
+    case alterUserScramCredentials(AlterUserScramCredentialsRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -76,6 +80,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         }
     }
 
@@ -117,6 +125,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -161,6 +173,10 @@ public enum KafkaResponse: Equatable, Sendable {
     case createPartitions(CreatePartitionsResponse)
     case describeCluster(DescribeClusterResponse)
     case describeProducers(DescribeProducersResponse)
+    case saslHandshake(SaslHandshakeResponse)
+    case saslAuthenticate(SaslAuthenticateResponse)
+    case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
+    case alterUserScramCredentials(AlterUserScramCredentialsResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -200,6 +216,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         }
     }
 
@@ -241,6 +261,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         }
     }
 

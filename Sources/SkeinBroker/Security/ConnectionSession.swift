@@ -36,6 +36,8 @@ public final class ConnectionSession: Sendable {
     public let securityProtocol: SecurityProtocol
     public let remote: String
     private let state: Mutex<State>
+    /// The SASL exchange between SaslHandshake and the last SaslAuthenticate round (SaslAuthenticateHandler).
+    let saslExchange = Mutex<SASLExchange?>(nil)
 
     struct State {
         var principal: KafkaPrincipal = .anonymous
