@@ -80,6 +80,11 @@ final class RequestRouter: Sendable {
             }
             handOver(result)
         }
+        let session = connection.session
+        if !session.authenticated, session.saslBareTokens.withLock({ $0 }) {
+            SaslAuthenticateHandler.handleBareToken(payload, connection: connection, broker: broker, respond: respond)
+            return
+        }
         var buffer = payload
         let header: RequestHeader
         do {

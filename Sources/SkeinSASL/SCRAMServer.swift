@@ -8,8 +8,9 @@ public struct SCRAMServer: Sendable {
 
     enum State: Sendable {
         case initial
-        case sentFirst(user: String, credential: SCRAMCredential, known: Bool, nonce: String, authMessagePrefix: String,
-            gs2Header: String)
+        case sentFirst(
+            user: String, credential: SCRAMCredential, known: Bool, clientNonce: String, nonce: String,
+            authMessagePrefix: String, gs2Header: String)
         case done
     }
 
@@ -38,13 +39,18 @@ public struct SCRAMServer: Sendable {
             let reply = SCRAMMessages.ServerFirst(
                 nonce: first.nonce + serverNonce, salt: credential.salt, iterations: credential.iterations)
             state = .sentFirst(
-                user: first.user, credential: credential, known: stored != nil, nonce: reply.nonce,
+                user: first.user, credential: credential, known: stored != nil, clientNonce: first.nonce,
+                nonce: reply.nonce,
                 authMessagePrefix: first.bare + "," + reply.text, gs2Header: first.gs2Header)
             return .challenge(Array(reply.text.utf8))
-        case .sentFirst(let user, let credential, let known, let nonce, let prefix, let gs2Header):
+        case .sentFirst(let user, let credential, let known, let clientNonce, let nonce, let prefix, let gs2Header):
             state = .done
             let final = try SCRAMMessages.ClientFinal.parse(message)
-            guard final.nonce == nonce else { throw SASLFailure(.malformed, "nonce mismatch") }
+            // librdkafka before 2.x's fix repeats its own nonce in front of the whole nonce; Kafka accepts any
+            // final nonce that ends with the whole one. This takes exactly that form and the RFC's.
+            guard final.nonce == nonce || final.nonce == clientNonce + nonce else {
+                throw SASLFailure(.malformed, "nonce mismatch")
+            }
             guard final.channelBinding == Array(gs2Header.utf8) else {
                 throw SASLFailure(.malformed, "channel binding does not repeat the gs2 header")
             }

@@ -77,6 +77,7 @@ def test_users_bootstrapped_offline_and_added_remotely(sasl_broker):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_kcat(sasl_broker, mechanism, topic_name):
+    topic_name = topic_name()
     conf = client_conf(sasl_broker, mechanism)
     x = []
     for k in ("security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password"):
@@ -92,6 +93,7 @@ def test_kcat(sasl_broker, mechanism, topic_name):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_confluent_kafka(sasl_broker, mechanism, topic_name):
+    topic_name = topic_name()
     from confluent_kafka import Consumer, Producer
     p = Producer(client_conf(sasl_broker, mechanism))
     for i in range(3):
@@ -112,6 +114,7 @@ def test_confluent_kafka(sasl_broker, mechanism, topic_name):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_kafka_python(sasl_broker, mechanism, topic_name):
+    topic_name = topic_name()
     from kafka import KafkaConsumer, KafkaProducer
     kw = dict(bootstrap_servers=sasl_broker.bootstrap, security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism,
               sasl_plain_username=ALICE, sasl_plain_password=ALICE_PW)
@@ -127,6 +130,7 @@ def test_kafka_python(sasl_broker, mechanism, topic_name):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_aiokafka(sasl_broker, mechanism, topic_name):
+    topic_name = topic_name()
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     kw = dict(bootstrap_servers=sasl_broker.bootstrap, security_protocol="SASL_PLAINTEXT", sasl_mechanism=mechanism,
               sasl_plain_username=ALICE, sasl_plain_password=ALICE_PW)
@@ -157,6 +161,7 @@ def test_aiokafka(sasl_broker, mechanism, topic_name):
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_skein_produce_and_consume(sasl_broker, mechanism, topic_name):
+    topic_name = topic_name()
     env = dict(sasl_broker.admin_env, SKEIN_SASL_MECHANISM=mechanism, SKEIN_SASL_USERNAME=ALICE,
                SKEIN_SASL_PASSWORD=ALICE_PW)
     skein("produce", "-t", topic_name, input=b"s1\ns2\n", env=env)
@@ -219,6 +224,7 @@ def _has_metric(broker, mechanism, result) -> bool:
 
 
 def test_wrong_scram_password_through_kcat(sasl_broker, topic_name):
+    topic_name = topic_name()
     started = time.monotonic()
     res = subprocess.run(["kcat", "-b", sasl_broker.bootstrap, "-L", "-m", "5", "-X", "security.protocol=SASL_PLAINTEXT",
                           "-X", "sasl.mechanisms=SCRAM-SHA-512", "-X", "sasl.username=" + ALICE,
@@ -260,6 +266,7 @@ def test_authenticate_without_handshake_is_refused(sasl_broker):
 
 
 def test_deleted_user_cannot_log_in(sasl_broker, topic_name):
+    topic_name = topic_name()
     env = sasl_broker.admin_env
     skein("users", "add", "carol", "--password", "carol-Pw-1", "--mechanism", "SCRAM-SHA-256", env=env)
     from confluent_kafka.admin import AdminClient

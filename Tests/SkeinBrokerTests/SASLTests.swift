@@ -89,11 +89,30 @@ import Testing
         }
     }
 
+    @Test func handshakeV0TakesBareTokens() async throws {
+        try await Self.withBroker { broker in
+            let connection = try broker.connect()
+            #expect(try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 0).errorCode == .noError)
+            var client = SCRAMClient(mechanism: .sha256, user: "alice", password: "pw-alice")
+            func bare(_ token: [UInt8]) throws -> [UInt8] {
+                var frame = ByteBuffer()
+                frame.writeInteger(Int32(token.count))
+                frame.writeBytes(token)
+                connection.send(frame)
+                return Array(try #require(connection.receiveFrame()).readableBytesView)
+            }
+            let serverFirst = try bare(client.firstMessage())
+            let final = try client.finalMessage(serverFirst: serverFirst)
+            try client.verify(serverFinal: bare(final))
+            #expect(try connection.roundTrip(MetadataRequest(topics: []), version: 1).brokers.count == 1)
+        }
+    }
+
     @Test func requestsBeforeLoginCloseTheConnection() async throws {
         try await Self.withBroker { broker in
             let connection = try broker.connect()
             let versions = try connection.roundTrip(ApiVersionsRequest(), version: 0)
-            #expect(versions.apiKeys.contains { $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 1 })
+            #expect(versions.apiKeys.contains { $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 0 && $0.maxVersion == 1 })
             connection.send(try connection.frame(MetadataRequest(topics: []), version: 1))
             #expect(connection.isClosedByPeer())
         }

@@ -49,6 +49,29 @@ import Testing
         }
     }
 
+    /// librdkafka 2.0.2 (kcat, rsyslog's omkafka on Debian 12) sends its nonce, then the whole nonce.
+    @Test func librdkafkaRepeatedClientNonceIsTaken() throws {
+        let credential = SCRAMMechanism.sha256.credential(password: "pencil", salt: Self.salt, iterations: 4096)
+        var server = SCRAMServer(mechanism: .sha256)
+        _ = try server.receive(
+            Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8), lookup: { _ in credential }, decoy: { _ in credential },
+            serverNonce: Self.serverNonceSuffix)
+        let doubled = Self.clientFinal.replacingOccurrences(of: "r=", with: "r=" + Self.clientNonce)
+        // The proof covers the message with the doubled nonce, so the RFC's proof no longer matches: refused
+        // as bad credentials, not as a nonce mismatch.
+        #expect(throws: SASLFailure(.badCredentials, "authentication failed for user user")) {
+            try server.receive(Array(doubled.utf8), lookup: { _ in credential }, decoy: { _ in credential })
+        }
+        var other = SCRAMServer(mechanism: .sha256)
+        _ = try other.receive(
+            Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8), lookup: { _ in credential }, decoy: { _ in credential },
+            serverNonce: Self.serverNonceSuffix)
+        let wrong = Self.clientFinal.replacingOccurrences(of: "r=", with: "r=x")
+        #expect(throws: SASLFailure(.malformed, "nonce mismatch")) {
+            try other.receive(Array(wrong.utf8), lookup: { _ in credential }, decoy: { _ in credential })
+        }
+    }
+
     @Test(arguments: SCRAMMechanism.allCases)
     func roundTripAndUnknownUser(_ mechanism: SCRAMMechanism) throws {
         let store = try CredentialStore(directory: NSTemporaryDirectory() + "/scram-\(UUID().uuidString)")
@@ -73,9 +96,9 @@ import Testing
     }
 
     @Test func clientFirstGrammar() throws {
-        let parsed = try SCRAMMessages.ClientFirst.parse(Array("n,a=bob,n=bob,r=xyz,ext=1".utf8))
+        let parsed = try SCRAMMessages.ClientFirst.parse(Array("n,a=bob,n=bob,r=xyz,x=1".utf8))
         #expect(parsed.user == "bob" && parsed.nonce == "xyz" && parsed.gs2Header == "n,a=bob,")
-        for bad in ["p=tls-unique,,n=u,r=x", "n,,r=x,n=u", "n,,n=u", "n,,n=a=2Xb,r=x", "n,a=eve,n=u,r=x", "x,,n=u,r=x", "n,,m=1,n=u,r=x", "n,,n=,r=x", ""] {
+        for bad in ["p=tls-unique,,n=u,r=x", "n,,r=x,n=u", "n,,n=u", "n,,n=a=2Xb,r=x", "n,a=eve,n=u,r=x", "x,,n=u,r=x", "n,,m=1,n=u,r=x", "n,,n=,r=x", "n,,n=u,r=x,ext=1", ""] {
             #expect(throws: SASLFailure.self, "\(bad)") { try SCRAMMessages.ClientFirst.parse(Array(bad.utf8)) }
         }
     }

@@ -20,6 +20,8 @@ enum SaslHandshakeHandler {
         let exchange: SASLExchange =
             if let scram = SCRAMMechanism(rawValue: name) { .scram(SCRAMServer(mechanism: scram)) } else { .plain }
         session.saslExchange.withLock { $0 = exchange }
+        // v0: the tokens follow as bare frames (KIP-43's original framing), v1: as SaslAuthenticate requests.
+        session.saslBareTokens.withLock { $0 = context.version == 0 }
         context.reply(SaslHandshakeResponse(mechanisms: enabled))
     }
 }

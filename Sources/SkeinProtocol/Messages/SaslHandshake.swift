@@ -1,12 +1,11 @@
 import NIOCore
 
-/// SaslHandshake (key 17), versions 1–1, never flexible: the client names its mechanism, and the broker
+/// SaslHandshake (key 17), versions 0–1, never flexible: the client names its mechanism, and the broker
 /// answers with the ones it has enabled.
 ///
-/// Version 0 is not advertised. After a v0 handshake the SASL tokens travel as bare length-prefixed
-/// blobs instead of SaslAuthenticate requests, a second framing on the same connection; every client
-/// we test (librdkafka, kafka-python, aiokafka, the Java clients since 1.0) uses v1 with SaslAuthenticate
-/// when the broker advertises it.
+/// After a v0 handshake the SASL tokens travel as bare size-prefixed frames instead of SaslAuthenticate
+/// requests (the broker handles that framing). v0 must be advertised anyway: librdkafka 2.0.2 (kcat,
+/// rsyslog's omkafka) refuses SASL unless the SaslHandshake range includes 0, and then uses v1.
 public struct SaslHandshakeRequest: KafkaRequestMessage {
     public typealias Response = SaslHandshakeResponse
     public static let apiKey = ApiKey.saslHandshake
