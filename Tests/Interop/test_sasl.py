@@ -285,3 +285,95 @@ def _metrics(broker) -> str:
     import urllib.request
     with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
         return r.read().decode()
+
+
+def test_kafka_python_admin_alters_and_describes_scram_users(sasl_broker):
+    from kafka.admin import KafkaAdminClient, ScramMechanism, UserScramCredentialDeletion, \
+        UserScramCredentialUpsertion
+    admin = KafkaAdminClient(bootstrap_servers=sasl_broker.bootstrap, security_protocol="SASL_PLAINTEXT",
+                             sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=ADMIN,
+                             sasl_plain_password=ADMIN_PW)
+    try:
+        result = admin.alter_user_scram_credentials([
+            UserScramCredentialUpsertion("dave", ScramMechanism.SCRAM_SHA_256, "dave-Pw-9", iterations=4096),
+            UserScramCredentialUpsertion("erin", ScramMechanism.SCRAM_SHA_512, "erin-Pw-9", iterations=1000),
+        ])
+        assert result["dave"] is None, result
+        assert result["erin"] and "iterations" in str(result["erin"]).lower(), result  # UNACCEPTABLE_CREDENTIAL
+        described = admin.describe_user_scram_credentials(["dave", "nobody"])
+        assert described["dave"]["error"] is None
+        assert [(c["mechanism"], c["iterations"]) for c in described["dave"]["credential_infos"]] == \
+            [(ScramMechanism.SCRAM_SHA_256, 4096)]
+        assert described["nobody"]["error"]  # RESOURCE_NOT_FOUND
+        # The client salted the password; dave logs in with it.
+        from confluent_kafka.admin import AdminClient
+        assert AdminClient(client_conf(sasl_broker, "SCRAM-SHA-256", "dave", "dave-Pw-9")).list_topics(timeout=10).brokers
+        result = admin.alter_user_scram_credentials([UserScramCredentialDeletion("dave", ScramMechanism.SCRAM_SHA_256)])
+        assert result["dave"] is None
+        assert "dave" not in admin.describe_user_scram_credentials()
+    finally:
+        admin.close()
+
+
+RSYSLOG_CONF = """\
+global(workDirectory="{work}")
+module(load="imtcp")
+module(load="omkafka")
+input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="ship")
+template(name="msgonly" type="string" string="%msg:2:$%")
+ruleset(name="ship") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="msgonly"
+         confParam=["security.protocol=SASL_PLAINTEXT", "sasl.mechanisms=SCRAM-SHA-512",
+                    "sasl.username={user}", "sasl.password={password}", "linger.ms=50", "acks=all"])
+}}
+"""
+
+
+def test_rsyslog_omkafka_over_scram(sasl_broker, work_dir, topic_name):
+    import shutil
+    import signal
+    import socket
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not os.path.exists(rsyslogd):
+        pytest.skip("rsyslogd is not installed")
+    topic = topic_name()
+    d = Path(tempfile.mkdtemp(prefix="rsyslog-", dir=work_dir))
+    port = free_port()
+    conf = d / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=d, port=port, bootstrap=sasl_broker.bootstrap, topic=topic,
+                                        user=ALICE, password=ALICE_PW))
+    with open(d / "rsyslogd.log", "wb") as log:
+        proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(d / "rsyslogd.pid")], stdout=log,
+                                stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def accepting():
+            assert proc.poll() is None, (d / "rsyslogd.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(accepting, 20, "rsyslogd to listen")
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            for i in range(5):
+                s.sendall(b"<134>Dec  5 07:00:00 host app: line-%d\n" % i)
+        from confluent_kafka import Consumer
+        c = Consumer(dict(client_conf(sasl_broker, "SCRAM-SHA-512"), **{"group.id": "g-" + topic,
+                                                                     "auto.offset.reset": "earliest"}))
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(m.value().decode().strip())
+        c.close()
+        assert got == ["line-%d" % i for i in range(5)], (got, (d / "rsyslogd.log").read_text())
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # by pid: only the rsyslogd this test started
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
