@@ -377,3 +377,36 @@ def test_rsyslog_omkafka_over_scram(sasl_broker, work_dir, topic_name):
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+def test_agent_ships_over_scram(sasl_broker, agent_factory, work_dir, topic_name):
+    import json
+    topic = topic_name()
+    d = Path(tempfile.mkdtemp(prefix="agent-sasl-", dir=work_dir))
+    log = d / "app.log"
+    log.write_text("".join("agent-line-%d\n" % i for i in range(5)))
+    pw = d / "pw"
+    pw.write_text(ALICE_PW + "\n")
+    pw.chmod(0o600)
+    agent = agent_factory.new(sasl_broker.bootstrap, topic, {"app": {"paths": [str(log)]}}, delivery={
+        "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": ALICE,
+        "sasl_password_file": str(pw)})
+    agent.start()
+    try:
+        from confluent_kafka import Consumer
+        c = Consumer(dict(client_conf(sasl_broker, "SCRAM-SHA-512"), **{"group.id": "g-" + topic,
+                                                                     "auto.offset.reset": "earliest"}))
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is None and m.value():
+                record = json.loads(m.value())
+                if record.get("message", "").startswith("agent-line-"):
+                    got.append(record["message"])
+        c.close()
+        assert got == ["agent-line-%d" % i for i in range(5)], agent.log_tail()
+        assert ALICE_PW not in agent.log()
+    finally:
+        agent.terminate()
