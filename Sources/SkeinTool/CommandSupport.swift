@@ -24,7 +24,9 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
 
     @Option(
         name: .customLong("sasl-mechanism"),
-        help: "sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Default: $SKEIN_SASL_MECHANISM, else SCRAM-SHA-512.")
+        help:
+            "sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Default: $SKEIN_SASL_MECHANISM, else SCRAM-SHA-512."
+    )
     public var saslMechanism: String = ProcessInfo.processInfo.environment["SKEIN_SASL_MECHANISM"] ?? "SCRAM-SHA-512"
 
     @Option(name: .customLong("sasl-username"), help: "sasl.username. Default: $SKEIN_SASL_USERNAME.")

@@ -50,7 +50,8 @@ public struct RecordReader {
             throw ToolError.usage("--follow and --until cannot be combined")
         }
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false, logger: logger,
+            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false,
+            logger: logger,
             sasl: sasl ?? configuration.sasl)
         let admin = AdminClient(metadata: metadata, logger: logger)
         let consumer = Consumer(metadata: metadata, configuration: configuration, logger: logger)

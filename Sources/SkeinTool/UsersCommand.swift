@@ -51,8 +51,10 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
         @Argument(help: "User name.") var user: String
         @Option(name: .long, help: "SCRAM-SHA-256 or SCRAM-SHA-512; repeat for both. Default: both.")
         var mechanism: [String] = []
-        @Option(name: .long, help: "PBKDF2 iterations, 4096 to 16384.") var iterations = SCRAMMechanism.defaultIterations
-        @Option(name: .long, help: "The password (visible to ps; prefer --password-file or stdin).") var password: String?
+        @Option(name: .long, help: "PBKDF2 iterations, 4096 to 16384.") var iterations = SCRAMMechanism
+            .defaultIterations
+        @Option(name: .long, help: "The password (visible to ps; prefer --password-file or stdin).") var password:
+            String?
         @Option(name: .customLong("password-file"), help: "File whose first line is the password.")
         var passwordFile: String?
         @OptionGroup var target: Target
@@ -73,7 +75,10 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
                 try store.update(
                     set: mechanisms.map { mechanism in
                         let salt = SASLBytes.random(count: 32)
-                        return (user, mechanism, mechanism.credential(password: password, salt: salt, iterations: iterations))
+                        return (
+                            user, mechanism,
+                            mechanism.credential(password: password, salt: salt, iterations: iterations)
+                        )
                     })
                 print("user \(user) set in \(store.path) (\(mechanisms.map(\.rawValue).joined(separator: ", ")))")
                 return

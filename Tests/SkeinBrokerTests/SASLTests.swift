@@ -28,7 +28,10 @@ import Testing
         settings.failedAuthenticationForgetMs = 1_000
         let delay = AuthenticationFailureDelay(settings: settings)
         let second: UInt64 = 1_000_000_000
-        #expect([0, 1, 2, 3, 4].map { delay.failed(address: "10.0.0.1", nowNanos: second + UInt64($0)) } == [100, 200, 400, 500, 500])
+        #expect(
+            [0, 1, 2, 3, 4].map { delay.failed(address: "10.0.0.1", nowNanos: second + UInt64($0)) } == [
+                100, 200, 400, 500, 500,
+            ])
         #expect(delay.failed(address: "10.0.0.2", nowNanos: second) == 100)
         #expect(delay.failed(address: "10.0.0.1", nowNanos: 3 * second) == 100)
         #expect(AuthenticationFailureDelay.address(ofRemote: "[IPv4]127.0.0.1/127.0.0.1:5000") == "127.0.0.1")
@@ -59,7 +62,9 @@ import Testing
     @Test func scramLoginThenRequestsAreServed() async throws {
         try await Self.withBroker { broker in
             let connection = try broker.connect()
-            #expect(try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 1).errorCode == .noError)
+            #expect(
+                try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 1).errorCode
+                    == .noError)
             var client = SCRAMClient(mechanism: .sha256, user: "alice", password: "pw-alice")
             let first = try connection.roundTrip(SaslAuthenticateRequest(authBytes: client.firstMessage()), version: 2)
             #expect(first.errorCode == .noError)
@@ -92,7 +97,9 @@ import Testing
     @Test func handshakeV0TakesBareTokens() async throws {
         try await Self.withBroker { broker in
             let connection = try broker.connect()
-            #expect(try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 0).errorCode == .noError)
+            #expect(
+                try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 0).errorCode
+                    == .noError)
             var client = SCRAMClient(mechanism: .sha256, user: "alice", password: "pw-alice")
             func bare(_ token: [UInt8]) throws -> [UInt8] {
                 var frame = ByteBuffer()
@@ -112,7 +119,10 @@ import Testing
         try await Self.withBroker { broker in
             let connection = try broker.connect()
             let versions = try connection.roundTrip(ApiVersionsRequest(), version: 0)
-            #expect(versions.apiKeys.contains { $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 0 && $0.maxVersion == 1 })
+            #expect(
+                versions.apiKeys.contains {
+                    $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 0 && $0.maxVersion == 1
+                })
             connection.send(try connection.frame(MetadataRequest(topics: []), version: 1))
             #expect(connection.isClosedByPeer())
         }

@@ -23,13 +23,16 @@ enum DescribeUserScramCredentialsHandler {
         for user in users.map(\.name) where answered.insert(user).inserted {
             if counts[user, default: 0] > 1 {
                 results.append(
-                    .init(user: user, errorCode: .duplicateResource, errorMessage: "Cannot describe SCRAM credentials for the same user twice in a single request"))
+                    .init(
+                        user: user, errorCode: .duplicateResource,
+                        errorMessage: "Cannot describe SCRAM credentials for the same user twice in a single request"))
                 continue
             }
             let mechanisms = store.credentials(user: user).mapValues(\.iterations)
             if mechanisms.isEmpty {
                 results.append(
-                    .init(user: user, errorCode: .resourceNotFound, errorMessage: "Attempt to describe nonexistent user"))
+                    .init(
+                        user: user, errorCode: .resourceNotFound, errorMessage: "Attempt to describe nonexistent user"))
             } else {
                 results.append(.init(user: user, credentialInfos: infos(mechanisms)))
             }
