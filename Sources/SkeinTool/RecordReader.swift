@@ -34,12 +34,13 @@ public struct ReadSummary: Sendable {
 public struct RecordReader {
     let bootstrap: [String]
     let logger: Logger
-    let sasl: SASLClientSettings?
 
-    public init(bootstrap: [String], logger: Logger, sasl: SASLClientSettings? = nil) {
+    let security: ClientSecurity
+
+    public init(bootstrap: [String], logger: Logger, security: ClientSecurity = .plaintext) {
+        self.security = security
         self.bootstrap = bootstrap
         self.logger = logger
-        self.sasl = sasl
     }
 
     public func read(
@@ -52,7 +53,7 @@ public struct RecordReader {
         let metadata = try ClusterMetadata(
             bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false,
             logger: logger,
-            sasl: sasl ?? configuration.sasl)
+            security: security)
         let admin = AdminClient(metadata: metadata, logger: logger)
         let consumer = Consumer(metadata: metadata, configuration: configuration, logger: logger)
         do {

@@ -15,10 +15,6 @@ import Testing
         #expect(throws: BrokerConfig.InvalidSetting.self) { try config.apply("sasl.enabled.mechanisms", "GSSAPI") }
         try config.apply("connection.failed.authentication.delay.ms", "0")
         #expect(config.sasl.failedAuthenticationDelayMs == 0)
-        try config.apply("listeners", "SASL_PLAINTEXT://127.0.0.1:9093")
-        #expect(config.listenerSecurityProtocol == .saslPlaintext && config.listenPort == 9093)
-        try config.apply("listeners", "127.0.0.1:9094")
-        #expect(config.listenerSecurityProtocol == .saslPlaintext, "a bare host:port (--listen) keeps the protocol")
     }
 
     @Test func failureDelayDoublesPerAddressCapsAndIsForgotten() {
@@ -42,21 +38,33 @@ import Testing
 /// The gate and the exchange against a broker in this process, over raw frames.
 @Suite struct SASLBrokerTests {
     /// Runs `body` against a SASL_PLAINTEXT broker with user alice, and stops the broker whatever happens.
-    static func withBroker(_ body: (TestBroker) throws -> Void) async throws {
-        let broker = try await TestBroker(settings: [
-            "listeners": "SASL_PLAINTEXT://127.0.0.1:0", "connection.failed.authentication.delay.ms": "10",
-        ])
+    /// The test broker's own listener is PLAINTEXT; a second one, SASL_PLAINTEXT, serves these tests.
+    static func withBroker(_ body: (RawKafkaConnectionFactory) throws -> Void) async throws {
+        let broker = try await TestBroker(settings: ["connection.failed.authentication.delay.ms": "10"])
         let mechanism = SCRAMMechanism.sha256
+        var sasl: KafkaServer?
         do {
             try broker.broker.sasl.store.update(set: [
                 ("alice", mechanism, mechanism.credential(password: "pw-alice", salt: [9, 8, 7, 6], iterations: 4096))
             ])
-            try body(broker)
+            let server = try await KafkaServer.start(
+                broker: broker.broker, group: broker.group,
+                listener: .init(name: "SASL_PLAINTEXT", host: "127.0.0.1", port: 0, securityProtocol: .saslPlaintext),
+                tls: nil)
+            sasl = server
+            try body(RawKafkaConnectionFactory(port: server.localAddress!.port!))
         } catch {
+            try? await sasl?.close()
             try await broker.stop()
             throw error
         }
+        try await sasl?.close()
         try await broker.stop()
+    }
+
+    struct RawKafkaConnectionFactory {
+        let port: Int
+        func connect() throws -> RawKafkaConnection { try RawKafkaConnection(port: port) }
     }
 
     @Test func scramLoginThenRequestsAreServed() async throws {

@@ -27,11 +27,10 @@ enum MetadataHandler {
         } else {
             topics = broker.topics.allTopics.map { describe($0, nodeId: config.nodeId) }
         }
+        let address = broker.advertisedAddress(listener: context.connection.session.listenerName)
         context.reply(
             MetadataResponse(
-                brokers: [
-                    .init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
-                ],
+                brokers: [.init(nodeId: config.nodeId, host: address.host, port: Int32(address.port))],
                 clusterId: config.clusterId, controllerId: config.nodeId, topics: topics))
     }
 
