@@ -80,6 +80,7 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
                             mechanism.credential(password: password, salt: salt, iterations: iterations)
                         )
                     })
+                giveToDirectoryOwner(store.path, directory: directory)
                 print("user \(user) set in \(store.path) (\(mechanisms.map(\.rawValue).joined(separator: ", ")))")
                 return
             }
@@ -128,6 +129,7 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
                     throw ToolError.notFound("user \(user) has no such credential")
                 }
                 try store.update(delete: doomed.map { (user, $0) })
+                giveToDirectoryOwner(store.path, directory: directory)
                 print("user \(user) deleted from \(store.path)")
                 return
             }
@@ -184,6 +186,18 @@ private func openStore(_ directory: String) throws -> CredentialStore {
         return try CredentialStore(directory: directory)
     } catch {
         throw ToolError.failed("\(error)")
+    }
+}
+
+/// Run as root on a broker's data directory (systemd's `DynamicUser=` or `User=` own it), the new file
+/// would be root's and, at mode 0600, unreadable by the broker: it goes to the directory's owner instead.
+private func giveToDirectoryOwner(_ path: String, directory: String) {
+    guard geteuid() == 0 else { return }
+    var status = stat()
+    guard stat(directory, &status) == 0, status.st_uid != 0 else { return }
+    if chown(path, status.st_uid, status.st_gid) != 0 {
+        FileHandle.standardError.write(
+            Data("skein: could not give \(path) to the data directory's owner: \(String(cString: strerror(errno)))\n".utf8))
     }
 }
 
