@@ -74,9 +74,33 @@ public struct ClientSecurity: Sendable, Equatable {
                 throw .invalidConfiguration("sasl.password.file: cannot read \(trimmed)")
             }
             saslPassword = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        case "sasl.jaas.config":
+            // The Java clients' form, common in `--command-config` files written for Kafka's own tools:
+            // `...LoginModule required username="alice" password="...";`.
+            if let username = Self.jaasOption("username", in: value) { saslUsername = username }
+            if let password = Self.jaasOption("password", in: value) { saslPassword = password }
+        case _ where Self.otherClientsSASLPrefixes.contains(where: name.hasPrefix):
+            // Kerberos, OAuth and login-refresh settings of other clients in a shared file: nothing to do here.
+            break
         default:
             throw .invalidConfiguration("unknown security setting \(name)")
         }
+    }
+
+    static let otherClientsSASLPrefixes = [
+        "sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.client.callback.handler.class",
+    ]
+
+    /// `name="value"` (or `name=value`) in a JAAS configuration line.
+    static func jaasOption(_ name: String, in text: String) -> String? {
+        guard let start = text.range(of: name + "=") else { return nil }
+        let rest = text[start.upperBound...]
+        if rest.first == "\"" {
+            let body = rest.dropFirst()
+            guard let end = body.firstIndex(of: "\"") else { return nil }
+            return String(body[..<end])
+        }
+        return String(rest.prefix { !$0.isWhitespace && $0 != ";" })
     }
 
     /// The SASL login of a SASL `security.protocol` (nil for the others), checked: a known mechanism, a user

@@ -197,7 +197,9 @@ private func giveToDirectoryOwner(_ path: String, directory: String) {
     guard stat(directory, &status) == 0, status.st_uid != 0 else { return }
     if chown(path, status.st_uid, status.st_gid) != 0 {
         FileHandle.standardError.write(
-            Data("skein: could not give \(path) to the data directory's owner: \(String(cString: strerror(errno)))\n".utf8))
+            Data(
+                "skein: could not give \(path) to the data directory's owner: \(String(cString: strerror(errno)))\n"
+                    .utf8))
     }
 }
 

@@ -20,6 +20,17 @@ import Testing
         #expect(!login.description.contains("s3cret"))
     }
 
+    @Test func javaClientsJaasConfigIsRead() throws {
+        var security = ClientSecurity()
+        try security.apply("security.protocol", "SASL_PLAINTEXT")
+        try security.apply(
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"bob\" password=\"b p;w\";")
+        try security.apply("sasl.kerberos.service.name", "kafka")
+        let login = try #require(try security.saslSettings())
+        #expect(login.username == "bob" && login.password == "b p;w")
+    }
+
     @Test func missingOrUnknownSettingsAreRefused() throws {
         var security = ClientSecurity()
         try security.apply("security.protocol", "SASL_PLAINTEXT")
@@ -30,6 +41,6 @@ import Testing
         try security.apply("sasl.mechanism", "GSSAPI")
         #expect(throws: KafkaClientError.self) { try security.saslSettings() }
         #expect(throws: KafkaClientError.self) { try security.apply("sasl.password.file", "/nonexistent/pw") }
-        #expect(throws: KafkaClientError.self) { try security.apply("sasl.kerberos.service.name", "kafka") }
+        #expect(throws: KafkaClientError.self) { try security.apply("sasl.usernmae", "typo") }
     }
 }
