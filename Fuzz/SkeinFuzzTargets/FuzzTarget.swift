@@ -20,6 +20,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syslogFraming = "syslog-framing"
     /// A SASL exchange before login: PLAIN, or SCRAM's client-first and client-final messages.
     case sasl
+    /// A selector byte, then a DescribeClientQuotas or AlterClientQuotas request body.
+    case clientQuotas = "client-quotas"
 
     /// Runs `input` through the target and returns the invariants it broke, empty when all held. Inputs the
     /// code rightly refuses (an error thrown) are not violations; only a crash or a wrong answer is.
@@ -33,6 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .syslog: SyslogParserTarget.check(input, &violations)
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
         case .sasl: SASLTarget.check(input, &violations)
+        case .clientQuotas: ClientQuotasTarget.check(input, &violations)
         }
         return violations.messages
     }

@@ -98,6 +98,9 @@ public struct BrokerConfig: Sendable, Equatable {
     public var connectionLogIntervalMs: Int64 = 10_000
     /// SASL (issue #15): `sasl.enabled.mechanisms` and the failed-login delay.
     public var sasl = SASLSettings()
+    /// `quota.window.num` and `quota.window.size.seconds`: client quota rates are measured over this many
+    /// samples of this length (11 × 1 s, as in Kafka).
+    public var quotaWindow = QuotaWindow()
 
     public init() {}
 
@@ -247,6 +250,16 @@ public struct BrokerConfig: Sendable, Equatable {
         case "connection.log.lines.per.interval":
             connectionLogLinesPerInterval = try Self.positive(value, name: name, orZero: true)
         case "connection.log.interval.ms": connectionLogIntervalMs = try Self.positive(value, name: name)
+        case "quota.window.num":
+            let samples: Int = try Self.positive(value, name: name)
+            guard samples >= 2 else { throw InvalidSetting(name: name, value: value, reason: "expected 2 or more") }
+            quotaWindow.samples = samples
+        case "quota.window.size.seconds":
+            let seconds: Int64 = try Self.positive(value, name: name)
+            guard seconds <= 3600 else {
+                throw InvalidSetting(name: name, value: value, reason: "expected 3600 or less")
+            }
+            quotaWindow.sampleMs = seconds * 1000
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

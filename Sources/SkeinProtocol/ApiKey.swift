@@ -42,6 +42,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case saslAuthenticate = 36
     case describeUserScramCredentials = 50
     case alterUserScramCredentials = 51
+    case describeClientQuotas = 48
+    case alterClientQuotas = 49
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -99,6 +101,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: 0...2
         case .describeUserScramCredentials: 0...0
         case .alterUserScramCredentials: 0...0
+        case .describeClientQuotas: 0...1
+        case .alterClientQuotas: 0...1
         }
     }
 
@@ -146,6 +150,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: 2
         case .describeUserScramCredentials: 0
         case .alterUserScramCredentials: 0
+        case .describeClientQuotas: 1
+        case .alterClientQuotas: 1
         }
     }
 
@@ -219,6 +225,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: "SaslAuthenticate"
         case .describeUserScramCredentials: "DescribeUserScramCredentials"
         case .alterUserScramCredentials: "AlterUserScramCredentials"
+        case .describeClientQuotas: "DescribeClientQuotas"
+        case .alterClientQuotas: "AlterClientQuotas"
         }
     }
 }

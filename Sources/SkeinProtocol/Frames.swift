@@ -40,6 +40,8 @@ public enum KafkaRequest: Equatable, Sendable {
     case saslAuthenticate(SaslAuthenticateRequest)
     case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
     case alterUserScramCredentials(AlterUserScramCredentialsRequest)
+    case describeClientQuotas(DescribeClientQuotasRequest)
+    case alterClientQuotas(AlterClientQuotasRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -84,6 +86,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
         case .alterUserScramCredentials(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -129,6 +133,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
         case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -177,6 +183,8 @@ public enum KafkaResponse: Equatable, Sendable {
     case saslAuthenticate(SaslAuthenticateResponse)
     case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
     case alterUserScramCredentials(AlterUserScramCredentialsResponse)
+    case describeClientQuotas(DescribeClientQuotasResponse)
+    case alterClientQuotas(AlterClientQuotasResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -220,6 +228,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
         case .alterUserScramCredentials(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -265,6 +275,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
         case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 
