@@ -18,6 +18,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syslog
     /// A first byte choosing the size cap and read size, then a syslog TCP stream (RFC 6587 framing).
     case syslogFraming = "syslog-framing"
+    /// A SASL exchange before login: PLAIN, or SCRAM's client-first and client-final messages.
+    case sasl
     /// A selector byte, then a DescribeClientQuotas or AlterClientQuotas request body.
     case clientQuotas = "client-quotas"
 
@@ -32,6 +34,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .recovery: RecoveryTarget.check(input, &violations)
         case .syslog: SyslogParserTarget.check(input, &violations)
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
+        case .sasl: SASLTarget.check(input, &violations)
         case .clientQuotas: ClientQuotasTarget.check(input, &violations)
         }
         return violations.messages

@@ -3,6 +3,7 @@ import Logging
 import SkeinLog
 import SkeinMetrics
 import SkeinProtocol
+import SkeinSASL
 
 /// The broker's state shared by every connection: storage, topic metadata, producer state and the fetch
 /// requests waiting for data. Request handlers live in `Handlers/`, one file per Kafka API.
@@ -21,6 +22,8 @@ public final class Broker: @unchecked Sendable {
     public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
+    /// SASL mechanisms, the SCRAM credential store and the failed-login delay (issue #15).
+    public let sasl: SASLAuthenticator
     /// Client quotas (`client-quotas.json`) and the produce and fetch rates measured against them.
     public let quotas: QuotaEnforcer
     let topicLock = NSLock()
@@ -65,6 +68,8 @@ public final class Broker: @unchecked Sendable {
         let directory = config.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = try TopicRegistry(dataDirectory: directory)
+        self.sasl = try SASLAuthenticator(
+            settings: config.sasl, dataDirectory: directory, registry: metrics.registry)
         let defaults = config.logDefaults
         self.recompressor = Recompressor()
         let descriptors = DescriptorCache(
@@ -178,6 +183,7 @@ public final class Broker: @unchecked Sendable {
     /// What the broker itself keeps in the data directory, beside the partition directories.
     static let ownedEntries: Set<String> = [
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
+        CredentialStore.fileName,
         ClientQuotaStore.fileName,
     ]
 

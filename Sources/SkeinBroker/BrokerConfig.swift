@@ -96,6 +96,8 @@ public struct BrokerConfig: Sendable, Equatable {
     /// client-triggered warning (refused requests, refused connections, bad frames) may write per interval.
     public var connectionLogLinesPerInterval = 5
     public var connectionLogIntervalMs: Int64 = 10_000
+    /// SASL (issue #15): `sasl.enabled.mechanisms` and the failed-login delay.
+    public var sasl = SASLSettings()
     /// `quota.window.num` and `quota.window.size.seconds`: client quota rates are measured over this many
     /// samples of this length (11 × 1 s, as in Kafka).
     public var quotaWindow = QuotaWindow()
@@ -263,6 +265,7 @@ public struct BrokerConfig: Sendable, Equatable {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")
             }
             logDefaults.timestampType = type
+        case _ where SASLSettings.names.contains(name): try sasl.apply(name, value)
         default:
             throw InvalidSetting(name: name, value: value, reason: "unknown setting")
         }

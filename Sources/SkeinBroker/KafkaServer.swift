@@ -25,6 +25,8 @@ public enum HandlerResult: Sendable {
     case closeConnection(reason: String)
     /// A request refused by closing the connection (after earlier responses), already logged.
     case refused
+    /// A last answer, then the connection is closed (a failed SASL login, as Kafka does).
+    case partsThenClose([ResponsePart])
 
     static func frame(_ buffer: ByteBuffer) -> HandlerResult { .parts([.bytes(buffer)]) }
 }
@@ -194,6 +196,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
                 closeAfterWrites(context: context)
                 return
             case .refused:
+                closeAfterWrites(context: context)
+                return
+            case .partsThenClose(let parts):
+                for part in parts { write(part, context: context) }
                 closeAfterWrites(context: context)
                 return
             }

@@ -28,6 +28,13 @@ public struct ClientSecurity: Sendable, Equatable {
     /// `ssl.endpoint.identification.algorithm`: `https` (the default, as in librdkafka ≥ 1.9 and Kafka ≥ 2.0)
     /// checks that the broker's certificate names the host connected to; `none` only checks the chain.
     public var verifyHostname = true
+    /// `sasl.mechanism` (librdkafka also says `sasl.mechanisms`): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+    /// Kafka's default is GSSAPI, which Skein does not have; SCRAM-SHA-512 is the default here.
+    public var saslMechanism = "SCRAM-SHA-512"
+    /// `sasl.username` and `sasl.password`; `sasl.password.file` (Skein's) reads the password from the first
+    /// line of a file, so it need not sit in a command line or a shared configuration file.
+    public var saslUsername: String?
+    public var saslPassword: String?
 
     public init() {}
 
@@ -35,7 +42,7 @@ public struct ClientSecurity: Sendable, Equatable {
 
     /// Whether `name` is a setting this struct takes (callers route unknown names elsewhere).
     public static func handles(_ name: String) -> Bool {
-        name == "security.protocol" || name.hasPrefix("ssl.")
+        name == "security.protocol" || name.hasPrefix("ssl.") || name.hasPrefix("sasl.")
     }
 
     /// Applies one setting by its Kafka client name.
@@ -59,9 +66,55 @@ public struct ClientSecurity: Sendable, Equatable {
             default:
                 throw .invalidConfiguration("ssl.endpoint.identification.algorithm=\(value): expected https or none")
             }
+        case "sasl.mechanism", "sasl.mechanisms": saslMechanism = trimmed.uppercased()
+        case "sasl.username": saslUsername = trimmed.isEmpty ? nil : trimmed
+        case "sasl.password": saslPassword = value
+        case "sasl.password.file":
+            guard let text = try? String(contentsOfFile: trimmed, encoding: .utf8) else {
+                throw .invalidConfiguration("sasl.password.file: cannot read \(trimmed)")
+            }
+            saslPassword = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        case "sasl.jaas.config":
+            // The Java clients' form, common in `--command-config` files written for Kafka's own tools:
+            // `...LoginModule required username="alice" password="...";`.
+            if let username = Self.jaasOption("username", in: value) { saslUsername = username }
+            if let password = Self.jaasOption("password", in: value) { saslPassword = password }
+        case _ where Self.otherClientsSASLPrefixes.contains(where: name.hasPrefix):
+            // Kerberos, OAuth and login-refresh settings of other clients in a shared file: nothing to do here.
+            break
         default:
             throw .invalidConfiguration("unknown security setting \(name)")
         }
+    }
+
+    static let otherClientsSASLPrefixes = [
+        "sasl.kerberos.", "sasl.login.", "sasl.oauthbearer.", "sasl.client.callback.handler.class",
+    ]
+
+    /// `name="value"` (or `name=value`) in a JAAS configuration line.
+    static func jaasOption(_ name: String, in text: String) -> String? {
+        guard let start = text.range(of: name + "=") else { return nil }
+        let rest = text[start.upperBound...]
+        if rest.first == "\"" {
+            let body = rest.dropFirst()
+            guard let end = body.firstIndex(of: "\"") else { return nil }
+            return String(body[..<end])
+        }
+        return String(rest.prefix { !$0.isWhitespace && $0 != ";" })
+    }
+
+    /// The SASL login of a SASL `security.protocol` (nil for the others), checked: a known mechanism, a user
+    /// name and a password.
+    public func saslSettings() throws(KafkaClientError) -> SASLClientSettings? {
+        guard securityProtocol.usesSASL else { return nil }
+        guard let saslUsername else {
+            throw .invalidConfiguration("security.protocol \(securityProtocol.rawValue) needs sasl.username")
+        }
+        guard let saslPassword else {
+            throw .invalidConfiguration(
+                "security.protocol \(securityProtocol.rawValue) needs sasl.password (or sasl.password.file)")
+        }
+        return try SASLClientSettings(mechanism: saslMechanism, username: saslUsername, password: saslPassword)
     }
 
     /// The TLS context for connections to brokers; made once per client, as it reads the PEM files.
@@ -101,5 +154,17 @@ public struct ClientSecurity: Sendable, Equatable {
 extension String {
     fileprivate func trimmingCharacters(in set: String) -> String {
         String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+extension ClientSecurity: CustomStringConvertible {
+    /// Never the password or the key passphrase: settings get logged.
+    public var description: String {
+        var parts = [securityProtocol.rawValue]
+        if securityProtocol.usesSASL {
+            parts.append("sasl.mechanism=\(saslMechanism) sasl.username=\(saslUsername ?? "-")")
+        }
+        if securityProtocol.usesTLS { parts.append("ssl.ca.location=\(caLocation ?? "system")") }
+        return parts.joined(separator: " ")
     }
 }

@@ -81,6 +81,7 @@ public actor ClusterMetadata {
     ) throws {
         self.allowAutoTopicCreation = allowAutoTopicCreation
         self.security = security
+        _ = try security.saslSettings()
         self.tlsContext = security.securityProtocol.usesTLS ? try security.makeTLSContext() : nil
         guard !bootstrapServers.isEmpty else { throw KafkaClientError.invalidConfiguration("no bootstrap servers") }
         self.bootstrapServers = try bootstrapServers.map(Self.parseHostPort)

@@ -27,13 +27,15 @@ public final class KafkaConnection: Sendable {
 
     /// Connects and negotiates API versions before returning, so every later request can pick a
     /// version the broker is known to accept. With a TLS `security.protocol` the connection runs TLS from
-    /// its first byte; `tlsContext` is the client's shared one, made from `security` when not given.
+    /// its first byte; `tlsContext` is the client's shared one, made from `security` when not given. With a
+    /// SASL one it logs in (`sasl.*`) right after ApiVersions, before any other request.
     public static func connect(
         host: String, port: Int, clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: TimeAmount = .seconds(10),
         security: ClientSecurity = .plaintext, tlsContext: NIOSSLContext? = nil
     ) async throws -> KafkaConnection {
         let channel: Channel
+        let sasl = try security.saslSettings()
         let tls = security.securityProtocol.usesTLS ? try tlsContext ?? security.makeTLSContext() : nil
         // SNI takes names only; for an address, the certificate is checked against the address connected to.
         let serverName = host.isIPAddress ? nil : host
@@ -57,7 +59,10 @@ public final class KafkaConnection: Sendable {
         }
         do {
             let versions = try await negotiate(channel: channel, clientId: clientId)
-            return KafkaConnection(host: host, port: port, channel: channel, clientId: clientId, versions: versions)
+            let connection = KafkaConnection(
+                host: host, port: port, channel: channel, clientId: clientId, versions: versions)
+            if let sasl { try await connection.authenticate(sasl) }
+            return connection
         } catch {
             try? await channel.close()
             throw error

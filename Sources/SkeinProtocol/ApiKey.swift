@@ -38,6 +38,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case createPartitions = 37
     case describeCluster = 60
     case describeProducers = 61
+    case saslHandshake = 17
+    case saslAuthenticate = 36
+    case describeUserScramCredentials = 50
+    case alterUserScramCredentials = 51
     case describeClientQuotas = 48
     case alterClientQuotas = 49
 
@@ -93,6 +97,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 0...3
         case .describeCluster: 0...2
         case .describeProducers: 0...0
+        case .saslHandshake: 0...1
+        case .saslAuthenticate: 0...2
+        case .describeUserScramCredentials: 0...0
+        case .alterUserScramCredentials: 0...0
         case .describeClientQuotas: 0...1
         case .alterClientQuotas: 0...1
         }
@@ -137,6 +145,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 2
         case .describeCluster: 0
         case .describeProducers: 0
+        // SaslHandshake has no flexible version.
+        case .saslHandshake: 2
+        case .saslAuthenticate: 2
+        case .describeUserScramCredentials: 0
+        case .alterUserScramCredentials: 0
         case .describeClientQuotas: 1
         case .alterClientQuotas: 1
         }
@@ -208,6 +221,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: "CreatePartitions"
         case .describeCluster: "DescribeCluster"
         case .describeProducers: "DescribeProducers"
+        case .saslHandshake: "SaslHandshake"
+        case .saslAuthenticate: "SaslAuthenticate"
+        case .describeUserScramCredentials: "DescribeUserScramCredentials"
+        case .alterUserScramCredentials: "AlterUserScramCredentials"
         case .describeClientQuotas: "DescribeClientQuotas"
         case .alterClientQuotas: "AlterClientQuotas"
         }

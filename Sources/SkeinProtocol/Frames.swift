@@ -36,6 +36,10 @@ public enum KafkaRequest: Equatable, Sendable {
     case createPartitions(CreatePartitionsRequest)
     case describeCluster(DescribeClusterRequest)
     case describeProducers(DescribeProducersRequest)
+    case saslHandshake(SaslHandshakeRequest)
+    case saslAuthenticate(SaslAuthenticateRequest)
+    case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
+    case alterUserScramCredentials(AlterUserScramCredentialsRequest)
     case describeClientQuotas(DescribeClientQuotasRequest)
     case alterClientQuotas(AlterClientQuotasRequest)
 
@@ -78,6 +82,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         case .describeClientQuotas(let m): m
         case .alterClientQuotas(let m): m
         }
@@ -121,6 +129,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
         case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
@@ -167,6 +179,10 @@ public enum KafkaResponse: Equatable, Sendable {
     case createPartitions(CreatePartitionsResponse)
     case describeCluster(DescribeClusterResponse)
     case describeProducers(DescribeProducersResponse)
+    case saslHandshake(SaslHandshakeResponse)
+    case saslAuthenticate(SaslAuthenticateResponse)
+    case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
+    case alterUserScramCredentials(AlterUserScramCredentialsResponse)
     case describeClientQuotas(DescribeClientQuotasResponse)
     case alterClientQuotas(AlterClientQuotasResponse)
 
@@ -208,6 +224,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         case .describeClientQuotas(let m): m
         case .alterClientQuotas(let m): m
         }
@@ -251,6 +271,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
         case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }

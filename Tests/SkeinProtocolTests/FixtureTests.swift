@@ -131,6 +131,8 @@ struct FixtureTests {
             .listTransactions: (0...1, 0),
             .deleteRecords: (0...2, 2), .describeLogDirs: (0...4, 2), .createPartitions: (0...3, 2),
             .describeCluster: (0...2, 0), .describeProducers: (0...0, 0),
+            .saslHandshake: (0...1, 2), .saslAuthenticate: (0...2, 2), .describeUserScramCredentials: (0...0, 0),
+            .alterUserScramCredentials: (0...0, 0),
             .describeClientQuotas: (0...1, 1), .alterClientQuotas: (0...1, 1),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))

@@ -242,6 +242,19 @@ enum Samples {
         case .describeProducers:
             return DescribeProducersRequest(
                 topics: [.init(name: "t", partitionIndexes: [0, 1])], unknownTaggedFields: extraTags)
+        case .saslHandshake:
+            return SaslHandshakeRequest(mechanism: "SCRAM-SHA-512")
+        case .saslAuthenticate:
+            return SaslAuthenticateRequest(authBytes: Array("n,,n=user,r=abc".utf8), unknownTaggedFields: tags)
+        case .describeUserScramCredentials:
+            return DescribeUserScramCredentialsRequest(
+                users: [.init(name: "alice"), .init(name: "bob")], unknownTaggedFields: extraTags)
+        case .alterUserScramCredentials:
+            return AlterUserScramCredentialsRequest(
+                deletions: [.init(name: "bob", mechanism: 1)],
+                upsertions: [
+                    .init(name: "alice", mechanism: 2, iterations: 8192, salt: [1, 2, 3], saltedPassword: [4, 5, 6])
+                ], unknownTaggedFields: extraTags)
         case .describeClientQuotas:
             return DescribeClientQuotasRequest(
                 components: [
@@ -601,6 +614,24 @@ enum Samples {
                             .init(partitionIndex: 1, errorCode: .unknownTopicOrPartition, errorMessage: "gone"),
                         ])
                 ], unknownTaggedFields: extraTags)
+        case .saslHandshake:
+            return SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["PLAIN", "SCRAM-SHA-256"])
+        case .saslAuthenticate:
+            return SaslAuthenticateResponse(
+                errorCode: .saslAuthenticationFailed, errorMessage: "no", authBytes: [1, 2],
+                sessionLifetimeMs: v >= 1 ? 60_000 : 0, unknownTaggedFields: tags)
+        case .describeUserScramCredentials:
+            return DescribeUserScramCredentialsResponse(
+                throttleTimeMs: 1,
+                results: [
+                    .init(user: "alice", credentialInfos: [.init(mechanism: 2, iterations: 4096)]),
+                    .init(user: "carol", errorCode: .resourceNotFound, errorMessage: "no such user"),
+                ], unknownTaggedFields: extraTags)
+        case .alterUserScramCredentials:
+            return AlterUserScramCredentialsResponse(
+                throttleTimeMs: 2,
+                results: [.init(userName: "alice"), .init(userName: "bob", errorCode: .resourceNotFound)],
+                unknownTaggedFields: extraTags)
         case .describeClientQuotas:
             return DescribeClientQuotasResponse(
                 throttleTimeMs: 1, errorCode: .noError, errorMessage: "fine",
