@@ -21,6 +21,8 @@ public final class Broker: @unchecked Sendable {
     public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
+    /// ACLs and the decisions every handler asks for before acting (README "Authorization (ACLs)").
+    public let authorizer: Authorizer
     let topicLock = NSLock()
     /// Topics whose partitions are being created, with their partition counts, and topics being grown by
     /// CreatePartitions, with the partitions being added (under `topicLock`): they count against
@@ -50,6 +52,8 @@ public final class Broker: @unchecked Sendable {
         let directory = config.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = try TopicRegistry(dataDirectory: directory)
+        self.authorizer = try Authorizer(
+            config: config.authorizer, dataDirectory: directory, metrics: metrics.registry)
         let defaults = config.logDefaults
         self.recompressor = Recompressor()
         let descriptors = DescriptorCache(
@@ -160,6 +164,7 @@ public final class Broker: @unchecked Sendable {
     /// What the broker itself keeps in the data directory, beside the partition directories.
     static let ownedEntries: Set<String> = [
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
+        Authorizer.fileName,
     ]
 
     /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the

@@ -70,6 +70,8 @@ public struct BrokerConfig: Sendable, Equatable {
     /// client-triggered warning (refused requests, refused connections, bad frames) may write per interval.
     public var connectionLogLinesPerInterval = 5
     public var connectionLogIntervalMs: Int64 = 10_000
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found` (README "Authorization (ACLs)").
+    public var authorizer = AuthorizerConfig()
 
     public init() {}
 
@@ -186,6 +188,9 @@ public struct BrokerConfig: Sendable, Equatable {
         case "connection.log.lines.per.interval":
             connectionLogLinesPerInterval = try Self.positive(value, name: name, orZero: true)
         case "connection.log.interval.ms": connectionLogIntervalMs = try Self.positive(value, name: name)
+        case "authorizer.class.name": authorizer.className = value.trimmingSpaces
+        case "super.users": authorizer.superUsers = AuthorizerConfig.parseSuperUsers(value)
+        case "allow.everyone.if.no.acl.found": authorizer.allowEveryoneIfNoAclFound = try boolean()
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

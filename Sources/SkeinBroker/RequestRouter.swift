@@ -42,6 +42,7 @@ final class RequestRouter: Sendable {
         .deleteGroups, .offsetDelete, .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit,
         .describeTransactions, .listTransactions,
         .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
+        .describeAcls, .createAcls, .deleteAcls,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -141,6 +142,9 @@ final class RequestRouter: Sendable {
         case .describeLogDirs(let request): DescribeLogDirsHandler.handle(request, context: context, broker: broker)
         case .describeProducers(let request):
             DescribeProducersHandler.handle(request, context: context, broker: broker)
+        case .describeAcls(let request): DescribeAclsHandler.handle(request, context: context, broker: broker)
+        case .createAcls(let request): CreateAclsHandler.handle(request, context: context, broker: broker)
+        case .deleteAcls(let request): DeleteAclsHandler.handle(request, context: context, broker: broker)
         }
     }
 

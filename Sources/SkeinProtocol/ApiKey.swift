@@ -38,6 +38,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case createPartitions = 37
     case describeCluster = 60
     case describeProducers = 61
+    case describeAcls = 29
+    case createAcls = 30
+    case deleteAcls = 31
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -91,6 +94,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 0...3
         case .describeCluster: 0...2
         case .describeProducers: 0...0
+        case .describeAcls, .createAcls, .deleteAcls: 0...3
         }
     }
 
@@ -133,6 +137,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 2
         case .describeCluster: 0
         case .describeProducers: 0
+        case .describeAcls, .createAcls, .deleteAcls: 2
         }
     }
 
@@ -202,6 +207,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: "CreatePartitions"
         case .describeCluster: "DescribeCluster"
         case .describeProducers: "DescribeProducers"
+        case .describeAcls: "DescribeAcls"
+        case .createAcls: "CreateAcls"
+        case .deleteAcls: "DeleteAcls"
         }
     }
 }

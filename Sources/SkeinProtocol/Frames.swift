@@ -36,6 +36,9 @@ public enum KafkaRequest: Equatable, Sendable {
     case createPartitions(CreatePartitionsRequest)
     case describeCluster(DescribeClusterRequest)
     case describeProducers(DescribeProducersRequest)
+    case describeAcls(DescribeAclsRequest)
+    case createAcls(CreateAclsRequest)
+    case deleteAcls(DeleteAclsRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -76,6 +79,9 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeAcls(let m): m
+        case .createAcls(let m): m
+        case .deleteAcls(let m): m
         }
     }
 
@@ -117,6 +123,9 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
+        case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
+        case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -161,6 +170,9 @@ public enum KafkaResponse: Equatable, Sendable {
     case createPartitions(CreatePartitionsResponse)
     case describeCluster(DescribeClusterResponse)
     case describeProducers(DescribeProducersResponse)
+    case describeAcls(DescribeAclsResponse)
+    case createAcls(CreateAclsResponse)
+    case deleteAcls(DeleteAclsResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -200,6 +212,9 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeAcls(let m): m
+        case .createAcls(let m): m
+        case .deleteAcls(let m): m
         }
     }
 
@@ -241,6 +256,9 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
+        case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
+        case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
         }
     }
 

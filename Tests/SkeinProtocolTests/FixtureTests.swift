@@ -131,6 +131,7 @@ struct FixtureTests {
             .listTransactions: (0...1, 0),
             .deleteRecords: (0...2, 2), .describeLogDirs: (0...4, 2), .createPartitions: (0...3, 2),
             .describeCluster: (0...2, 0), .describeProducers: (0...0, 0),
+            .describeAcls: (0...3, 2), .createAcls: (0...3, 2), .deleteAcls: (0...3, 2),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

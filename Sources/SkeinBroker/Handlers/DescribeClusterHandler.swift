@@ -4,6 +4,14 @@ import SkeinProtocol
 enum DescribeClusterHandler {
     static func handle(_ request: DescribeClusterRequest, context: RequestContext, broker: Broker) {
         let config = broker.config
+        guard context.authorizedOnCluster(broker, .describe) else {
+            context.reply(
+                DescribeClusterResponse(
+                    errorCode: .clusterAuthorizationFailed,
+                    errorMessage: "DescribeCluster needs DESCRIBE on the cluster",
+                    endpointType: request.endpointType, clusterId: config.clusterId))
+            return
+        }
         guard request.endpointType == DescribeClusterRequest.brokersEndpointType else {
             // Kafka's brokers answer this way too: controllers are described through a controller listener,
             // and this broker has no separate one.

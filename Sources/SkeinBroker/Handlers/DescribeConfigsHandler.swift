@@ -10,6 +10,11 @@ enum DescribeConfigsHandler {
             let entries: [TopicConfig.Entry]
             switch resource.resourceType {
             case topicResource:
+                guard context.authorized(broker, .describeConfigs, .topic, resource.resourceName) else {
+                    return .init(
+                        errorCode: .topicAuthorizationFailed, errorMessage: "needs DESCRIBE_CONFIGS on the topic",
+                        resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [])
+                }
                 guard let topic = broker.topics.topic(resource.resourceName) else {
                     return .init(
                         errorCode: .unknownTopicOrPartition,
@@ -18,6 +23,11 @@ enum DescribeConfigsHandler {
                 }
                 entries = TopicConfig.describe(overrides: topic.configs, broker: broker.config)
             case brokerResource:
+                guard context.authorizedOnCluster(broker, .describeConfigs) else {
+                    return .init(
+                        errorCode: .clusterAuthorizationFailed, errorMessage: "needs DESCRIBE_CONFIGS on the cluster",
+                        resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [])
+                }
                 guard resource.resourceName.isEmpty || resource.resourceName == String(broker.config.nodeId) else {
                     return .init(
                         errorCode: .invalidRequest, errorMessage: "this is broker \(broker.config.nodeId)",

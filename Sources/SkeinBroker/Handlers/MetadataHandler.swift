@@ -3,7 +3,9 @@ import SkeinLog
 import SkeinProtocol
 
 /// Metadata: this broker is the only node, the controller and the leader of every partition.
-/// Topics a client asks for are auto-created when the broker and the request both allow it.
+/// Topics a client asks for are auto-created when the broker and the request both allow it, and the
+/// principal may (CREATE on the cluster or the topic). Only topics the principal may DESCRIBE are shown: a
+/// listing of all topics leaves the others out, a named one answers TOPIC_AUTHORIZATION_FAILED.
 enum MetadataHandler {
     static func handle(_ request: MetadataRequest, context: RequestContext, broker: Broker) {
         let config = broker.config
@@ -17,15 +19,26 @@ enum MetadataHandler {
                 guard TopicPartition.isValidTopicName(name) else {
                     return MetadataResponse.Topic(errorCode: .invalidTopicException, name: name, partitions: [])
                 }
+                guard context.authorized(broker, .describe, .topic, name) else {
+                    return MetadataResponse.Topic(errorCode: .topicAuthorizationFailed, name: name, partitions: [])
+                }
                 // v0-v3 have no allowAutoTopicCreation field and always auto-create, as Kafka did.
                 let allow = context.version < 4 || request.allowAutoTopicCreation
+                if allow && config.autoCreateTopics && broker.topics.topic(name) == nil
+                    && !context.authorizedOnCluster(broker, .create)
+                    && !context.authorized(broker, .create, .topic, name)
+                {
+                    return MetadataResponse.Topic(errorCode: .topicAuthorizationFailed, name: name, partitions: [])
+                }
                 guard let topic = broker.topicCreatingIfAllowed(name, allowAutoCreate: allow) else {
                     return MetadataResponse.Topic(errorCode: .unknownTopicOrPartition, name: name, partitions: [])
                 }
                 return describe(topic, nodeId: config.nodeId)
             }
         } else {
-            topics = broker.topics.allTopics.map { describe($0, nodeId: config.nodeId) }
+            topics = broker.topics.allTopics
+                .filter { context.authorized(broker, .describe, .topic, $0.name, countDenial: false) }
+                .map { describe($0, nodeId: config.nodeId) }
         }
         context.reply(
             MetadataResponse(
