@@ -18,6 +18,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syslog
     /// A first byte choosing the size cap and read size, then a syslog TCP stream (RFC 6587 framing).
     case syslogFraming = "syslog-framing"
+    /// A selector byte (API and version) and the body of a CreateAcls, DescribeAcls or DeleteAcls request.
+    case aclRequest = "acl-request"
 
     /// Runs `input` through the target and returns the invariants it broke, empty when all held. Inputs the
     /// code rightly refuses (an error thrown) are not violations; only a crash or a wrong answer is.
@@ -30,6 +32,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .recovery: RecoveryTarget.check(input, &violations)
         case .syslog: SyslogParserTarget.check(input, &violations)
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
+        case .aclRequest: AclRequestTarget.check(input, &violations)
         }
         return violations.messages
     }
