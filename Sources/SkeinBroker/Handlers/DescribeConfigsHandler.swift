@@ -54,6 +54,9 @@ enum DescribeConfigsHandler {
     static func brokerEntries(_ config: BrokerConfig) -> [TopicConfig.Entry] {
         let defaults = config.logDefaults
         let values: [(String, String)] = [
+            // Kafka reports it too; tools read it to tell "no authorizer" from "no ACLs" (librdkafka drops
+            // DescribeAcls' SECURITY_DISABLED).
+            ("authorizer.class.name", config.authorizer.className),
             ("auto.create.topics.enable", String(config.autoCreateTopics)),
             ("compression.type", config.compressionType),
             ("delete.topic.enable", String(config.deleteTopicEnable)),
