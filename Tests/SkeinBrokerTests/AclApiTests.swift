@@ -164,7 +164,10 @@ import Testing
             let heartbeat = try client.roundTrip(
                 HeartbeatRequest(groupId: "g", generationId: 1, memberId: "m"), version: 4)
             #expect(heartbeat.errorCode == .groupAuthorizationFailed)
-            #expect(try client.roundTrip(DescribeClusterRequest(), version: 0).errorCode == .clusterAuthorizationFailed)
+            // DescribeCluster answers anyone, as Kafka's brokers do; without DESCRIBE the operations are none.
+            let cluster = try client.roundTrip(
+                DescribeClusterRequest(includeClusterAuthorizedOperations: true), version: 0)
+            #expect(cluster.errorCode == .noError && cluster.clusterAuthorizedOperations == 0)
             let idempotent = try client.roundTrip(
                 InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1), version: 4)
             #expect(idempotent.errorCode == .clusterAuthorizationFailed)
@@ -186,6 +189,15 @@ import Testing
             let allowed = try client.roundTrip(
                 InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1), version: 4)
             #expect(allowed.errorCode == .noError && allowed.producerId >= 0)
+            try broker.broker.authorizer.create([
+                AclBinding(
+                    resourceType: .cluster, resourceName: aclClusterResourceName, principal: "User:*", operation: .alter
+                )
+            ])
+            let operations = try client.roundTrip(
+                DescribeClusterRequest(includeClusterAuthorizedOperations: true), version: 0
+            ).clusterAuthorizedOperations
+            #expect(operations == 1 << 7 | 1 << 8)  // ALTER, and the DESCRIBE it implies
         }
     }
 
