@@ -42,10 +42,13 @@ enum ProduceHandler {
                 continue
             }
             // Auto-creation by a produce also needs CREATE, on the cluster or the topic, as through Metadata.
-            let metadata = broker.topicCreatingIfAllowed(
-                topic.name,
-                allowAutoCreate: !broker.authorizer.enabled || context.authorizedOnCluster(broker, .create)
-                    || context.authorized(broker, .create, .topic, topic.name))
+            // Asked only for a topic that is missing, so the data path pays one check per topic.
+            let metadata =
+                broker.topics.topic(topic.name)
+                ?? broker.topicCreatingIfAllowed(
+                    topic.name,
+                    allowAutoCreate: !broker.authorizer.enabled || context.authorizedOnCluster(broker, .create)
+                        || context.authorized(broker, .create, .topic, topic.name))
             for partition in topic.partitions {
                 let outcome = appendPartition(
                     topic: topic.name, metadata: metadata, partition: partition, version: context.version,
