@@ -3,17 +3,6 @@ import SkeinProtocol
 /// Kafka's authorization rules over the ACLs that apply to one resource, as pure functions so they can be
 /// tested without a broker. `Authorizer` finds the applicable ACLs and caches them.
 enum AclRules {
-    /// The ACL operations that grant `operation`: itself and ALL, and for the two describe operations the
-    /// operations that imply them (whoever may read, write, delete or alter a resource may see it; whoever
-    /// may alter configs may see them). DENY never goes through this: a DENY on READ does not hide a topic.
-    static func granting(_ operation: AclOperation) -> [AclOperation] {
-        switch operation {
-        case .describe: [.describe, .read, .write, .delete, .alter, .all]
-        case .describeConfigs: [.describeConfigs, .alterConfigs, .all]
-        default: [operation, .all]
-        }
-    }
-
     static func principalMatches(_ acl: AclBinding, _ principal: String) -> Bool {
         acl.principal == principal || acl.principal == AclBinding.wildcardPrincipal
     }
@@ -30,17 +19,42 @@ enum AclRules {
         applicable acls: [AclBinding], principal: String, host: () -> String, operation: AclOperation,
         allowEveryoneIfNoAclFound: Bool
     ) -> Bool {
-        if acls.isEmpty { return allowEveryoneIfNoAclFound }
-        let granting = granting(operation)
+        decide(
+            candidates: acls, anyAclOnResource: !acls.isEmpty, principal: principal, host: host,
+            operation: operation, allowEveryoneIfNoAclFound: allowEveryoneIfNoAclFound)
+    }
+
+    /// The same, over `candidates` that may be only some of the ACLs on the resource (those of the principal
+    /// and of `User:*`, as `Authorizer` indexes them); `anyAclOnResource` says whether the resource has any.
+    static func decide(
+        candidates: some Sequence<AclBinding>, anyAclOnResource: Bool, principal: String, host: () -> String,
+        operation: AclOperation, allowEveryoneIfNoAclFound: Bool
+    ) -> Bool {
+        if !anyAclOnResource { return allowEveryoneIfNoAclFound }
         var allowed = false
-        for acl in acls where principalMatches(acl, principal) && hostMatches(acl, host) {
+        for acl in candidates where principalMatches(acl, principal) {
             switch acl.permission {
-            case .deny where acl.operation == operation || acl.operation == .all: return false
-            case .allow where granting.contains(acl.operation): allowed = true
+            case .deny where acl.operation == operation || acl.operation == .all:
+                if hostMatches(acl, host) { return false }
+            case .allow where !allowed && grants(acl.operation, operation):
+                if hostMatches(acl, host) { allowed = true }
             default: continue
             }
         }
         return allowed
+    }
+
+    /// Whether an ALLOW of operation `granted` allows `operation`: itself and ALL, and for the two describe
+    /// operations those that imply them (whoever may read, write, delete or alter a resource may see it;
+    /// whoever may alter configs may see them). DENY never goes through this: a DENY on READ does not hide
+    /// a topic.
+    static func grants(_ granted: AclOperation, _ operation: AclOperation) -> Bool {
+        if granted == operation || granted == .all { return true }
+        switch operation {
+        case .describe: return granted == .read || granted == .write || granted == .delete || granted == .alter
+        case .describeConfigs: return granted == .alterConfigs
+        default: return false
+        }
     }
 
     /// KIP-679's question "may this principal do `operation` on some resource of this type", asked of
@@ -52,14 +66,13 @@ enum AclRules {
         allowEveryoneIfNoAclFound: Bool
     ) -> Bool {
         if acls.isEmpty { return allowEveryoneIfNoAclFound }
-        let granting = granting(operation)
         var allows: [AclBinding] = []
         var denies: [AclBinding] = []
         for acl in acls where principalMatches(acl, principal) && hostMatches(acl, host) {
             if acl.permission == .deny && (acl.operation == operation || acl.operation == .all) {
                 if acl.patternType == .literal && acl.resourceName == AclBinding.wildcardResource { return false }
                 denies.append(acl)
-            } else if acl.permission == .allow && granting.contains(acl.operation) {
+            } else if acl.permission == .allow && grants(acl.operation, operation) {
                 allows.append(acl)
             }
         }

@@ -51,11 +51,23 @@ public final class Authorizer: Sendable {
         var name: String
     }
 
+    /// The ACLs that apply to one resource, by principal, so a check reads only the principal's own and
+    /// the `User:*` ones however many other principals have ACLs on the resource.
+    struct Applicable {
+        var any: Bool
+        var byPrincipal: [String: [AclBinding]]
+
+        init(_ acls: [AclBinding]) {
+            any = !acls.isEmpty
+            byPrincipal = Dictionary(grouping: acls, by: \.principal)
+        }
+    }
+
     struct State {
         var acls: [AclBinding] = []
         var byType: [AclResourceType: [AclBinding]] = [:]
         var version: UInt64 = 0
-        var cache: [ResourceKey: [AclBinding]] = [:]
+        var cache: [ResourceKey: Applicable] = [:]
 
         init(acls: [AclBinding]) {
             self.acls = acls
@@ -95,9 +107,12 @@ public final class Authorizer: Sendable {
         let principalText = principal.description
         if config.superUsers.contains(principalText) { return true }
         let applicable = applicableAcls(ResourceKey(type: type, name: name))
+        let own = applicable.byPrincipal[principalText] ?? []
+        let everyone = applicable.byPrincipal[AclBinding.wildcardPrincipal] ?? []
         let allowed = AclRules.decide(
-            applicable: applicable, principal: principalText, host: { AclRules.clientAddress(fromRemote: remote) },
-            operation: operation, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound)
+            candidates: [own, everyone].joined(), anyAclOnResource: applicable.any, principal: principalText,
+            host: { AclRules.clientAddress(fromRemote: remote) }, operation: operation,
+            allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound)
         if !allowed && countDenial { denials?.labels(operation.description, type.description).increment() }
         return allowed
     }
@@ -116,10 +131,10 @@ public final class Authorizer: Sendable {
             operation: operation, allowEveryoneIfNoAclFound: config.allowEveryoneIfNoAclFound)
     }
 
-    private func applicableAcls(_ key: ResourceKey) -> [AclBinding] {
+    private func applicableAcls(_ key: ResourceKey) -> Applicable {
         state.withLock { state in
             if let cached = state.cache[key] { return cached }
-            let found = (state.byType[key.type] ?? []).filter { $0.applies(to: key.name) }
+            let found = Applicable((state.byType[key.type] ?? []).filter { $0.applies(to: key.name) })
             if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
             state.cache[key] = found
             return found
