@@ -75,11 +75,14 @@ let package = Package(
         // and skein-agent. Own code, not libsystemd: the protocol is one datagram on a unix socket and a
         // `<N>` prefix per line, and skeind then needs no libsystemd at all.
         .target(name: "SkeinSystemd", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // SASL mechanisms (PLAIN, SCRAM-SHA-256/512) for both sides, and the SCRAM credential file: no NIO,
+        // so the exchanges are unit-tested with the RFC vectors and fuzzed directly.
+        .target(name: "SkeinSASL", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The broker: NIO server, one handler per Kafka API, topic metadata, producer state.
         .target(
             name: "SkeinBroker",
             dependencies: [
-                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP",
+                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP", "SkeinSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -117,7 +120,7 @@ let package = Package(
         .target(
             name: "SkeinClient",
             dependencies: [
-                "SkeinProtocol", "SkeinCompression",
+                "SkeinProtocol", "SkeinCompression", "SkeinSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,7 +140,7 @@ let package = Package(
         .target(
             name: "SkeinTool",
             dependencies: [
-                "SkeinClient", "SkeinProtocol", "SkeinCompression",
+                "SkeinClient", "SkeinProtocol", "SkeinCompression", "SkeinSASL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -218,7 +221,7 @@ let package = Package(
         .target(
             name: "SkeinFuzzTargets",
             dependencies: [
-                "CCRC32C", "SkeinCompression", "SkeinLog", "SkeinProtocol", "SkeinSyslogSource",
+                "CCRC32C", "SkeinCompression", "SkeinLog", "SkeinProtocol", "SkeinSASL", "SkeinSyslogSource",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Fuzz/SkeinFuzzTargets"
@@ -265,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinBrokerTests",
-            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", "SkeinSASL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
         .testTarget(name: "SkeinSystemdTests", dependencies: ["SkeinSystemd"]),
@@ -275,6 +278,7 @@ let package = Package(
             dependencies: ["SkeinProtocol", "SkeinCompression", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinCompressionTests", dependencies: ["SkeinCompression"]),
+        .testTarget(name: "SkeinSASLTests", dependencies: ["SkeinSASL"]),
         .testTarget(
             name: "SkeinClientTests",
             dependencies: [

@@ -20,6 +20,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syslogFraming = "syslog-framing"
     /// A selector byte (API and version) and the body of a CreateAcls, DescribeAcls or DeleteAcls request.
     case aclRequest = "acl-request"
+    /// A SASL exchange before login: PLAIN, or SCRAM's client-first and client-final messages.
+    case sasl
 
     /// Runs `input` through the target and returns the invariants it broke, empty when all held. Inputs the
     /// code rightly refuses (an error thrown) are not violations; only a crash or a wrong answer is.
@@ -33,6 +35,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .syslog: SyslogParserTarget.check(input, &violations)
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
         case .aclRequest: AclRequestTarget.check(input, &violations)
+        case .sasl: SASLTarget.check(input, &violations)
         }
         return violations.messages
     }

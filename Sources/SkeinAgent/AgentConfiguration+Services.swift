@@ -9,11 +9,11 @@ extension AgentConfiguration {
     /// The host-metrics source with its own shipper (sample sets are not log records: the newest
     /// matters most, so its buffer drops the oldest rather than pausing anything).
     public func makeHostMetricsService(logger: Logger) -> HostMetricsService {
-        let shipper = RecordShipper(
-            settings: .init(
-                bootstrapServers: bootstrapServers, topic: hostMetrics.topic, clientId: clientId,
-                capacity: bufferRecords, compression: hostMetrics.compression),
-            logger: logger)
+        var settings = RecordShipper.Settings(
+            bootstrapServers: bootstrapServers, topic: hostMetrics.topic, clientId: clientId,
+            capacity: bufferRecords, compression: hostMetrics.compression)
+        settings.sasl = delivery.sasl
+        let shipper = RecordShipper(settings: settings, logger: logger)
         return HostMetricsService(
             sampler: makeSampler(), shipper: shipper, shutdownFlush: .seconds(shutdownFlushSeconds), logger: logger)
     }

@@ -3,6 +3,7 @@ import Logging
 import SkeinLog
 import SkeinMetrics
 import SkeinProtocol
+import SkeinSASL
 
 /// The broker's state shared by every connection: storage, topic metadata, producer state and the fetch
 /// requests waiting for data. Request handlers live in `Handlers/`, one file per Kafka API.
@@ -23,6 +24,8 @@ public final class Broker: @unchecked Sendable {
     public let metrics = BrokerMetrics()
     /// ACLs and the decisions every handler asks for before acting (README "Authorization (ACLs)").
     public let authorizer: Authorizer
+    /// SASL mechanisms, the SCRAM credential store and the failed-login delay (issue #15).
+    public let sasl: SASLAuthenticator
     let topicLock = NSLock()
     /// Topics whose partitions are being created, with their partition counts, and topics being grown by
     /// CreatePartitions, with the partitions being added (under `topicLock`): they count against
@@ -54,6 +57,8 @@ public final class Broker: @unchecked Sendable {
         let registry = try TopicRegistry(dataDirectory: directory)
         self.authorizer = try Authorizer(
             config: config.authorizer, dataDirectory: directory, metrics: metrics.registry)
+        self.sasl = try SASLAuthenticator(
+            settings: config.sasl, dataDirectory: directory, registry: metrics.registry)
         let defaults = config.logDefaults
         self.recompressor = Recompressor()
         let descriptors = DescriptorCache(
@@ -165,6 +170,7 @@ public final class Broker: @unchecked Sendable {
     static let ownedEntries: Set<String> = [
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
         Authorizer.fileName,
+        CredentialStore.fileName,
     ]
 
     /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the

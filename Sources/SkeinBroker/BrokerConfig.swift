@@ -72,6 +72,11 @@ public struct BrokerConfig: Sendable, Equatable {
     public var connectionLogIntervalMs: Int64 = 10_000
     /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found` (README "Authorization (ACLs)").
     public var authorizer = AuthorizerConfig()
+    /// SASL (issue #15): `sasl.enabled.mechanisms` and the failed-login delay.
+    public var sasl = SASLSettings()
+    /// The security protocol of the listener, from the `SASL_PLAINTEXT://` scheme of `listeners`
+    /// (until the listener model of issue #15 replaces it).
+    public var listenerSecurityProtocol = SecurityProtocol.plaintext
 
     public init() {}
 
@@ -113,6 +118,9 @@ public struct BrokerConfig: Sendable, Equatable {
             let (host, port) = try Self.parseHostPort(value, name: name)
             listenHost = host
             listenPort = port
+            if let scheme = value.trimmingSpaces.split(separator: ":").first, value.contains("://") {
+                listenerSecurityProtocol = SecurityProtocol(rawValue: String(scheme).uppercased()) ?? .plaintext
+            }
         case "http.listen":
             if value.trimmingSpaces.lowercased() == "off" {
                 httpListen = nil
@@ -196,6 +204,7 @@ public struct BrokerConfig: Sendable, Equatable {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")
             }
             logDefaults.timestampType = type
+        case _ where SASLSettings.names.contains(name): try sasl.apply(name, value)
         default:
             throw InvalidSetting(name: name, value: value, reason: "unknown setting")
         }

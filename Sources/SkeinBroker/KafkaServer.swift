@@ -20,6 +20,8 @@ public enum HandlerResult: Sendable {
     case closeConnection(reason: String)
     /// A request refused by closing the connection (after earlier responses), already logged.
     case refused
+    /// A last answer, then the connection is closed (a failed SASL login, as Kafka does).
+    case partsThenClose([ResponsePart])
 
     static func frame(_ buffer: ByteBuffer) -> HandlerResult { .parts([.bytes(buffer)]) }
 }
@@ -181,6 +183,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             case .refused:
                 closeAfterWrites(context: context)
                 return
+            case .partsThenClose(let parts):
+                for part in parts { write(part, context: context) }
+                closeAfterWrites(context: context)
+                return
             }
         }
         if wrote { context.flush() }
@@ -322,7 +328,9 @@ public final class KafkaServer: Sendable {
                             maximumFrameBytes: maxFrame, partialTimeout: partialTimeout, budget: budget,
                             timedOut: timedOut))
                     try pipeline.addHandler(
-                        KafkaConnectionHandler(router: router, logger: logger, warnings: warnings, budget: budget))
+                        KafkaConnectionHandler(
+                            router: router, logger: logger, warnings: warnings, budget: budget,
+                            securityProtocol: config.listenerSecurityProtocol))
                 }
             }
         let channel: any Channel

@@ -15,11 +15,20 @@ struct RequestContext: Sendable {
 
     /// Encodes `response` with the header version its API and version call for, and sends it.
     func reply<Response: KafkaResponseMessage>(_ response: Response) {
+        reply(response, thenClose: false)
+    }
+
+    /// Sends `response`, then closes the connection (a failed or out-of-order SASL exchange).
+    func replyThenClose<Response: KafkaResponseMessage>(_ response: Response) {
+        reply(response, thenClose: true)
+    }
+
+    private func reply<Response: KafkaResponseMessage>(_ response: Response, thenClose: Bool) {
         var buffer = ByteBufferAllocator().buffer(capacity: 128)
         do {
             try ResponseFrame.encode(response, version: version, correlationId: header.correlationId, into: &buffer)
             if ResponseErrors.containsError(response) { outcome.markFailed() }
-            respond(.frame(buffer))
+            respond(thenClose ? .partsThenClose([.bytes(buffer)]) : .frame(buffer))
         } catch {
             respond(.closeConnection(reason: "cannot encode \(Response.apiKey) v\(version) response: \(error)"))
         }
@@ -43,6 +52,13 @@ final class RequestRouter: Sendable {
         .describeTransactions, .listTransactions,
         .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
         .describeAcls, .createAcls, .deleteAcls,
+        .saslHandshake, .saslAuthenticate, .describeUserScramCredentials, .alterUserScramCredentials,
+    ]
+
+    /// What a connection on a SASL listener may send before it has logged in; anything else closes it,
+    /// as in Kafka.
+    static let beforeAuthentication: Set<Int16> = [
+        ApiKey.apiVersions.rawValue, ApiKey.saslHandshake.rawValue, ApiKey.saslAuthenticate.rawValue,
     ]
 
     init(broker: Broker, warnings: LogRateLimiter) {
@@ -57,12 +73,18 @@ final class RequestRouter: Sendable {
         let apiKey = payload.getInteger(at: payload.readerIndex, as: Int16.self)
         let respond: Respond = { result in
             switch result {
-            case .parts: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: outcome.failed)
+            case .parts, .partsThenClose:
+                metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: outcome.failed)
             case .nothing: metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: false)
             case .closeConnection, .refused:
                 metrics.requestFinished(apiKey: apiKey, startedNanos: startedNanos, failed: true)
             }
             handOver(result)
+        }
+        let session = connection.session
+        if !session.authenticated, session.saslBareTokens.withLock({ $0 }) {
+            SaslAuthenticateHandler.handleBareToken(payload, connection: connection, broker: broker, respond: respond)
+            return
         }
         var buffer = payload
         let header: RequestHeader
@@ -73,6 +95,12 @@ final class RequestRouter: Sendable {
             return
         }
         let client = "client \(header.clientId.quotedForLog), correlation \(header.correlationId)"
+        guard connection.session.authenticated || Self.beforeAuthentication.contains(header.apiKey) else {
+            refuse(
+                .unauthenticated, "API key \(header.apiKey) before SASL authentication (\(client))",
+                connection: connection, respond: respond)
+            return
+        }
         guard let api = header.api, Self.implemented.contains(api) else {
             refuse(
                 .unsupported, "unknown API key \(header.apiKey) v\(header.apiVersion) (\(client))",
@@ -145,14 +173,27 @@ final class RequestRouter: Sendable {
         case .describeAcls(let request): DescribeAclsHandler.handle(request, context: context, broker: broker)
         case .createAcls(let request): CreateAclsHandler.handle(request, context: context, broker: broker)
         case .deleteAcls(let request): DeleteAclsHandler.handle(request, context: context, broker: broker)
+        case .saslHandshake(let request): SaslHandshakeHandler.handle(request, context: context, broker: broker)
+        case .saslAuthenticate(let request): SaslAuthenticateHandler.handle(request, context: context, broker: broker)
+        case .describeUserScramCredentials(let request):
+            DescribeUserScramCredentialsHandler.handle(request, context: context, broker: broker)
+        case .alterUserScramCredentials(let request):
+            AlterUserScramCredentialsHandler.handle(request, context: context, broker: broker)
         }
     }
 
     private enum Refusal: String {
         case unsupported = "unsupported request"
         case malformed = "malformed request"
+        case unauthenticated = "request before authentication"
 
-        var metricReason: String { self == .unsupported ? "unsupported_request" : "malformed_request" }
+        var metricReason: String {
+            switch self {
+            case .unsupported: "unsupported_request"
+            case .malformed: "malformed_request"
+            case .unauthenticated: "unauthenticated_request"
+            }
+        }
     }
 
     /// Closes the connection after earlier responses, as Kafka does for a request it cannot parse or

@@ -8,11 +8,13 @@ public actor AdminClient {
     public let metadata: ClusterMetadata
     private let logger: Logger
 
-    public init(bootstrapServers: [String], logger: Logger = Logger(label: "skein-admin")) throws {
+    public init(
+        bootstrapServers: [String], logger: Logger = Logger(label: "skein-admin"), sasl: SASLClientSettings? = nil
+    ) throws {
         self.logger = logger
         metadata = try ClusterMetadata(
             bootstrapServers: bootstrapServers, clientId: "skein-admin", allowAutoTopicCreation: false,
-            logger: logger)
+            logger: logger, sasl: sasl)
     }
 
     /// Shares `metadata` with a consumer or producer of the same cluster; `close` leaves it open.
@@ -246,7 +248,8 @@ public actor AdminClient {
         }
         try Self.check(found.errorCode, found.errorMessage, context: "find coordinator of \(groupId)")
         if let known = try? await metadata.connection(toNode: found.nodeId) { return known }
-        return try await KafkaConnection.connect(host: found.host, port: Int(found.port), clientId: metadata.clientId)
+        return try await KafkaConnection.connect(
+            host: found.host, port: Int(found.port), clientId: metadata.clientId, sasl: metadata.sasl)
     }
 
     static func check(_ code: ErrorCode, _ message: String?, context: String) throws {

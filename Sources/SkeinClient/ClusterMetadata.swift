@@ -66,15 +66,18 @@ public actor ClusterMetadata {
     /// Whether asking for an unknown topic creates it (`allow.auto.create.topics`). Producers want
     /// this; readers and admin tools must not create a topic by mistyping its name.
     public let allowAutoTopicCreation: Bool
+    /// The SASL login every connection of this client makes (nil: none).
+    public nonisolated let sasl: SASLClientSettings?
 
     /// - Parameter bootstrapServers: "host:port" entries; any one reachable broker is enough.
     public init(
         bootstrapServers: [String], clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         allowAutoTopicCreation: Bool = true,
-        logger: Logger = Logger(label: "skein-client")
+        logger: Logger = Logger(label: "skein-client"), sasl: SASLClientSettings? = nil
     ) throws {
         self.allowAutoTopicCreation = allowAutoTopicCreation
+        self.sasl = sasl
         guard !bootstrapServers.isEmpty else { throw KafkaClientError.invalidConfiguration("no bootstrap servers") }
         self.bootstrapServers = try bootstrapServers.map(Self.parseHostPort)
         self.clientId = clientId
@@ -219,8 +222,10 @@ public actor ClusterMetadata {
         }
         let group = self.group
         let clientId = self.clientId
+        let sasl = self.sasl
         let task = Task {
-            try await KafkaConnection.connect(host: address.host, port: address.port, clientId: clientId, group: group)
+            try await KafkaConnection.connect(
+                host: address.host, port: address.port, clientId: clientId, group: group, sasl: sasl)
         }
         connections[nodeId] = task
         return try await task.value
@@ -237,7 +242,7 @@ public actor ClusterMetadata {
         for server in bootstrapServers {
             do {
                 let connection = try await KafkaConnection.connect(
-                    host: server.host, port: server.port, clientId: clientId, group: group)
+                    host: server.host, port: server.port, clientId: clientId, group: group, sasl: sasl)
                 bootstrapConnection = connection
                 return connection
             } catch {

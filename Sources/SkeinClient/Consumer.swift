@@ -29,6 +29,8 @@ public struct ConsumerConfiguration: Sendable {
     /// could otherwise expand to gigabytes.
     public var maxDecompressedBatchBytes: Int = 256 * 1024 * 1024
     public var clientId: String = "skein-consumer"
+    /// `security.protocol` SASL_PLAINTEXT with `sasl.mechanism`, `sasl.username`, `sasl.password`; nil: no login.
+    public var sasl: SASLClientSettings?
     /// `isolation.level`: read_committed (the default, as in Java and librdkafka) sees only
     /// committed transactions; read_uncommitted also sees open and aborted ones.
     public var isolationLevel: IsolationLevel = .readCommitted
@@ -83,7 +85,8 @@ public actor Consumer {
     ) throws {
         self.configuration = configuration
         self.metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger)
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger,
+            sasl: configuration.sasl)
         self.ownsMetadata = true
         self.logger = logger
     }

@@ -55,7 +55,8 @@ public actor GroupConsumer {
         self.configuration = configuration
         self.logger = logger
         metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.consumer.clientId, logger: logger)
+            bootstrapServers: bootstrapServers, clientId: configuration.consumer.clientId, logger: logger,
+            sasl: configuration.consumer.sasl)
         consumer = Consumer(metadata: metadata, configuration: configuration.consumer, logger: logger)
     }
 
@@ -343,7 +344,7 @@ public actor GroupConsumer {
             throw KafkaClientError.broker(found.errorCode, context: "FindCoordinator \(groupId)")
         }
         let coordinator = try await KafkaConnection.connect(
-            host: found.host, port: Int(found.port), clientId: metadata.clientId)
+            host: found.host, port: Int(found.port), clientId: metadata.clientId, sasl: metadata.sasl)
         self.coordinator = coordinator
         return coordinator
     }

@@ -20,6 +20,8 @@ public enum KafkaClientError: Error, Sendable, Equatable, CustomStringConvertibl
     case closed
     /// The configuration cannot work (e.g. idempotence without acks=all).
     case invalidConfiguration(String)
+    /// The broker refused the SASL login (wrong password, unknown mechanism).
+    case authentication(String)
     /// Another producer with the same `transactional.id` has started (PRODUCER_FENCED or
     /// INVALID_PRODUCER_EPOCH): this producer can do nothing more and must be closed.
     case producerFenced(String)
@@ -63,6 +65,7 @@ public enum KafkaClientError: Error, Sendable, Equatable, CustomStringConvertibl
         case .timedOut(let what): "timed out: \(what)"
         case .closed: "closed"
         case .invalidConfiguration(let detail): "invalid configuration: \(detail)"
+        case .authentication(let detail): "authentication failed: \(detail)"
         case .producerFenced(let detail): "producer fenced: \(detail)"
         case .transactionAbortRequired(let detail): "transaction must be aborted: \(detail)"
         case .invalidTransactionState(let detail): "invalid transaction state: \(detail)"

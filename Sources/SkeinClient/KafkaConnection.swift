@@ -28,7 +28,8 @@ public final class KafkaConnection: Sendable {
     /// version the broker is known to accept.
     public static func connect(
         host: String, port: Int, clientId: String = "skein-client",
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: TimeAmount = .seconds(10)
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: TimeAmount = .seconds(10),
+        sasl: SASLClientSettings? = nil
     ) async throws -> KafkaConnection {
         let channel: Channel
         do {
@@ -47,7 +48,10 @@ public final class KafkaConnection: Sendable {
         }
         do {
             let versions = try await negotiate(channel: channel, clientId: clientId)
-            return KafkaConnection(host: host, port: port, channel: channel, clientId: clientId, versions: versions)
+            let connection = KafkaConnection(
+                host: host, port: port, channel: channel, clientId: clientId, versions: versions)
+            if let sasl { try await connection.authenticate(sasl) }
+            return connection
         } catch {
             try? await channel.close()
             throw error

@@ -45,7 +45,8 @@ public actor Producer {
         try configuration.validate()
         self.configuration = configuration
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger)
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger,
+            sasl: configuration.sasl)
         self.metadata = metadata
         self.ownsMetadata = true
         self.logger = logger

@@ -346,7 +346,7 @@ actor TransactionManager {
             coordinator = shared
         } else {
             coordinator = try await KafkaConnection.connect(
-                host: found.host, port: Int(found.port), clientId: configuration.clientId)
+                host: found.host, port: Int(found.port), clientId: configuration.clientId, sasl: metadata.sasl)
             ownedConnections.append(coordinator)
         }
         coordinators[key] = coordinator

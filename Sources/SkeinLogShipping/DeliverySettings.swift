@@ -1,9 +1,12 @@
+import SkeinClient
 import SkeinCompression
 
 /// How the agent delivers log records (`[delivery]` and parts of `[agent]` in its configuration).
 public struct DeliverySettings: Sendable, Equatable {
     public var bootstrapServers: [String]
     public var clientId = "skein-agent"
+    /// The SASL login of every broker connection (`[delivery]` `security_protocol = "SASL_PLAINTEXT"`).
+    public var sasl: SASLClientSettings?
     /// The record key, and part of the transactional id.
     public var hostName: String
     /// Tells apart several agents on one host; part of the transactional id.

@@ -172,7 +172,8 @@ public actor LogDelivery {
     private func establish() async throws {
         discardProducer()
         let metadata = try ClusterMetadata(
-            bootstrapServers: settings.bootstrapServers, clientId: settings.clientId, logger: logger)
+            bootstrapServers: settings.bootstrapServers, clientId: settings.clientId, logger: logger,
+            sasl: settings.sasl)
         self.metadata = metadata
         let connection = try await metadata.anyConnection()
         // Recovery reads read_committed wherever the broker has transactions, whatever the mode: records

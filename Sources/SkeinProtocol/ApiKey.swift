@@ -41,6 +41,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case describeAcls = 29
     case createAcls = 30
     case deleteAcls = 31
+    case saslHandshake = 17
+    case saslAuthenticate = 36
+    case describeUserScramCredentials = 50
+    case alterUserScramCredentials = 51
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -95,6 +99,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .describeCluster: 0...2
         case .describeProducers: 0...0
         case .describeAcls, .createAcls, .deleteAcls: 0...3
+        case .saslHandshake: 0...1
+        case .saslAuthenticate: 0...2
+        case .describeUserScramCredentials: 0...0
+        case .alterUserScramCredentials: 0...0
         }
     }
 
@@ -138,6 +146,11 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .describeCluster: 0
         case .describeProducers: 0
         case .describeAcls, .createAcls, .deleteAcls: 2
+        // SaslHandshake has no flexible version.
+        case .saslHandshake: 2
+        case .saslAuthenticate: 2
+        case .describeUserScramCredentials: 0
+        case .alterUserScramCredentials: 0
         }
     }
 
@@ -210,6 +223,10 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .describeAcls: "DescribeAcls"
         case .createAcls: "CreateAcls"
         case .deleteAcls: "DeleteAcls"
+        case .saslHandshake: "SaslHandshake"
+        case .saslAuthenticate: "SaslAuthenticate"
+        case .describeUserScramCredentials: "DescribeUserScramCredentials"
+        case .alterUserScramCredentials: "AlterUserScramCredentials"
         }
     }
 }

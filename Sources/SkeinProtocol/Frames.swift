@@ -39,6 +39,10 @@ public enum KafkaRequest: Equatable, Sendable {
     case describeAcls(DescribeAclsRequest)
     case createAcls(CreateAclsRequest)
     case deleteAcls(DeleteAclsRequest)
+    case saslHandshake(SaslHandshakeRequest)
+    case saslAuthenticate(SaslAuthenticateRequest)
+    case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
+    case alterUserScramCredentials(AlterUserScramCredentialsRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -82,6 +86,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .describeAcls(let m): m
         case .createAcls(let m): m
         case .deleteAcls(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         }
     }
 
@@ -126,6 +134,10 @@ public enum KafkaRequest: Equatable, Sendable {
         case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
         case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
         case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -173,6 +185,10 @@ public enum KafkaResponse: Equatable, Sendable {
     case describeAcls(DescribeAclsResponse)
     case createAcls(CreateAclsResponse)
     case deleteAcls(DeleteAclsResponse)
+    case saslHandshake(SaslHandshakeResponse)
+    case saslAuthenticate(SaslAuthenticateResponse)
+    case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
+    case alterUserScramCredentials(AlterUserScramCredentialsResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -215,6 +231,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .describeAcls(let m): m
         case .createAcls(let m): m
         case .deleteAcls(let m): m
+        case .saslHandshake(let m): m
+        case .saslAuthenticate(let m): m
+        case .describeUserScramCredentials(let m): m
+        case .alterUserScramCredentials(let m): m
         }
     }
 
@@ -259,6 +279,10 @@ public enum KafkaResponse: Equatable, Sendable {
         case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
         case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
         case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
+        case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
+        case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
+        case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
         }
     }
 

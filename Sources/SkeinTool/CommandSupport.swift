@@ -17,10 +17,59 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     @Flag(name: .long, help: "Log client internals (connections, retries) to stderr.")
     public var verbose = false
 
+    @Option(
+        name: .customLong("security-protocol"),
+        help: "Kafka's security.protocol: PLAINTEXT (default) or SASL_PLAINTEXT. Default: $SKEIN_SECURITY_PROTOCOL.")
+    public var securityProtocol: String = ProcessInfo.processInfo.environment["SKEIN_SECURITY_PROTOCOL"] ?? "PLAINTEXT"
+
+    @Option(
+        name: .customLong("sasl-mechanism"),
+        help: "sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Default: $SKEIN_SASL_MECHANISM, else SCRAM-SHA-512.")
+    public var saslMechanism: String = ProcessInfo.processInfo.environment["SKEIN_SASL_MECHANISM"] ?? "SCRAM-SHA-512"
+
+    @Option(name: .customLong("sasl-username"), help: "sasl.username. Default: $SKEIN_SASL_USERNAME.")
+    public var saslUsername: String? = ProcessInfo.processInfo.environment["SKEIN_SASL_USERNAME"]
+
+    @Option(
+        name: .customLong("sasl-password-file"),
+        help: ArgumentHelp(
+            "File whose first line is sasl.password.",
+            discussion: "Else $SKEIN_SASL_PASSWORD. Never on the command line, where ps shows it."))
+    public var saslPasswordFile: String?
+
     public init() {}
 
     public var servers: [String] {
         bootstrap.split(separator: ",").map { String($0) }
+    }
+
+    /// The SASL login of `--security-protocol SASL_PLAINTEXT`; nil for PLAINTEXT.
+    public func sasl() throws -> SASLClientSettings? {
+        switch securityProtocol.uppercased() {
+        case "PLAINTEXT": return nil
+        case "SASL_PLAINTEXT": break
+        default:
+            throw ToolError.usage("--security-protocol \(securityProtocol): expected PLAINTEXT or SASL_PLAINTEXT")
+        }
+        guard let username = saslUsername else {
+            throw ToolError.usage("SASL_PLAINTEXT needs --sasl-username (or $SKEIN_SASL_USERNAME)")
+        }
+        let password: String
+        if let file = saslPasswordFile {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ToolError.notFound("cannot read --sasl-password-file \(file)")
+            }
+            password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        } else if let fromEnvironment = ProcessInfo.processInfo.environment["SKEIN_SASL_PASSWORD"] {
+            password = fromEnvironment
+        } else {
+            throw ToolError.usage("SASL_PLAINTEXT needs --sasl-password-file or $SKEIN_SASL_PASSWORD")
+        }
+        do {
+            return try SASLClientSettings(mechanism: saslMechanism, username: username, password: password)
+        } catch {
+            throw ToolError.usage("\(error)")
+        }
     }
 
     public var logger: Logger {
@@ -33,8 +82,9 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public func withAdmin(_ body: @escaping @Sendable (AdminClient) async throws -> Void) async throws {
         let servers = self.servers
         let logger = self.logger
+        let sasl = try self.sasl()
         try await run {
-            let admin = try AdminClient(bootstrapServers: servers, logger: logger)
+            let admin = try AdminClient(bootstrapServers: servers, logger: logger, sasl: sasl)
             do {
                 try await body(admin)
             } catch {

@@ -109,7 +109,7 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
         var printed = 0
         var scanned = 0
         let limit = max ?? .max
-        let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger)
+        let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger, sasl: try connection.sasl())
         var configuration = ConsumerConfiguration()
         configuration.clientId = "skein-logs"
         configuration.isolationLevel = isolationLevel

@@ -74,6 +74,7 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
             return RecordHeader(key: pair.key, value: Array(pair.value.utf8))
         }
         var configuration = ProducerConfiguration()
+        configuration.sasl = try connection.sasl()
         configuration.compression = CompressionCodec(configName: compression)!
         configuration.acks = acks == "0" ? .none : acks == "1" ? .leader : .all
         configuration.enableIdempotence = configuration.acks == .all

@@ -34,10 +34,12 @@ public struct ReadSummary: Sendable {
 public struct RecordReader {
     let bootstrap: [String]
     let logger: Logger
+    let sasl: SASLClientSettings?
 
-    public init(bootstrap: [String], logger: Logger) {
+    public init(bootstrap: [String], logger: Logger, sasl: SASLClientSettings? = nil) {
         self.bootstrap = bootstrap
         self.logger = logger
+        self.sasl = sasl
     }
 
     public func read(
@@ -48,8 +50,8 @@ public struct RecordReader {
             throw ToolError.usage("--follow and --until cannot be combined")
         }
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false, logger: logger
-        )
+            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false, logger: logger,
+            sasl: sasl ?? configuration.sasl)
         let admin = AdminClient(metadata: metadata, logger: logger)
         let consumer = Consumer(metadata: metadata, configuration: configuration, logger: logger)
         do {

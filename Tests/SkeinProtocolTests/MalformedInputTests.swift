@@ -24,6 +24,9 @@ struct MalformedInputTests {
         VersionCase(api: .describeLogDirs, version: 4), VersionCase(api: .describeProducers, version: 0),
         VersionCase(api: .describeAcls, version: 1), VersionCase(api: .createAcls, version: 3),
         VersionCase(api: .deleteAcls, version: 2),
+        VersionCase(api: .saslHandshake, version: 1), VersionCase(api: .saslAuthenticate, version: 0),
+        VersionCase(api: .saslAuthenticate, version: 2), VersionCase(api: .describeUserScramCredentials, version: 0),
+        VersionCase(api: .alterUserScramCredentials, version: 0),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)

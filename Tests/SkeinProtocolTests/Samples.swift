@@ -267,6 +267,19 @@ enum Samples {
                         resourceType: 2, resourceName: "t", patternType: 3, principal: "User:bob", host: nil,
                         operation: 2, permissionType: 2),
                 ], unknownTaggedFields: tags)
+        case .saslHandshake:
+            return SaslHandshakeRequest(mechanism: "SCRAM-SHA-512")
+        case .saslAuthenticate:
+            return SaslAuthenticateRequest(authBytes: Array("n,,n=user,r=abc".utf8), unknownTaggedFields: tags)
+        case .describeUserScramCredentials:
+            return DescribeUserScramCredentialsRequest(
+                users: [.init(name: "alice"), .init(name: "bob")], unknownTaggedFields: extraTags)
+        case .alterUserScramCredentials:
+            return AlterUserScramCredentialsRequest(
+                deletions: [.init(name: "bob", mechanism: 1)],
+                upsertions: [
+                    .init(name: "alice", mechanism: 2, iterations: 8192, salt: [1, 2, 3], saltedPassword: [4, 5, 6])
+                ], unknownTaggedFields: extraTags)
         }
     }
 
@@ -636,6 +649,24 @@ enum Samples {
                         ]),
                     .init(errorCode: .securityDisabled, errorMessage: "no authorizer"),
                 ], unknownTaggedFields: tags)
+        case .saslHandshake:
+            return SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["PLAIN", "SCRAM-SHA-256"])
+        case .saslAuthenticate:
+            return SaslAuthenticateResponse(
+                errorCode: .saslAuthenticationFailed, errorMessage: "no", authBytes: [1, 2],
+                sessionLifetimeMs: v >= 1 ? 60_000 : 0, unknownTaggedFields: tags)
+        case .describeUserScramCredentials:
+            return DescribeUserScramCredentialsResponse(
+                throttleTimeMs: 1,
+                results: [
+                    .init(user: "alice", credentialInfos: [.init(mechanism: 2, iterations: 4096)]),
+                    .init(user: "carol", errorCode: .resourceNotFound, errorMessage: "no such user"),
+                ], unknownTaggedFields: extraTags)
+        case .alterUserScramCredentials:
+            return AlterUserScramCredentialsResponse(
+                throttleTimeMs: 2,
+                results: [.init(userName: "alice"), .init(userName: "bob", errorCode: .resourceNotFound)],
+                unknownTaggedFields: extraTags)
         }
     }
 }

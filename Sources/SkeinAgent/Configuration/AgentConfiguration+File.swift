@@ -1,3 +1,5 @@
+import Foundation
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinLogShipping
@@ -11,7 +13,8 @@ extension AgentConfiguration {
     ]
     static let deliveryKeys = [
         "topic", "compression", "exactly_once", "batch_max_bytes", "batch_linger_ms", "transaction_timeout_ms",
-        "checkpoint_interval_seconds", "checkpoint_max_age_seconds",
+        "checkpoint_interval_seconds", "checkpoint_max_age_seconds", "security_protocol", "sasl_mechanism",
+        "sasl_username", "sasl_password", "sasl_password_file",
     ]
     static let hostMetricsKeys = [
         "enabled", "interval", "topic", "proc_root", "sys_root", "agent_process_metrics", "compression",
@@ -113,6 +116,7 @@ extension AgentConfiguration {
         if let seconds = try table.number("checkpoint_max_age_seconds", in: 1...604_800) {
             delivery.checkpointMaxAgeSeconds = seconds
         }
+        try applyDeliverySASL(table)
         guard delivery.checkpointMaxAgeSeconds >= delivery.checkpointIntervalSeconds else {
             throw table.error(
                 table.contains("checkpoint_max_age_seconds")
@@ -202,5 +206,45 @@ extension AgentConfiguration {
             throw table.error(key, "none, gzip, snappy, lz4 or zstd, not '\(name)'")
         }
         return codec
+    }
+}
+
+extension AgentConfiguration {
+    /// `[delivery]`'s SASL keys. The password comes from a file (readable by the agent only) or, less safely,
+    /// from the configuration file itself; it never shows in the configuration summary.
+    mutating func applyDeliverySASL(_ table: ConfigTable) throws(ConfigFileError) {
+        let saslKeys = ["sasl_mechanism", "sasl_username", "sasl_password", "sasl_password_file"]
+        let protocolName = try table.nonEmptyString("security_protocol")?.uppercased() ?? "PLAINTEXT"
+        switch protocolName {
+        case "PLAINTEXT":
+            if let key = saslKeys.first(where: table.contains) {
+                throw table.error(key, "needs security_protocol = \"SASL_PLAINTEXT\"")
+            }
+            delivery.sasl = nil
+            return
+        case "SASL_PLAINTEXT": break
+        default: throw table.error("security_protocol", "expected \"PLAINTEXT\" or \"SASL_PLAINTEXT\"")
+        }
+        guard let username = try table.nonEmptyString("sasl_username") else {
+            throw table.error("sasl_username", "SASL_PLAINTEXT needs sasl_username")
+        }
+        let password: String
+        if let path = try table.nonEmptyString("sasl_password_file") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw table.error("sasl_password_file", "cannot read \(path)")
+            }
+            password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        } else if let inline = try table.string("sasl_password") {
+            password = inline
+        } else {
+            throw table.error("sasl_password_file", "SASL_PLAINTEXT needs sasl_password_file or sasl_password")
+        }
+        do {
+            delivery.sasl = try SASLClientSettings(
+                mechanism: try table.nonEmptyString("sasl_mechanism") ?? "SCRAM-SHA-512", username: username,
+                password: password)
+        } catch {
+            throw table.error("sasl_mechanism", "\(error)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import SkeinClient
 import SkeinCompression
 import SkeinFileSource
 import SkeinJournaldSource
@@ -83,6 +84,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         /// A checkpoint is written at least this often even when nothing flows, so that recovery finds an
         /// idle source's position within a bounded scan of the partition's tail.
         public var checkpointMaxAgeSeconds: Double = 3600
+        /// `security_protocol = "SASL_PLAINTEXT"` with `sasl_mechanism`, `sasl_username` and
+        /// `sasl_password_file` (or `sasl_password`): Kafka's client settings, in this file's spelling.
+        public var sasl: SASLClientSettings?
 
         public init() {}
     }
@@ -232,6 +236,7 @@ extension AgentConfiguration {
         settings.clientId = clientId
         settings.agentName = name
         settings.defaultTopic = delivery.topic
+        settings.sasl = delivery.sasl
         settings.compression = delivery.compression
         settings.exactlyOnce = delivery.exactlyOnce
         settings.batchMaxBytes = delivery.batchMaxBytes

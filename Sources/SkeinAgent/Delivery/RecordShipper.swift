@@ -42,6 +42,7 @@ public actor RecordShipper {
         public var clientId: String
         public var capacity: Int
         public var compression: CompressionCodec
+        public var sasl: SASLClientSettings?
         /// A send that has not completed by then counts as failed (the broker may be hung rather than
         /// down). Longer than the client's own worst case (10 s for metadata, 40 s for a request), so a
         /// send given up here is one the producer has stopped retrying as well.
@@ -191,6 +192,7 @@ public actor RecordShipper {
         configuration.acks = .all
         configuration.enableIdempotence = true
         configuration.clientId = settings.clientId
+        configuration.sasl = settings.sasl
         configuration.compression = settings.compression
         configuration.linger = .zero
         // Retrying is this actor's job: a producer that retried on its own could deliver a record

@@ -40,12 +40,38 @@ enum MetadataHandler {
                 .filter { context.authorized(broker, .describe, .topic, $0.name, countDenial: false) }
                 .map { describe($0, nodeId: config.nodeId) }
         }
-        context.reply(
-            MetadataResponse(
-                brokers: [
-                    .init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
-                ],
-                clusterId: config.clusterId, controllerId: config.nodeId, topics: topics))
+        var response = MetadataResponse(
+            brokers: [
+                .init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
+            ],
+            clusterId: config.clusterId, controllerId: config.nodeId, topics: topics)
+        // KIP-430: what the principal may do, as a bit field per operation code (librdkafka's
+        // describe_cluster and describe_topics ask through Metadata).
+        if request.includeClusterAuthorizedOperations {
+            response.clusterAuthorizedOperations = DescribeClusterHandler.clusterOperations(
+                context: context, broker: broker)
+        }
+        if request.includeTopicAuthorizedOperations {
+            for index in response.topics.indices where response.topics[index].errorCode == .noError {
+                guard let name = response.topics[index].name else { continue }
+                response.topics[index].topicAuthorizedOperations = topicOperations(
+                    name, context: context, broker: broker)
+            }
+        }
+        context.reply(response)
+    }
+
+    /// The operations Kafka reports for a topic.
+    static let topicOperations: [AclOperation] = [
+        .read, .write, .create, .delete, .alter, .describe, .describeConfigs, .alterConfigs,
+    ]
+
+    static func topicOperations(_ name: String, context: RequestContext, broker: Broker) -> Int32 {
+        var bits: Int32 = 0
+        for operation in topicOperations where context.authorized(broker, operation, .topic, name, countDenial: false) {
+            bits |= 1 << Int32(operation.rawValue)
+        }
+        return bits
     }
 
     static func describe(_ topic: TopicMetadata, nodeId: Int32) -> MetadataResponse.Topic {

@@ -36,6 +36,10 @@ public final class ConnectionSession: Sendable {
     public let securityProtocol: SecurityProtocol
     public let remote: String
     private let state: Mutex<State>
+    /// The SASL exchange between SaslHandshake and the last SaslAuthenticate round (SaslAuthenticateHandler).
+    let saslExchange = Mutex<SASLExchange?>(nil)
+    /// SaslHandshake v0 was used: the SASL tokens that follow come as bare frames, not SaslAuthenticate.
+    let saslBareTokens = Mutex(false)
 
     struct State {
         var principal: KafkaPrincipal = .anonymous
