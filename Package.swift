@@ -74,7 +74,7 @@ let package = Package(
         // sd_notify (READY, STATUS, STOPPING, WATCHDOG, EXTEND_TIMEOUT_USEC) and journal-aware logging for skeind
         // and skein-agent. Own code, not libsystemd: the protocol is one datagram on a unix socket and a
         // `<N>` prefix per line, and skeind then needs no libsystemd at all.
-        .target(name: "SkeinSystemd", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "SkeinSystemd", dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]),
         // SASL mechanisms (PLAIN, SCRAM-SHA-256/512) for both sides, and the SCRAM credential file: no NIO,
         // so the exchanges are unit-tested with the RFC vectors and fuzzed directly.
         .target(name: "SkeinSASL", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -185,7 +185,7 @@ let package = Package(
         .target(
             name: "SkeinSyslogSource",
             dependencies: [
-                "SkeinLogShipping", "SkeinMetrics",
+                "SkeinLogShipping", "SkeinMetrics", "SkeinMetricsHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -366,12 +366,15 @@ AGENT_PANELS = [
         ('sum by (instance, source, transport) (rate(skein_agent_syslog_messages_received_total{%s}[%s]))'
          % (S, RATE), "{{instance}} {{source}} {{transport}}"),
     ], unit="ops"),
-    panel("Parse errors and truncated messages", [
+    panel("Parse errors, truncated and kernel-dropped messages", [
         ('sum by (instance, source) (increase(skein_agent_syslog_parse_errors_total{%s}[%s]))' % (S, RATE),
          "parse errors {{instance}} {{source}}"),
         ('sum by (instance, source) (increase(skein_agent_syslog_truncated_total{%s}[%s]))' % (S, RATE),
          "truncated {{instance}} {{source}}"),
-    ], description="Messages kept raw with a parse_error field, and messages cut at max_message_bytes."),
+        ('sum by (instance, source) (increase(skein_agent_syslog_udp_kernel_drops_total{%s}[%s]))' % (S, RATE),
+         "kernel drops {{instance}} {{source}}"),
+    ], description="Messages kept raw with a parse_error field, messages cut at max_message_bytes, and UDP "
+                   "datagrams the kernel dropped before the agent read them (receive buffer full)."),
     panel("TCP connections", [
         ('sum by (instance, source) (skein_agent_syslog_connections{%s})' % S, "{{instance}} {{source}}"),
     ]),

@@ -22,6 +22,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case aclRequest = "acl-request"
     /// A SASL exchange before login: PLAIN, or SCRAM's client-first and client-final messages.
     case sasl
+    /// A selector byte, then a DescribeClientQuotas or AlterClientQuotas request body.
+    case clientQuotas = "client-quotas"
 
     /// Runs `input` through the target and returns the invariants it broke, empty when all held. Inputs the
     /// code rightly refuses (an error thrown) are not violations; only a crash or a wrong answer is.
@@ -36,6 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
         case .aclRequest: AclRequestTarget.check(input, &violations)
         case .sasl: SASLTarget.check(input, &violations)
+        case .clientQuotas: ClientQuotasTarget.check(input, &violations)
         }
         return violations.messages
     }

@@ -26,6 +26,8 @@ public final class Broker: @unchecked Sendable {
     public let authorizer: Authorizer
     /// SASL mechanisms, the SCRAM credential store and the failed-login delay (issue #15).
     public let sasl: SASLAuthenticator
+    /// Client quotas (`client-quotas.json`) and the produce and fetch rates measured against them.
+    public let quotas: QuotaEnforcer
     let topicLock = NSLock()
     /// Topics whose partitions are being created, with their partition counts, and topics being grown by
     /// CreatePartitions, with the partitions being added (under `topicLock`): they count against
@@ -71,6 +73,9 @@ public final class Broker: @unchecked Sendable {
         }
         self.topics = registry
         self.producers = try ProducerStateManager(directory: directory)
+        self.quotas = QuotaEnforcer(
+            store: try ClientQuotaStore(dataDirectory: directory), window: config.quotaWindow,
+            registry: metrics.registry)
         // Offsets live in their own hidden log directory: not a topic, never listed by Metadata.
         let offsetStore = try OffsetStore(directory: directory + "/.groups", clock: SystemClock(), logger: logger)
         self.groups = GroupCoordinator(config: config.groups, clock: SystemClock(), offsets: offsetStore)
@@ -171,6 +176,7 @@ public final class Broker: @unchecked Sendable {
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
         Authorizer.fileName,
         CredentialStore.fileName,
+        ClientQuotaStore.fileName,
     ]
 
     /// Says, once at startup, whether the partitions fit in the descriptor budget; when they do not, the

@@ -77,6 +77,9 @@ public struct BrokerConfig: Sendable, Equatable {
     /// The security protocol of the listener, from the `SASL_PLAINTEXT://` scheme of `listeners`
     /// (until the listener model of issue #15 replaces it).
     public var listenerSecurityProtocol = SecurityProtocol.plaintext
+    /// `quota.window.num` and `quota.window.size.seconds`: client quota rates are measured over this many
+    /// samples of this length (11 × 1 s, as in Kafka).
+    public var quotaWindow = QuotaWindow()
 
     public init() {}
 
@@ -199,6 +202,16 @@ public struct BrokerConfig: Sendable, Equatable {
         case "authorizer.class.name": authorizer.className = value.trimmingSpaces
         case "super.users": authorizer.superUsers = AuthorizerConfig.parseSuperUsers(value)
         case "allow.everyone.if.no.acl.found": authorizer.allowEveryoneIfNoAclFound = try boolean()
+        case "quota.window.num":
+            let samples: Int = try Self.positive(value, name: name)
+            guard samples >= 2 else { throw InvalidSetting(name: name, value: value, reason: "expected 2 or more") }
+            quotaWindow.samples = samples
+        case "quota.window.size.seconds":
+            let seconds: Int64 = try Self.positive(value, name: name)
+            guard seconds <= 3600 else {
+                throw InvalidSetting(name: name, value: value, reason: "expected 3600 or less")
+            }
+            quotaWindow.sampleMs = seconds * 1000
         case "log.message.timestamp.type":
             guard let type = LogConfig.TimestampType(rawValue: value.trimmingSpaces) else {
                 throw InvalidSetting(name: name, value: value, reason: "expected CreateTime or LogAppendTime")

@@ -10,6 +10,9 @@ import SkeinProtocol
 public enum ResponsePart: Sendable {
     case bytes(ByteBuffer)
     case file(FileSlice)
+    /// Not a byte: once the parts before it are written, the connection is not read for this many
+    /// milliseconds (a client over its quota, KIP-219). Requests already read wait until then too.
+    case throttle(milliseconds: Int32)
 }
 
 /// What a request handler hands back; `nothing` for requests that get no reply (Produce with acks=0).
@@ -50,6 +53,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private var nextToSend = 0
     private var finished: [Int: HandlerResult] = [:]
     private var readingPaused = false
+    /// Set while a quota throttle keeps the connection from being read (see `ResponsePart.throttle`).
+    private var mutedUntil: NIODeadline?
+    private var unmute: Scheduled<Void>?
+    private var readingOff = false
     private var closing = false
     /// Frame bytes (size field included) per dispatched request not yet answered; and the total of every
     /// request received and not yet answered, held ones included, given back when the channel goes.
@@ -84,6 +91,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // Answers still in flight have nowhere to go; their bytes are given back now, once.
         closing = true
+        unmute?.cancel()
         budget.release(unansweredBytes)
         unansweredBytes = 0
         requestBytes.removeAll()
@@ -112,11 +120,11 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             return
         }
         unansweredBytes += 4 + payload.readableBytes
-        if heldBehind != nil {
+        if heldBehind != nil || mutedUntil != nil {
             held.append(payload)
             if held.count >= Self.maxInFlight && !readingPaused {
                 readingPaused = true
-                context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+                setReading(false, context: context)
             }
             return
         }
@@ -153,7 +161,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         }
         if (nextSequence - nextToSend >= Self.maxInFlight || held.count >= Self.maxInFlight) && !readingPaused {
             readingPaused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+            setReading(false, context: context)
         }
     }
 
@@ -190,20 +198,58 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             }
         }
         if wrote { context.flush() }
-        if let holder = heldBehind, nextToSend > holder, !drainingHeld {
-            // Held requests may be answered inline, re-entering here; the flag keeps one drain loop.
+        if let holder = heldBehind, nextToSend > holder {
             heldBehind = nil
-            drainingHeld = true
-            while heldBehind == nil, !held.isEmpty, !closing {
-                dispatch(held.removeFirst(), context: context)
-            }
-            drainingHeld = false
+            drainHeld(context: context)
         }
+        resumeReadingIfDrained(context: context)
+    }
+
+    /// Dispatches held requests until one holds the rest again or a throttle mutes the connection.
+    private func drainHeld(context: ChannelHandlerContext) {
+        // Held requests may be answered inline, re-entering here; the flag keeps one drain loop.
+        guard !drainingHeld else { return }
+        drainingHeld = true
+        while heldBehind == nil, mutedUntil == nil, !held.isEmpty, !closing {
+            dispatch(held.removeFirst(), context: context)
+        }
+        drainingHeld = false
+    }
+
+    private func resumeReadingIfDrained(context: ChannelHandlerContext) {
         if readingPaused && nextSequence - nextToSend < Self.maxInFlight / 2 && held.count < Self.maxInFlight / 2 {
             readingPaused = false
-            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
-            context.read()
+            setReading(mutedUntil == nil, context: context)
         }
+    }
+
+    /// Turns socket reads on or off; both the in-flight bound and a quota throttle turn them off.
+    private func setReading(_ on: Bool, context: ChannelHandlerContext) {
+        guard readingOff == on else { return }
+        readingOff = !on
+        context.channel.setOption(ChannelOptions.autoRead, value: on).whenComplete { _ in }
+        if on { context.read() }
+    }
+
+    /// A quota throttle: no reads and no new requests until it ends (a later, longer one extends it).
+    private func mute(milliseconds: Int32, context: ChannelHandlerContext) {
+        guard milliseconds > 0, !closing else { return }
+        let until = NIODeadline.now() + .milliseconds(Int64(milliseconds))
+        if let mutedUntil, mutedUntil >= until { return }
+        mutedUntil = until
+        setReading(false, context: context)
+        unmute?.cancel()
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        unmute = context.eventLoop.scheduleTask(deadline: until) { bound.value.0.unmuted(context: bound.value.1) }
+    }
+
+    private func unmuted(context: ChannelHandlerContext) {
+        mutedUntil = nil
+        unmute = nil
+        guard !closing else { return }
+        drainHeld(context: context)
+        if !readingPaused { setReading(true, context: context) }
+        resumeReadingIfDrained(context: context)
     }
 
     /// Closes once the responses written so far are flushed, so a client sees every answer it was due.
@@ -216,6 +262,8 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
 
     private func write(_ part: ResponsePart, context: ChannelHandlerContext) {
         switch part {
+        case .throttle(let milliseconds):
+            mute(milliseconds: milliseconds, context: context)
         case .bytes(let buffer):
             context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         case .file(let slice):

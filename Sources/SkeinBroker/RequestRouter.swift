@@ -51,6 +51,7 @@ final class RequestRouter: Sendable {
         .deleteGroups, .offsetDelete, .addPartitionsToTxn, .addOffsetsToTxn, .endTxn, .txnOffsetCommit,
         .describeTransactions, .listTransactions,
         .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
+        .describeClientQuotas, .alterClientQuotas,
         .describeAcls, .createAcls, .deleteAcls,
         .saslHandshake, .saslAuthenticate, .describeUserScramCredentials, .alterUserScramCredentials,
     ]
@@ -179,6 +180,10 @@ final class RequestRouter: Sendable {
             DescribeUserScramCredentialsHandler.handle(request, context: context, broker: broker)
         case .alterUserScramCredentials(let request):
             AlterUserScramCredentialsHandler.handle(request, context: context, broker: broker)
+        case .describeClientQuotas(let request):
+            DescribeClientQuotasHandler.handle(request, context: context, broker: broker)
+        case .alterClientQuotas(let request):
+            AlterClientQuotasHandler.handle(request, context: context, broker: broker)
         }
     }
 

@@ -1,5 +1,4 @@
 import SkeinMetrics
-import Synchronization
 
 /// The file source's metric families. Every file source of an agent shares one registry, and a family may
 /// appear only once in a scrape, so the families are created once per registry and each source takes its
@@ -39,17 +38,8 @@ final class FileSourceMetricFamilies: Sendable {
             labelNames: ["source"])
     }
 
-    /// Registries live as long as their agent, so keeping them (and these families) here leaks nothing
-    /// that would otherwise be freed in the agent; tests make a few hundred at most.
-    private static let byRegistry = Mutex<[ObjectIdentifier: (MetricsRegistry, FileSourceMetricFamilies)]>([:])
-
     static func families(in registry: MetricsRegistry) -> FileSourceMetricFamilies {
-        byRegistry.withLock { all in
-            if let (_, existing) = all[ObjectIdentifier(registry)] { return existing }
-            let created = FileSourceMetricFamilies(registry: registry)
-            all[ObjectIdentifier(registry)] = (registry, created)
-            return created
-        }
+        registry.shared(FileSourceMetricFamilies.self) { FileSourceMetricFamilies(registry: $0) }
     }
 }
 

@@ -1,5 +1,4 @@
 import SkeinMetrics
-import Synchronization
 
 /// The journald source's metric families, created once per registry (a family may appear only once in a
 /// scrape); each source takes its children by its `source` label.
@@ -28,15 +27,8 @@ final class JournaldMetricFamilies: Sendable {
             labelNames: ["source"])
     }
 
-    private static let byRegistry = Mutex<[ObjectIdentifier: (MetricsRegistry, JournaldMetricFamilies)]>([:])
-
     static func families(in registry: MetricsRegistry) -> JournaldMetricFamilies {
-        byRegistry.withLock { all in
-            if let (_, existing) = all[ObjectIdentifier(registry)] { return existing }
-            let created = JournaldMetricFamilies(registry: registry)
-            all[ObjectIdentifier(registry)] = (registry, created)
-            return created
-        }
+        registry.shared(JournaldMetricFamilies.self) { JournaldMetricFamilies(registry: $0) }
     }
 }
 

@@ -206,8 +206,22 @@ public struct CollectorFunction: MetricsCollector {
 /// so a part that is rebuilt (the agent's log shipping at a reload) gets a fresh one inside the scraped one.
 public final class MetricsRegistry: MetricsCollector {
     private let collectors = Mutex<[any MetricsCollector]>([])
+    private let sharedFamilies = Mutex<[ObjectIdentifier: any Sendable]>([:])
 
     public init() {}
+
+    /// The one `Families` of this registry, made on first use: every source of a kind registers its
+    /// labelled children in the same families, as a family (a `# TYPE` line) may appear only once per scrape.
+    public func shared<Families: Sendable>(
+        _ type: Families.Type, make: (MetricsRegistry) -> Families
+    ) -> Families {
+        sharedFamilies.withLock { all in
+            if let existing = all[ObjectIdentifier(type)] as? Families { return existing }
+            let created = make(self)
+            all[ObjectIdentifier(type)] = created
+            return created
+        }
+    }
 
     public func register(_ collector: any MetricsCollector) {
         collectors.withLock { $0.append(collector) }

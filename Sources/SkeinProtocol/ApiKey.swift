@@ -45,6 +45,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case saslAuthenticate = 36
     case describeUserScramCredentials = 50
     case alterUserScramCredentials = 51
+    case describeClientQuotas = 48
+    case alterClientQuotas = 49
 
     /// The versions we advertise and can decode and encode.
     ///
@@ -103,6 +105,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: 0...2
         case .describeUserScramCredentials: 0...0
         case .alterUserScramCredentials: 0...0
+        case .describeClientQuotas: 0...1
+        case .alterClientQuotas: 0...1
         }
     }
 
@@ -151,6 +155,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: 2
         case .describeUserScramCredentials: 0
         case .alterUserScramCredentials: 0
+        case .describeClientQuotas: 1
+        case .alterClientQuotas: 1
         }
     }
 
@@ -227,6 +233,8 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .saslAuthenticate: "SaslAuthenticate"
         case .describeUserScramCredentials: "DescribeUserScramCredentials"
         case .alterUserScramCredentials: "AlterUserScramCredentials"
+        case .describeClientQuotas: "DescribeClientQuotas"
+        case .alterClientQuotas: "AlterClientQuotas"
         }
     }
 }

@@ -43,6 +43,8 @@ public enum KafkaRequest: Equatable, Sendable {
     case saslAuthenticate(SaslAuthenticateRequest)
     case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
     case alterUserScramCredentials(AlterUserScramCredentialsRequest)
+    case describeClientQuotas(DescribeClientQuotasRequest)
+    case alterClientQuotas(AlterClientQuotasRequest)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -90,6 +92,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
         case .alterUserScramCredentials(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -138,6 +142,8 @@ public enum KafkaRequest: Equatable, Sendable {
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
         case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 
@@ -189,6 +195,8 @@ public enum KafkaResponse: Equatable, Sendable {
     case saslAuthenticate(SaslAuthenticateResponse)
     case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
     case alterUserScramCredentials(AlterUserScramCredentialsResponse)
+    case describeClientQuotas(DescribeClientQuotasResponse)
+    case alterClientQuotas(AlterClientQuotasResponse)
 
     public var apiKey: ApiKey { message.apiKeyOfType }
 
@@ -235,6 +243,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
         case .alterUserScramCredentials(let m): m
+        case .describeClientQuotas(let m): m
+        case .alterClientQuotas(let m): m
         }
     }
 
@@ -283,6 +293,8 @@ public enum KafkaResponse: Equatable, Sendable {
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
         case .alterUserScramCredentials: .alterUserScramCredentials(try .decode(from: &buffer, version: version))
+        case .describeClientQuotas: .describeClientQuotas(try .decode(from: &buffer, version: version))
+        case .alterClientQuotas: .alterClientQuotas(try .decode(from: &buffer, version: version))
         }
     }
 

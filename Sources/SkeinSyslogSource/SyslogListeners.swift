@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SkeinLogShipping
+import SkeinMetricsHTTP
 import Synchronization
 
 struct SyslogListenerError: Error, CustomStringConvertible {
@@ -25,10 +26,14 @@ final class SyslogListeners: Sendable {
         /// Unix datagram sockets, kept so that a channel NIO closes (a zero-length datagram reads as end of
         /// file) is replaced by a new one on the same socket.
         var unixDescriptors: [CInt] = []
+        var udpPorts: [Int] = []
         var stopping = false
     }
 
     private let state = Mutex(State())
+
+    /// The local ports of the UDP sockets, for the kernel's drop counts.
+    var udpPorts: [Int] { state.withLock { $0.udpPorts } }
 
     init(
         settings: SyslogSourceSettings, group: any EventLoopGroup, maker: SyslogEventMaker, intake: SyslogIntake,
@@ -62,6 +67,7 @@ final class SyslogListeners: Sendable {
             defer {
                 state.unixDescriptors = []
                 state.unixPaths = []
+                state.udpPorts = []
             }
             return (Array(state.channels.values), state.unixDescriptors, state.unixPaths)
         }
@@ -113,7 +119,9 @@ final class SyslogListeners: Sendable {
         switch endpoint {
         case .address(let host, let port):
             do {
-                track(try await bootstrap.bind(host: host, port: port).get(), listening: true)
+                let channel = try await bootstrap.bind(host: host, port: port).get()
+                try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "syslog \(settings.id) tcp")
+                track(channel, listening: true)
             } catch {
                 throw SyslogListenerError(description: "tcp \(endpoint): cannot listen: \(error)")
             }
@@ -123,7 +131,9 @@ final class SyslogListeners: Sendable {
                     throw SyslogListenerError(
                         description: "tcp fd:\(name): descriptor \(descriptor) is not a stream socket")
                 }
-                track(try await bootstrap.withBoundSocket(descriptor).get(), listening: true)
+                let channel = try await bootstrap.withBoundSocket(descriptor).get()
+                try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "syslog \(settings.id) tcp")
+                track(channel, listening: true)
             }
         case .path:
             throw SyslogListenerError(description: "tcp \(endpoint): expected HOST:PORT or fd:NAME")
@@ -149,7 +159,7 @@ final class SyslogListeners: Sendable {
         switch endpoint {
         case .address(let host, let port):
             do {
-                track(try await bootstrap.bind(host: host, port: port).get())
+                trackUDP(try await bootstrap.bind(host: host, port: port).get())
             } catch {
                 throw SyslogListenerError(description: "udp \(endpoint): cannot bind: \(error)")
             }
@@ -161,11 +171,16 @@ final class SyslogListeners: Sendable {
                     throw SyslogListenerError(
                         description: "udp fd:\(name): descriptor \(descriptor) is not a UDP socket")
                 }
-                track(try await bootstrap.withBoundSocket(descriptor).get())
+                trackUDP(try await bootstrap.withBoundSocket(descriptor).get())
             }
         case .path:
             throw SyslogListenerError(description: "udp \(endpoint): expected HOST:PORT or fd:NAME")
         }
+    }
+
+    private func trackUDP(_ channel: any Channel) {
+        if let port = channel.localAddress?.port { state.withLock { $0.udpPorts.append(port) } }
+        track(channel)
     }
 
     // MARK: Unix datagram

@@ -45,6 +45,8 @@ public struct SyslogSource: LogSource {
         let listeners = SyslogListeners(
             settings: settings, group: group, maker: maker, intake: intake, sink: sink, logger: logger)
         try await listeners.start()
+        metrics.udpKernelDrops.watch(ports: listeners.udpPorts)
+        defer { metrics.udpKernelDrops.watch(ports: []) }
         logger.info(
             "syslog \(id) listening: \((settings.tcp.map { "tcp \($0)" } + settings.udp.map { "udp \($0)" } + settings.unix.map { "unix \($0)" }).joined(separator: ", "))"
         )

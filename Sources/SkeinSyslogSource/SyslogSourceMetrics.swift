@@ -1,5 +1,4 @@
 import SkeinMetrics
-import Synchronization
 
 /// The syslog source's metric families, created once per registry (a family may appear only once in a
 /// scrape); each source takes its children by its `source` label.
@@ -8,6 +7,7 @@ final class SyslogSourceMetricFamilies: Sendable {
     let parseErrors: MetricFamily<Counter>
     let truncated: MetricFamily<Counter>
     let connections: MetricFamily<Gauge>
+    let udpKernelDrops: MetricFamily<UDPKernelDrops>
 
     private init(registry: MetricsRegistry) {
         received = registry.counterFamily(
@@ -22,17 +22,17 @@ final class SyslogSourceMetricFamilies: Sendable {
             labelNames: ["source"])
         connections = registry.gaugeFamily(
             "skein_agent_syslog_connections", help: "Open syslog TCP connections.", labelNames: ["source"])
+        udpKernelDrops = MetricFamily(
+            name: "skein_agent_syslog_udp_kernel_drops_total",
+            help:
+                "Datagrams the kernel dropped for the source's UDP sockets (receive buffer full), from /proc/net/udp.",
+            type: .counter, labelNames: ["source"]
+        ) { UDPKernelDrops() }
+        registry.register(udpKernelDrops)
     }
 
-    private static let byRegistry = Mutex<[ObjectIdentifier: (MetricsRegistry, SyslogSourceMetricFamilies)]>([:])
-
     static func families(in registry: MetricsRegistry) -> SyslogSourceMetricFamilies {
-        byRegistry.withLock { all in
-            if let (_, existing) = all[ObjectIdentifier(registry)] { return existing }
-            let created = SyslogSourceMetricFamilies(registry: registry)
-            all[ObjectIdentifier(registry)] = (registry, created)
-            return created
-        }
+        registry.shared(SyslogSourceMetricFamilies.self) { SyslogSourceMetricFamilies(registry: $0) }
     }
 }
 
@@ -44,6 +44,7 @@ struct SyslogSourceMetrics: Sendable {
     let parseErrors: Counter
     let truncated: Counter
     let connections: Gauge
+    let udpKernelDrops: UDPKernelDrops
 
     init(source: String, registry: MetricsRegistry) {
         let families = SyslogSourceMetricFamilies.families(in: registry)
@@ -53,6 +54,7 @@ struct SyslogSourceMetrics: Sendable {
         parseErrors = families.parseErrors.labels(source)
         truncated = families.truncated.labels(source)
         connections = families.connections.labels(source)
+        udpKernelDrops = families.udpKernelDrops.labels(source)
     }
 
     func received(_ transport: SyslogTransport) -> Counter {

@@ -152,6 +152,52 @@ def test_long_messages_are_truncated_and_flagged(broker, agent_factory, topic_na
         reader.close()
 
 
+def test_udp_datagrams_the_kernel_drops_are_counted(broker, agent_factory, topic_name):
+    """With the agent stopped (SIGSTOP), a burst of UDP datagrams overflows its socket's receive buffer and the
+    kernel drops the rest. After SIGCONT, every datagram is accounted for exactly: received (read by the
+    agent) + skein_agent_syslog_udp_kernel_drops_total (the socket's drops in /proc/net/udp) == sent, and each
+    received one reaches the topic once."""
+    import socket
+    topic = topic_name()
+    create_topic(broker, topic, 1)
+    port = free_port()
+    agent = agent_factory.new(broker.bootstrap, topic, {}, syslog={"burst": {"udp": ["%s:%d" % (HOST, port)]}})
+    agent.start()
+    wait_until(lambda: "listening" in agent.log(), 30, "the syslog listener")
+    assert agent.metric("skein_agent_syslog_udp_kernel_drops_total") == 0
+    reader = TopicReader(broker.bootstrap, topic)
+    # The buffer is at most 2 × net.core.rmem_max (the agent asks for 4 MiB); each 1 KiB datagram costs about
+    # twice its size in it, so 12,000 of them (12 MiB) overflow any buffer the agent can have.
+    sent = 12000
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    os.kill(agent.pid, signal.SIGSTOP)
+    try:
+        for n in range(1, sent + 1):
+            sender.sendto(("<14>Dec  5 06:00:00 burst app-ud: " + line_text("ud", n, 1000).rstrip("\n")).encode(),
+                          (HOST, port))
+    finally:
+        os.kill(agent.pid, signal.SIGCONT)
+        sender.close()
+    try:
+        def settled():
+            received = agent.metric("skein_agent_syslog_messages_received_total", {"transport": "udp"}, default=0)
+            drops = agent.metric("skein_agent_syslog_udp_kernel_drops_total")
+            return received + drops == sent and (int(received), int(drops))
+        received, drops = wait_until(settled, 60, "received + kernel drops to account for every datagram")
+        assert drops > 0 and received > 0, (received, drops)
+
+        def delivered():
+            reader.poll()
+            return reader.ledger.delivered("ud") >= received
+        wait_until(delivered, 120, "the received datagrams in the topic")
+        verdict = reader.ledger.verdict({"ud": sent})
+        assert reader.ledger.delivered("ud") == received
+        assert not reader.ledger.duplicates, reader.ledger.duplicates
+        verdict.assert_sequences_cover()
+    finally:
+        reader.close()
+
+
 RSYSLOG_FORWARD_CONF = """\
 global(workDirectory="{work}" maxMessageSize="64k")
 module(load="imtcp")

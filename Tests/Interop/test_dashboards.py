@@ -416,6 +416,9 @@ def agent_alert_scenarios():
         "SkeinAgentSyslogDropping": (["skein_agent_source_dropped_total"],
                                      lambda n, l, v: grow(1)(v) if n == "skein_agent_source_dropped_total"
                                      and l.get("reason") == "udp_overflow" else None),
+        "SkeinAgentSyslogKernelDrops": (["skein_agent_syslog_udp_kernel_drops_total"],
+                                        lambda n, l, v: grow(1)(v) if n == "skein_agent_syslog_udp_kernel_drops_total"
+                                        else None),
         "SkeinAgentJournalGap": (["skein_agent_journald_gaps_total"],
                                  lambda n, l, v: grow(1)(v) if n == "skein_agent_journald_gaps_total" else None),
     }

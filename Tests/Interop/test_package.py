@@ -1,5 +1,5 @@
-"""scripts/package's Debian package in the systemd box (issue #14): `dpkg -i` on a fresh system gives a
-socket-activated broker and a running agent that ships the box's journal into `logs` (shown by `skein logs -u`)
+"""scripts/package's Debian package in the systemd box (issue #14): `apt install ./skein_*.deb` on a fresh system
+gives a socket-activated broker and a running agent that ships the box's journal into `logs` (shown by `skein logs -u`)
 and its host metrics into `metrics`; installing a newer version over the running installation keeps the data
 and the committed offsets; purging removes the package's files, its units' state and its data. The package is
 built from the debug binaries under test (SKEIN_BIN_DIR), whose Swift runtime the box binds in; no network is
@@ -67,7 +67,11 @@ def test_package_install_upgrade_and_purge(boxes, tmp_path):
     box = boxes.new(ro_binds={**settings["ro_binds"], str(tmp_path): "/debs"},
                     extra_packages=settings["extra_packages"]).boot()
 
-    box.exec("dpkg", "-i", "/debs/v1/" + first.name, timeout=120)
+    # As the README says to: apt, with the package's dependencies already in the box (no network).
+    box.exec("mkdir", "-p", "/var/cache/apt/archives/partial", "/var/lib/apt/lists/partial")
+    apt = ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y",
+           "-o", "Dpkg::Options::=--force-confold")
+    box.exec(*apt, "/debs/v1/" + first.name, timeout=180)
     for unit in ("skeind.socket", "skeind-metrics.socket", "skein-agent.service"):
         assert box.systemctl("is-enabled", unit, check=False).stdout.strip() == "enabled", unit
     # The agent's first connection starts the broker through its socket.
@@ -91,7 +95,7 @@ def test_package_install_upgrade_and_purge(boxes, tmp_path):
     box.sh("echo '# edited by the admin' >> /etc/skein/skeind.properties")
     before = box.exec_in_net(sys.executable, "-c", GROUP_SCRIPT, "write", timeout=120).stdout.split()
     assert before == ["5", "0", "5"], before
-    box.exec("dpkg", "--force-confold", "-i", "/debs/v2/" + second.name, timeout=120)
+    box.exec(*apt, "/debs/v2/" + second.name, timeout=180)
     assert "0.1.0~test2" in box.exec("dpkg-query", "-W", "skein").stdout
     wait_until(lambda: box.systemctl("is-active", "skeind.service", check=False).stdout.strip() == "active", 60,
                "skeind after the upgrade")
@@ -100,7 +104,7 @@ def test_package_install_upgrade_and_purge(boxes, tmp_path):
     assert "edited by the admin" in box.exec("cat", "/etc/skein/skeind.properties").stdout
 
     # Purge: binaries, units, configuration and data are gone, nothing of it runs.
-    box.exec("dpkg", "--purge", "skein", timeout=120)
+    box.exec("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "skein", timeout=180)
     for path in ("/usr/bin/skeind", "/lib/systemd/system/skeind.service", "/etc/skein", "/var/lib/private/skein",
                  "/var/lib/skein", "/var/lib/private/skein-agent"):
         assert box.exec("test", "-e", path, check=False).returncode != 0, path

@@ -1,5 +1,5 @@
 """The units of systemd/ under a real systemd as PID 1 (systemdbox.py; issue #14): socket activation by the first
-kcat connection, READY and the STATUS text in `systemctl show`, journal priorities from the `<N>` prefixes, the
+kcat connection, READY and the STATUS text in `systemctl show`, native journal entries with priorities and structured fields, the
 hardened skeind.service running as its dynamic user, a SIGSTOPped skeind restarted by the watchdog with its data
 intact, and `systemctl stop` writing the clean-shutdown marker. The host-built binaries are bound in at
 /opt/skein/bin and the units' /usr/bin paths pointed there; everything else is the units as shipped, except a
@@ -75,18 +75,21 @@ def test_skeind_units_socket_activation_status_watchdog_and_clean_stop(boxes):
     assert uid != "0", "skeind runs as root"
     assert security_score(box, "skeind.service") <= 2.0
 
-    # Priorities come from the <N> prefixes: the storage notice is priority 5, the listener line 6, and the
-    # prefix is not left in the message.
-    def priority_of(text: str) -> str | None:
+    # Native journal entries: the storage notice is priority 5, the listener line 6, no `<N>` prefix is left in
+    # the message, and each entry names its code location and identifier as structured fields.
+    def entry_of(text: str) -> dict[str, str] | None:
         out = box.exec("journalctl", "--no-pager", "-u", "skeind", "-o", "export").stdout
         for entry in out.split("\n\n"):
             fields = dict(l.split("=", 1) for l in entry.splitlines() if "=" in l)
             if text in fields.get("MESSAGE", ""):
                 assert not fields["MESSAGE"].startswith("<"), fields["MESSAGE"]
-                return fields.get("PRIORITY")
+                return fields
         return None
-    assert wait_until(lambda: priority_of("skeind listening on"), 10, "the listening line") == "6"
-    assert priority_of("checked every record") == "5"
+    listening = wait_until(lambda: entry_of("skeind listening on"), 10, "the listening line")
+    assert listening["PRIORITY"] == "6"
+    assert listening["SYSLOG_IDENTIFIER"] == "skeind" and listening["CODE_FILE"].endswith(".swift"), listening
+    assert int(listening["CODE_LINE"]) > 0 and listening["SKEIN_MODULE"] == "skeind", listening
+    assert entry_of("checked every record")["PRIORITY"] == "5"
     assert "checked every record" in box.exec("journalctl", "--no-pager", "-u", "skeind", "-p", "notice").stdout
 
     # SIGSTOP: no more WATCHDOG=1, so systemd kills and restarts it (WatchdogSec=3 here); the data stays.
@@ -142,6 +145,10 @@ def test_agent_units_ship_the_journal_and_socket_activated_syslog(boxes):
     journal_gid = box.exec("getent", "group", "systemd-journal").stdout.split(":")[2]
     assert journal_gid in groups.split(), groups
     assert security_score(box, "skein-agent.service") <= 3.0
+    # Log metadata becomes journal fields: the recovery line is found by its topic.
+    recovered = wait_until(lambda: box.exec("journalctl", "--no-pager", "-u", "skein-agent", "-o", "cat",
+                                            "SKEIN_TOPIC=logs", check=False).stdout, 30, "a SKEIN_TOPIC=logs entry")
+    assert "recovered positions from the partition tail" in recovered, recovered
 
     box.run_unit("hello-box", "/bin/sh", "-c", "for i in 1 2 3; do echo hello from the box $i; done", wait=True)
     box.exec("logger", "-u", "/run/skein/syslog.sock", "-t", "boxlogger", "via the unix socket")

@@ -134,6 +134,7 @@ struct FixtureTests {
             .describeAcls: (0...3, 2), .createAcls: (0...3, 2), .deleteAcls: (0...3, 2),
             .saslHandshake: (0...1, 2), .saslAuthenticate: (0...2, 2), .describeUserScramCredentials: (0...0, 0),
             .alterUserScramCredentials: (0...0, 0),
+            .describeClientQuotas: (0...1, 1), .alterClientQuotas: (0...1, 1),
         ]
         #expect(Set(table.keys) == Set(ApiKey.allCases))
         for (api, (range, flexibleFrom)) in table {

@@ -27,6 +27,7 @@ struct MalformedInputTests {
         VersionCase(api: .saslHandshake, version: 1), VersionCase(api: .saslAuthenticate, version: 0),
         VersionCase(api: .saslAuthenticate, version: 2), VersionCase(api: .describeUserScramCredentials, version: 0),
         VersionCase(api: .alterUserScramCredentials, version: 0),
+        VersionCase(api: .describeClientQuotas, version: 0), VersionCase(api: .alterClientQuotas, version: 1),
     ]
 
     @Test("every strict prefix of a request throws", arguments: cases)

@@ -280,6 +280,24 @@ enum Samples {
                 upsertions: [
                     .init(name: "alice", mechanism: 2, iterations: 8192, salt: [1, 2, 3], saltedPassword: [4, 5, 6])
                 ], unknownTaggedFields: extraTags)
+        case .describeClientQuotas:
+            return DescribeClientQuotasRequest(
+                components: [
+                    .init(entityType: "user", matchType: 0, match: "alice"),
+                    .init(entityType: "client-id", matchType: 1, match: nil),
+                ], strict: true, unknownTaggedFields: tags)
+        case .alterClientQuotas:
+            return AlterClientQuotasRequest(
+                entries: [
+                    .init(
+                        entity: [
+                            .init(entityType: "user", entityName: nil), .init(entityType: "client-id", entityName: "c"),
+                        ],
+                        ops: [
+                            .init(key: "producer_byte_rate", value: 1_048_576),
+                            .init(key: "consumer_byte_rate", value: 0, remove: true),
+                        ])
+                ], validateOnly: true, unknownTaggedFields: tags)
         }
     }
 
@@ -667,6 +685,24 @@ enum Samples {
                 throttleTimeMs: 2,
                 results: [.init(userName: "alice"), .init(userName: "bob", errorCode: .resourceNotFound)],
                 unknownTaggedFields: extraTags)
+        case .describeClientQuotas:
+            return DescribeClientQuotasResponse(
+                throttleTimeMs: 1, errorCode: .noError, errorMessage: "fine",
+                entries: [
+                    .init(
+                        entity: [.init(entityType: "user", entityName: "alice")],
+                        values: [.init(key: "producer_byte_rate", value: 1_048_576), .init(key: "x", value: 0.5)]),
+                    .init(entity: [.init(entityType: "client-id", entityName: nil)], values: []),
+                ], unknownTaggedFields: tags)
+        case .alterClientQuotas:
+            return AlterClientQuotasResponse(
+                throttleTimeMs: 2,
+                entries: [
+                    .init(entity: [.init(entityType: "user", entityName: nil)]),
+                    .init(
+                        errorCode: .invalidRequest, errorMessage: "bad",
+                        entity: [.init(entityType: "client-id", entityName: "c")]),
+                ], unknownTaggedFields: tags)
         }
     }
 }

@@ -86,6 +86,27 @@ final class ManagerSocket {
         }
         #expect(pings >= 2)
     }
+
+    /// A recovery longer than one extension keeps extending: the manager sees EXTEND_TIMEOUT_USEC= again and
+    /// again, each with a fresh STATUS, until the work is done, and nothing after.
+    @Test func startTimeoutIsExtendedRepeatedlyUntilCancelled() async throws {
+        let manager = try ManagerSocket()
+        let notifier = ServiceNotifier(environment: ["NOTIFY_SOCKET": manager.environmentValue])
+        let task = try #require(ServiceWatchdog.extendWhile(notifier: notifier, every: 0.1) { "recovering \($0)" })
+        var extensions: [String] = []
+        for _ in 0..<100 where extensions.count < 3 {  // bounded: 10 s
+            while let message = manager.receive() { extensions.append(message) }
+            if extensions.count < 3 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        task.cancel()
+        #expect(extensions.count >= 3)
+        #expect(extensions.allSatisfy { $0.hasPrefix("EXTEND_TIMEOUT_USEC=300000\nSTATUS=recovering ") })
+        #expect(extensions.first == "EXTEND_TIMEOUT_USEC=300000\nSTATUS=recovering 0")
+        await task.value
+        while manager.receive() != nil {}
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(manager.receive() == nil)
+    }
 }
 
 final class Flag: @unchecked Sendable {
@@ -123,5 +144,14 @@ final class NSLockish: @unchecked Sendable {
         #expect(!JournalLogHandler.standardErrorIsJournal("\(status.st_dev):\(status.st_ino + 1)"))
         #expect(!JournalLogHandler.standardErrorIsJournal(nil))
         #expect(!JournalLogHandler.standardErrorIsJournal("garbage"))
+    }
+
+    @Test func metadataKeysBecomePrefixedJournalFieldNames() {
+        #expect(JournalLogHandler.fieldName("records_scanned") == "SKEIN_RECORDS_SCANNED")
+        #expect(JournalLogHandler.fieldName("end-offset.2") == "SKEIN_END_OFFSET_2")
+        #expect(JournalLogHandler.fieldName("Topic") == "SKEIN_TOPIC")
+        #expect(JournalLogHandler.fieldName("") == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "k", count: 59)) == nil)
+        #expect(JournalLogHandler.fieldName(String(repeating: "k", count: 58))?.utf8.count == 64)
     }
 }

@@ -27,6 +27,13 @@ enum FetchHandler {
         let unreadable: Set<String> =
             broker.authorizer.enabled
             ? Set(request.topics.map(\.topic).filter { !context.authorized(broker, .read, .topic, $0) }) : []
+        var request = request
+        if broker.quotas.isActive,
+            let bound = broker.quotas.fetchBound(user: context.quotaUser, clientId: context.quotaClientId)
+        {
+            // One answer may not take more than a window of the client's fetch quota.
+            request.maxBytes = min(request.maxBytes, Int32(bound))
+        }
         let first = read(request, version: context.version, unreadable: unreadable, broker: broker)
         let enough = first.recordBytes >= Int(request.minBytes) || first.hasError
         guard !enough, request.maxWaitMs > 0, !request.topics.isEmpty else {
@@ -143,15 +150,25 @@ enum FetchHandler {
     }
 
     static func send(_ prepared: Prepared, context: RequestContext, broker: Broker) {
+        var prepared = prepared
+        // The fetch quota counts what is sent (Kafka measures the response size); the answer goes out whole
+        // and the connection then waits out the throttle.
+        var throttleMs: Int32 = 0
+        if broker.quotas.isActive {
+            throttleMs = broker.quotas.record(
+                .fetch, bytes: prepared.recordBytes, user: context.quotaUser, clientId: context.quotaClientId)
+            prepared.response.throttleTimeMs = throttleMs
+        }
         do {
             let segments = try ResponseFrame.encodeFetch(
                 prepared.response, version: context.version, correlationId: context.header.correlationId)
-            let parts = segments.map { segment -> ResponsePart in
+            var parts = segments.map { segment -> ResponsePart in
                 switch segment {
                 case .bytes(let buffer): .bytes(buffer)
                 case .records(let topic, let partition, _): .file(prepared.slices[topic][partition]!)
                 }
             }
+            if throttleMs > 0 { parts.append(.throttle(milliseconds: throttleMs)) }
             countSent(prepared, context: context, broker: broker)
             context.respond(.parts(parts))
         } catch {

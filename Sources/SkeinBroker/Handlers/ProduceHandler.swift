@@ -58,11 +58,13 @@ enum ProduceHandler {
             }
             results.append(partitions)
         }
-        let response = ProduceResponse(
+        var response = ProduceResponse(
             topics: zip(request.topics, results).map { ProduceResponse.Topic(name: $0.0.name, partitions: $0.1) })
+        let throttleMs = recordQuota(request, context: context, broker: broker)
+        response.throttleTimeMs = throttleMs
         switch acks {
-        case 0: context.respond(.nothing)
-        case 1: context.reply(response)
+        case 0: context.respond(throttleMs > 0 ? .parts([.throttle(milliseconds: throttleMs)]) : .nothing)
+        case 1: context.reply(response, throttleMs: throttleMs)
         default: replyWhenDurable(response, waits: durableWaits, context: context, broker: broker)
         }
     }
@@ -72,6 +74,17 @@ enum ProduceHandler {
         if acks == 0 { context.respond(.nothing) } else { context.reply(response) }
     }
 
+    /// Counts the request's record bytes against the client's produce quota (one flag read when no quota is
+    /// set); the records are kept either way, as in Kafka, and the throttle slows what comes next.
+    private static func recordQuota(_ request: ProduceRequest, context: RequestContext, broker: Broker) -> Int32 {
+        guard broker.quotas.isActive else { return 0 }
+        var bytes = 0
+        for topic in request.topics {
+            for partition in topic.partitions { bytes += partition.records?.readableBytes ?? 0 }
+        }
+        return broker.quotas.record(.produce, bytes: bytes, user: context.quotaUser, clientId: context.quotaClientId)
+    }
+
     /// Answers once every partition written is fsynced. A partition whose fsync fails turns into
     /// KAFKA_STORAGE_ERROR: the data may be in the log, but it was not made durable as acks=all promised.
     private static func replyWhenDurable(
@@ -79,7 +92,7 @@ enum ProduceHandler {
         broker: Broker
     ) {
         guard !waits.isEmpty else {
-            context.reply(response)
+            context.reply(response, throttleMs: response.throttleTimeMs)
             return
         }
         let tracker = DurabilityTracker(pending: waits.count, response: response)
@@ -89,7 +102,7 @@ enum ProduceHandler {
                     broker.logger.error("fsync of \(wait.log.topicPartition) failed: \(error)")
                 }
                 if let finished = tracker.finish(wait.log.topicPartition, failed: result.isFailure) {
-                    context.reply(finished)
+                    context.reply(finished, throttleMs: finished.throttleTimeMs)
                 }
             }
         }
