@@ -60,11 +60,23 @@ let package = Package(
         // Own code rather than swift-prometheus: scrape-time collectors, re-exporting other hosts' families
         // and exact text-format control are a few hundred lines, and it saves a dependency to build in CI.
         .target(name: "SkeinMetrics"),
+        // TLS server contexts from PEM files, reloaded when they change; client-certificate principals
+        // (issue #15). Shared by the Kafka listeners and the HTTP listener.
+        .target(
+            name: "SkeinTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The small HTTP listener for /metrics and /health, shared by skeind and skein-agent.
         .target(
             name: "SkeinMetricsHTTP",
             dependencies: [
-                "SkeinMetrics",
+                "SkeinMetrics", "SkeinTLS",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -82,8 +94,10 @@ let package = Package(
         .target(
             name: "SkeinBroker",
             dependencies: [
-                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP", "SkeinSASL",
+                "SkeinLog", "SkeinProtocol", "SkeinCompression", "SkeinMetrics", "SkeinMetricsHTTP", "SkeinTLS", "SkeinSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "skeind",
             dependencies: [
-                "SkeinBroker", "SkeinSystemd", "SkeinMetricsHTTP",
+                "SkeinBroker", "SkeinSystemd", "SkeinMetricsHTTP", "SkeinTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -123,6 +137,7 @@ let package = Package(
                 "SkeinProtocol", "SkeinCompression", "SkeinSASL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -132,6 +147,7 @@ let package = Package(
             dependencies: [
                 "SkeinProtocol", "SkeinClient",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -147,7 +163,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "skein",
-            dependencies: ["SkeinBench", "SkeinTool", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "SkeinBench", "SkeinClient", "SkeinTool", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // The log-shipping core every log source uses: records in the log schema, position headers,
         // one transaction per batch, recovery of each source's position from the tail of its partition,
@@ -268,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SkeinBrokerTests",
-            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", "SkeinSASL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["SkeinBroker", "SkeinProtocol", "SkeinMetricsHTTP", "SkeinTLS", "SkeinSASL", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(name: "SkeinMetricsTests", dependencies: ["SkeinMetrics"]),
         .testTarget(name: "SkeinSystemdTests", dependencies: ["SkeinSystemd"]),

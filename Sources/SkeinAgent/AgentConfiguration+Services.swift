@@ -12,7 +12,7 @@ extension AgentConfiguration {
         var settings = RecordShipper.Settings(
             bootstrapServers: bootstrapServers, topic: hostMetrics.topic, clientId: clientId,
             capacity: bufferRecords, compression: hostMetrics.compression)
-        settings.sasl = delivery.sasl
+        settings.security = delivery.security
         let shipper = RecordShipper(settings: settings, logger: logger)
         return HostMetricsService(
             sampler: makeSampler(), shipper: shipper, shutdownFlush: .seconds(shutdownFlushSeconds), logger: logger)

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SkeinClient
 import SkeinProtocol
 
 public struct ConsumeBenchConfig: Sendable {
@@ -10,6 +11,8 @@ public struct ConsumeBenchConfig: Sendable {
     }
 
     public var bootstrap = "127.0.0.1:9092"
+    /// `security.protocol` and `ssl.*` (`-X`), for measuring TLS listeners.
+    public var security = ClientSecurity()
     public var topic: String
     public var from = StartPosition.beginning
     /// Per-partition and per-request cap on a Fetch answer.
@@ -52,7 +55,8 @@ public enum ConsumeBenchmark {
         _ config: ConsumeBenchConfig, host: String, port: Int, group: EventLoopGroup,
         notice: @Sendable (String) -> Void
     ) async throws -> BenchReport {
-        let setup = try await SetupClient.connect(host: host, port: port, group: group)
+        let tls = try BenchTLS(config.security)
+        let setup = try await SetupClient.connect(host: host, port: port, group: group, tls: tls)
         let cursors: [FetchLoadPlan.Cursor]
         let fetchVersion: Int16
         do {
@@ -94,7 +98,7 @@ public enum ConsumeBenchmark {
         let maxWaitMs = config.maxWaitMs
         let isolationLevel = config.isolationLevel
         let connections = try await LoadConnections.connect(
-            count: connectionCount, host: host, port: port, group: group
+            count: connectionCount, host: host, port: port, group: group, tls: tls
         ) { index, result in
             FetchLoadHandler(
                 plan: FetchLoadPlan(

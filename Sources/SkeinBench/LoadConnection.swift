@@ -69,7 +69,7 @@ enum LoadConnections {
     /// Connects `count` channels, each with a frame decoder and the handler `makeHandler` returns
     /// (given the connection's index and the promise it must complete exactly once).
     static func connect(
-        count: Int, host: String, port: Int, group: EventLoopGroup,
+        count: Int, host: String, port: Int, group: EventLoopGroup, tls: BenchTLS? = nil,
         makeHandler: @escaping @Sendable (Int, EventLoopPromise<ConnectionStats>) -> any ChannelHandler
     ) async throws -> [(channel: Channel, result: EventLoopFuture<ConnectionStats>)] {
         var connections: [(channel: Channel, result: EventLoopFuture<ConnectionStats>)] = []
@@ -82,6 +82,7 @@ enum LoadConnections {
                     .connectTimeout(.seconds(10))
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if let tls { try tls.addHandler(to: channel, host: host) }
                             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
                             try channel.pipeline.syncOperations.addHandler(makeHandler(index, promise))
                         }

@@ -1,10 +1,13 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SkeinClient
 import SkeinProtocol
 
 public struct ProduceBenchConfig: Sendable {
     public var bootstrap = "127.0.0.1:9092"
+    /// `security.protocol` and `ssl.*` (`-X`), for measuring TLS listeners.
+    public var security = ClientSecurity()
     public var topic: String
     /// Partitions to create the topic with when it does not exist (nil: the broker's default).
     public var partitions: Int?
@@ -46,7 +49,8 @@ public enum ProduceBenchmark {
         _ config: ProduceBenchConfig, host: String, port: Int, group: EventLoopGroup,
         notice: @Sendable (String) -> Void
     ) async throws -> BenchReport {
-        let setup = try await SetupClient.connect(host: host, port: port, group: group)
+        let tls = try BenchTLS(config.security)
+        let setup = try await SetupClient.connect(host: host, port: port, group: group, tls: tls)
         let versions = try NegotiatedVersions(try await setup.apiVersions())
         // v3 is the first with RecordBatch v2; v9 is the newest the codec and DESIGN.md cover.
         let produceVersion = try versions.version(of: .produce, minimum: 3)
@@ -77,7 +81,7 @@ public enum ProduceBenchmark {
         let awaitsResponses = config.acks != 0
         let inFlight = config.inFlight
         let connections = try await LoadConnections.connect(
-            count: config.connections, host: host, port: port, group: group
+            count: config.connections, host: host, port: port, group: group, tls: tls
         ) { index, result in
             ProduceLoadHandler(
                 plan: ProduceLoadPlan(

@@ -16,12 +16,15 @@ final class SetupClient: Sendable {
         self.channel = channel
     }
 
-    static func connect(host: String, port: Int, group: EventLoopGroup) async throws -> SetupClient {
+    static func connect(host: String, port: Int, group: EventLoopGroup, tls: BenchTLS? = nil) async throws
+        -> SetupClient
+    {
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.addHandler(to: channel, host: host) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(ResponseMatchingHandler())
                 }

@@ -38,13 +38,26 @@ public final class Broker: @unchecked Sendable {
     private var snapshotTimer: (any DispatchSourceTimer)?
     private var groupTimeoutTimer: (any DispatchSourceTimer)?
     private let portLock = NSLock()
-    private var boundPort: Int?
+    private var boundPorts: [String: Int] = [:]
 
-    /// The port clients are told to connect to: the one actually bound (a listener on port 0 gets one
-    /// from the kernel), else the configured one.
+    /// The first listener's port clients are told to connect to: the one actually bound (a listener on
+    /// port 0 gets one from the kernel), else the configured one.
     public var advertisedPort: Int {
-        get { portLock.withLock { boundPort ?? config.listenPort } }
-        set { portLock.withLock { boundPort = newValue } }
+        get { advertisedAddress(listener: config.listeners.first?.name ?? "PLAINTEXT").port }
+        set { setBoundPort(newValue, listener: config.listeners.first?.name ?? "PLAINTEXT") }
+    }
+
+    public func setBoundPort(_ port: Int, listener: String) {
+        portLock.withLock { boundPorts[listener] = port }
+    }
+
+    /// Where a client that came in on `listener` is told to connect (Metadata, FindCoordinator,
+    /// DescribeCluster): that listener's advertised address, so a TLS client stays on TLS.
+    public func advertisedAddress(listener: String) -> (host: String, port: Int) {
+        let known = config.listeners.contains { $0.name == listener }
+        let name = known ? listener : (config.listeners.first?.name ?? listener)
+        let bound = portLock.withLock { boundPorts[name] }
+        return config.advertisedAddress(listener: name, boundPort: bound)
     }
 
     /// Opens the data directory, recovering storage and producer state.

@@ -1,13 +1,39 @@
 import SkeinLog
+import SkeinTLS
 
 /// Broker settings, named as in Kafka's `server.properties` so operators can reuse what they know.
 /// Values come from defaults, then a properties file, then `--set name=value`, later ones winning.
 public struct BrokerConfig: Sendable, Equatable {
     public var nodeId: Int32 = 0
-    public var listenHost = "127.0.0.1"
-    public var listenPort = 9092
-    /// Host advertised in Metadata; defaults to the listen host (0.0.0.0 is advertised as 127.0.0.1).
+    /// `listeners`: `NAME://host:port` entries, comma-separated; a bare `host:port` is one PLAINTEXT listener.
+    public var listeners = [Listener(name: "PLAINTEXT", host: "127.0.0.1", port: 9092)]
+    /// `listener.security.protocol.map`: `NAME:PROTOCOL` pairs; a listener named after a protocol needs none.
+    public var listenerSecurityProtocolMap: [String: SecurityProtocol] = [:]
+    /// `advertised.listeners` in the `NAME://host:port` form: what Metadata tells a client that came in on
+    /// that listener; port 0 advertises the port bound.
+    public var advertisedListeners: [String: ListenAddress] = [:]
+    /// Host advertised in Metadata for listeners without an `advertised.listeners` entry (the old
+    /// `advertised.host.name`, or `advertised.listeners=host:port`); defaults to the listener's host
+    /// (0.0.0.0 is advertised as 127.0.0.1).
     public var advertisedHost: String?
+    /// `ssl.*` settings of every TLS listener, and `listener.name.<name>.ssl.*` ones of one listener (by
+    /// upper-cased name), as given; `tlsSettings(forListener:)` combines them.
+    public var ssl: [String: String] = [:]
+    public var listenerSSL: [String: [String: String]] = [:]
+    /// `http.ssl.*`: TLS for the HTTP listener, on when `http.ssl.certificate.location` is set.
+    public var httpSSL: [String: String] = [:]
+    /// `http.basic.auth.users.file`: `user:hash` lines; when set, every HTTP request needs basic auth.
+    public var httpBasicAuthUsersFile: String?
+
+    /// The first listener's address (the single listener of older configurations).
+    public var listenHost: String {
+        get { listeners.first?.host ?? "127.0.0.1" }
+        set { listeners[0].host = newValue }
+    }
+    public var listenPort: Int {
+        get { listeners.first?.port ?? 9092 }
+        set { listeners[0].port = newValue }
+    }
     public var dataDirectory = "skein-data"
     public var clusterId = "skein-cluster"
     public var numPartitions: Int32 = 1
@@ -74,9 +100,6 @@ public struct BrokerConfig: Sendable, Equatable {
     public var authorizer = AuthorizerConfig()
     /// SASL (issue #15): `sasl.enabled.mechanisms` and the failed-login delay.
     public var sasl = SASLSettings()
-    /// The security protocol of the listener, from the `SASL_PLAINTEXT://` scheme of `listeners`
-    /// (until the listener model of issue #15 replaces it).
-    public var listenerSecurityProtocol = SecurityProtocol.plaintext
     /// `quota.window.num` and `quota.window.size.seconds`: client quota rates are measured over this many
     /// samples of this length (11 × 1 s, as in Kafka).
     public var quotaWindow = QuotaWindow()
@@ -88,6 +111,18 @@ public struct BrokerConfig: Sendable, Equatable {
         public var port: Int
 
         public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Listener: Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var port: Int
+
+        public init(name: String, host: String, port: Int) {
+            self.name = name
             self.host = host
             self.port = port
         }
@@ -117,13 +152,9 @@ public struct BrokerConfig: Sendable, Equatable {
         }
         switch name {
         case "node.id", "broker.id": nodeId = try integer()
-        case "listeners", "listen":
-            let (host, port) = try Self.parseHostPort(value, name: name)
-            listenHost = host
-            listenPort = port
-            if let scheme = value.trimmingSpaces.split(separator: ":").first, value.contains("://") {
-                listenerSecurityProtocol = SecurityProtocol(rawValue: String(scheme).uppercased()) ?? .plaintext
-            }
+        case "listeners", "listen": listeners = try Self.parseListeners(value, name: name)
+        case "listener.security.protocol.map":
+            listenerSecurityProtocolMap = try Self.parseProtocolMap(value, name: name)
         case "http.listen":
             if value.trimmingSpaces.lowercased() == "off" {
                 httpListen = nil
@@ -146,8 +177,30 @@ public struct BrokerConfig: Sendable, Equatable {
             guard hostMetricsRetentionMs > 0 || hostMetricsRetentionMs == -1 else {
                 throw InvalidSetting(name: name, value: value, reason: "must be positive, or -1 for no limit")
             }
+        case "advertised.listeners" where value.contains("://"):
+            advertisedListeners = [:]
+            for listener in try Self.parseListeners(value, name: name) {
+                advertisedListeners[listener.name] = ListenAddress(host: listener.host, port: listener.port)
+            }
         case "advertised.host.name", "advertised.listeners":
             advertisedHost = try Self.parseHostPort(value, name: name).host
+        case "http.basic.auth.users.file":
+            httpBasicAuthUsersFile = value.trimmingSpaces.isEmpty ? nil : value.trimmingSpaces
+        case _ where name.hasPrefix("http.ssl."):
+            let setting = String(name.dropFirst("http.".count))
+            try Self.checkSSL(setting, value, name: name)
+            httpSSL[setting] = value
+        case _ where name.hasPrefix("listener.name."):
+            let rest = name.dropFirst("listener.name.".count)
+            guard let dot = rest.firstIndex(of: "."), rest[rest.index(after: dot)...].hasPrefix("ssl.") else {
+                throw InvalidSetting(name: name, value: value, reason: "unknown setting")
+            }
+            let setting = String(rest[rest.index(after: dot)...])
+            try Self.checkSSL(setting, value, name: name)
+            listenerSSL[rest[..<dot].uppercased(), default: [:]][setting] = value
+        case _ where name.hasPrefix("ssl."):
+            try Self.checkSSL(name, value, name: name)
+            ssl[name] = value
         case "log.dirs", "log.dir", "data.dir": dataDirectory = value.trimmingSpaces
         case "cluster.id": clusterId = value.trimmingSpaces
         case "num.partitions":
@@ -233,6 +286,143 @@ public struct BrokerConfig: Sendable, Equatable {
             }
             try apply(String(line[..<equals]).trimmingSpaces, String(line[line.index(after: equals)...]).trimmingSpaces)
         }
+    }
+
+    /// `NAME://host:port,...`; a bare `host:port` (the old single-listener form) is named PLAINTEXT.
+    static func parseListeners(_ text: String, name: String) throws(InvalidSetting) -> [Listener] {
+        var listeners: [Listener] = []
+        for entry in text.split(separator: ",") {
+            let item = entry.trimmingSpaces
+            if item.isEmpty { continue }
+            var listenerName = "PLAINTEXT"
+            if let scheme = item.range(of: "://") {
+                listenerName = item[..<scheme.lowerBound].uppercased()
+                guard !listenerName.isEmpty, listenerName.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw InvalidSetting(name: name, value: text, reason: "listener names are letters, digits and _")
+                }
+            }
+            let (host, port) = try parseHostPort(item, name: name)
+            guard !listeners.contains(where: { $0.name == listenerName }) else {
+                throw InvalidSetting(name: name, value: text, reason: "listener \(listenerName) is named twice")
+            }
+            listeners.append(Listener(name: listenerName, host: host, port: port))
+        }
+        guard !listeners.isEmpty else { throw InvalidSetting(name: name, value: text, reason: "no listener") }
+        return listeners
+    }
+
+    static func parseProtocolMap(_ text: String, name: String) throws(InvalidSetting) -> [String: SecurityProtocol] {
+        var map: [String: SecurityProtocol] = [:]
+        for entry in text.split(separator: ",") {
+            let pair = entry.trimmingSpaces
+            if pair.isEmpty { continue }
+            guard let colon = pair.firstIndex(of: ":"),
+                let proto = SecurityProtocol(rawValue: pair[pair.index(after: colon)...].trimmingSpaces.uppercased())
+            else {
+                throw InvalidSetting(
+                    name: name, value: text,
+                    reason: "expected NAME:PROTOCOL pairs, PROTOCOL one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL")
+            }
+            map[pair[..<colon].trimmingSpaces.uppercased()] = proto
+        }
+        return map
+    }
+
+    /// An `ssl.*` setting is checked when given, so a typo fails at startup with its own name.
+    static func checkSSL(_ setting: String, _ value: String, name: String) throws(InvalidSetting) {
+        guard TLSServerSettings.handles(setting) else {
+            let hint =
+                setting.hasPrefix("ssl.keystore") || setting.hasPrefix("ssl.truststore")
+                ? "keystores are not read; give PEM files with ssl.certificate.location, ssl.key.location and ssl.ca.location"
+                : "unknown setting"
+            throw InvalidSetting(name: name, value: value, reason: hint)
+        }
+        var scratch = TLSServerSettings()
+        do {
+            try scratch.apply(setting, value)
+        } catch {
+            throw InvalidSetting(
+                name: name, value: setting == "ssl.key.password" ? "(hidden)" : value, reason: error.reason)
+        }
+    }
+
+    /// A listener with what it speaks and, for SSL and SASL_SSL, its TLS settings.
+    public struct ResolvedListener: Sendable, Equatable {
+        public var name: String
+        public var host: String
+        public var port: Int
+        public var securityProtocol: SecurityProtocol
+        public var tls: TLSServerSettings?
+    }
+
+    /// The listeners with their protocols and TLS settings; fails on a name with no protocol or a TLS
+    /// listener without certificate and key.
+    public func resolvedListeners() throws(InvalidSetting) -> [ResolvedListener] {
+        try listeners.map { listener throws(InvalidSetting) in
+            guard
+                let proto = listenerSecurityProtocolMap[listener.name] ?? SecurityProtocol(rawValue: listener.name)
+            else {
+                throw InvalidSetting(
+                    name: "listener.security.protocol.map", value: "",
+                    reason:
+                        "listener \(listener.name) has no security protocol (add \(listener.name):PLAINTEXT or another)"
+                )
+            }
+            var tls: TLSServerSettings?
+            if proto.usesTLS {
+                let settings = try tlsSettings(forListener: listener.name)
+                do {
+                    try settings.validate(what: "listener \(listener.name)")
+                } catch let error as TLSServerSettings.InvalidSetting {
+                    throw InvalidSetting(name: error.name, value: "", reason: error.reason)
+                } catch {
+                    throw InvalidSetting(name: "ssl", value: "", reason: "\(error)")
+                }
+                tls = settings
+            }
+            return ResolvedListener(
+                name: listener.name, host: listener.host, port: listener.port, securityProtocol: proto, tls: tls)
+        }
+    }
+
+    /// `ssl.*`, then the listener's own `listener.name.<name>.ssl.*` over them.
+    public func tlsSettings(forListener name: String) throws(InvalidSetting) -> TLSServerSettings {
+        var settings = TLSServerSettings()
+        for (key, value) in ssl.sorted(by: { $0.key < $1.key }) {
+            try? settings.apply(key, value)
+        }
+        for (key, value) in (listenerSSL[name.uppercased()] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            try? settings.apply(key, value)
+        }
+        return settings
+    }
+
+    /// The HTTP listener's TLS settings, nil when it serves plain HTTP.
+    public func httpTLSSettings() throws(InvalidSetting) -> TLSServerSettings? {
+        guard httpSSL["ssl.certificate.location"] != nil else { return nil }
+        var settings = TLSServerSettings()
+        for (key, value) in httpSSL.sorted(by: { $0.key < $1.key }) { try? settings.apply(key, value) }
+        do {
+            try settings.validate(what: "the HTTP listener")
+        } catch {
+            throw InvalidSetting(name: "http." + error.name, value: "", reason: error.reason)
+        }
+        return settings
+    }
+
+    /// What Metadata and FindCoordinator tell a client on `listener` to connect to; `boundPort` is the
+    /// port that listener got (a listener on port 0 gets one from the kernel).
+    public func advertisedAddress(listener: String, boundPort: Int?) -> (host: String, port: Int) {
+        let own = listeners.first { $0.name == listener } ?? listeners.first
+        let bound = boundPort ?? own?.port ?? 9092
+        if let advertised = advertisedListeners[listener] {
+            return (Self.reachable(advertised.host), advertised.port == 0 ? bound : advertised.port)
+        }
+        return (advertisedHost ?? Self.reachable(own?.host ?? "127.0.0.1"), bound)
+    }
+
+    static func reachable(_ host: String) -> String {
+        host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
     }
 
     /// Accepts `host:port`, `PLAINTEXT://host:port` and `[::1]:port`.

@@ -1,9 +1,11 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SkeinLog
 import SkeinMetricsHTTP
 import SkeinProtocol
+import SkeinTLS
 
 /// One piece of a response frame, written in order: encoded bytes, or stored log bytes sent with
 /// sendfile straight from the segment file.
@@ -102,6 +104,11 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     /// `connections.max.idle.ms` passed without a byte read or written. A request still pending (a
     /// JoinGroup waiting for its group, a long Fetch) keeps the connection, as its answer is traffic to come.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let peer = event as? TLSPeerPrincipal {
+            session.setPrincipal(KafkaPrincipal(name: peer.name))
+            logger.debug("TLS connection from \(session.remote) as \(session.principal)")
+            return
+        }
         guard let idle = event as? IdleStateHandler.IdleStateEvent, idle == .all else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -266,6 +273,25 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             mute(milliseconds: milliseconds, context: context)
         case .bytes(let buffer):
             context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+        case .file(let slice) where securityProtocol.usesTLS:
+            // TLS encrypts in user space, so sendfile cannot serve it: the slice is read straight into
+            // one buffer from the channel's allocator, which the TLS handler encrypts from.
+            var buffer = context.channel.allocator.buffer(capacity: slice.length)
+            do {
+                let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: slice.length) {
+                    try slice.read(into: $0)
+                }
+                guard read == slice.length else {
+                    throw LogError.io(operation: "pread (short)", path: slice.file.path, errno: 0)
+                }
+            } catch {
+                // A frame whose size field promised these bytes cannot be finished: the connection goes.
+                warnings.warning("fetch read failed", "closing connection from \(session.remote): \(error)")
+                closing = true
+                context.close(promise: nil)
+                return
+            }
+            context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
         case .file(let slice):
             // The slice's lease keeps its descriptor open (the descriptor cache never closes a leased file,
             // and a deleted segment's file stays until its last lease goes), so the sendfile uses it as it is:
@@ -293,6 +319,23 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             warnings.log(.info, "truncated frame", "connection from \(remote): \(error)")
         case let error as IOError where error.errnoCode == ECONNRESET || error.errnoCode == EPIPE:
             logger.debug("connection from \(remote) reset")
+        case NIOSSLError.uncleanShutdown:
+            // A TLS client that closed its socket without close_notify (most do): as a reset, not a fault.
+            logger.debug("TLS connection from \(remote) closed without close_notify")
+        case let error as NIOSSLError:
+            // A plaintext client on a TLS listener, an untrusted or expired client certificate, no
+            // certificate where one is required: the handshake fails and the connection is closed.
+            router.broker.metrics.connectionClosedByBroker(reason: "tls_handshake")
+            warnings.warning("TLS handshake failed", "closing connection from \(remote): TLS: \(error)")
+        case let error as BoringSSLError:
+            router.broker.metrics.connectionClosedByBroker(reason: "tls_handshake")
+            warnings.warning("TLS handshake failed", "closing connection from \(remote): TLS: \(error)")
+        case is TLSPeerPrincipal.Unmapped:
+            router.broker.metrics.connectionClosedByBroker(reason: "tls_principal")
+            warnings.warning(
+                "TLS principal unmapped",
+                "closing connection from \(remote): no ssl.principal.mapping.rules rule matches its certificate subject"
+            )
         default:
             warnings.warning("connection error", "closing connection from \(remote): \(error)")
         }
@@ -329,10 +372,30 @@ public final class KafkaServer: Sendable {
         self.flushWarnings = flushWarnings
     }
 
-    /// Binds `host:port`, or adopts `boundSocket` (a listening descriptor from systemd) when given.
+    /// Binds `host:port` as one PLAINTEXT listener, or adopts `boundSocket` (a listening descriptor from
+    /// systemd) when given.
     public static func start(
         broker: Broker, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil
     ) async throws -> KafkaServer {
+        try await start(
+            broker: broker, group: group,
+            listener: .init(
+                name: broker.config.listeners.first?.name ?? "PLAINTEXT", host: host, port: port,
+                securityProtocol: .plaintext, tls: nil),
+            tls: nil, boundSocket: boundSocket)
+    }
+
+    /// Serves one listener: its address (or `boundSocket`), its security protocol and, for SSL and
+    /// SASL_SSL, `tls`, whose newest context each accepted connection takes.
+    public static func start(
+        broker: Broker, group: any EventLoopGroup, listener: BrokerConfig.ResolvedListener,
+        tls: ReloadingTLSContext?, boundSocket: CInt? = nil
+    ) async throws -> KafkaServer {
+        let host = listener.host
+        let port = listener.port
+        let listenerName = listener.name
+        let securityProtocol = listener.securityProtocol
+        let mapping = listener.tls?.principalMapping ?? .default
         let config = broker.config
         let logger = broker.logger
         let metrics = broker.metrics
@@ -371,6 +434,10 @@ public final class KafkaServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(ConnectionGateHandler(gate: gate, refused: refused))
                     try pipeline.addHandler(IdleStateHandler(allTimeout: idle))
+                    if let tls {
+                        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
+                        try pipeline.addHandler(TLSPeerPrincipalHandler(mapping: mapping))
+                    }
                     try pipeline.addHandler(
                         KafkaFrameHandler(
                             maximumFrameBytes: maxFrame, partialTimeout: partialTimeout, budget: budget,
@@ -378,7 +445,7 @@ public final class KafkaServer: Sendable {
                     try pipeline.addHandler(
                         KafkaConnectionHandler(
                             router: router, logger: logger, warnings: warnings, budget: budget,
-                            securityProtocol: config.listenerSecurityProtocol))
+                            listenerName: listenerName, securityProtocol: securityProtocol))
                 }
             }
         let channel: any Channel
@@ -387,7 +454,7 @@ public final class KafkaServer: Sendable {
         } else {
             channel = try await bootstrap.bind(host: host, port: port).get()
         }
-        try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "Kafka listener")
+        try await AcceptErrorLogger.install(on: channel, logger: logger, listener: "Kafka listener \(listenerName)")
         let interval = TimeAmount.milliseconds(config.connectionLogIntervalMs)
         let flush = group.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             warnings.flush()

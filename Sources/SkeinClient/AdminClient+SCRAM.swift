@@ -28,7 +28,9 @@ extension AdminClient {
             }
             var iterations: [SCRAMMechanism: Int] = [:]
             for info in result.credentialInfos {
-                if let mechanism = SCRAMMechanism(kafkaType: info.mechanism) { iterations[mechanism] = Int(info.iterations) }
+                if let mechanism = SCRAMMechanism(kafkaType: info.mechanism) {
+                    iterations[mechanism] = Int(info.iterations)
+                }
             }
             return ScramUser(name: result.user, iterations: iterations)
         }

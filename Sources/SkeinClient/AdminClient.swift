@@ -9,12 +9,13 @@ public actor AdminClient {
     private let logger: Logger
 
     public init(
-        bootstrapServers: [String], logger: Logger = Logger(label: "skein-admin"), sasl: SASLClientSettings? = nil
+        bootstrapServers: [String], logger: Logger = Logger(label: "skein-admin"),
+        security: ClientSecurity = .plaintext
     ) throws {
         self.logger = logger
         metadata = try ClusterMetadata(
             bootstrapServers: bootstrapServers, clientId: "skein-admin", allowAutoTopicCreation: false,
-            logger: logger, sasl: sasl)
+            logger: logger, security: security)
     }
 
     /// Shares `metadata` with a consumer or producer of the same cluster; `close` leaves it open.
@@ -249,7 +250,8 @@ public actor AdminClient {
         try Self.check(found.errorCode, found.errorMessage, context: "find coordinator of \(groupId)")
         if let known = try? await metadata.connection(toNode: found.nodeId) { return known }
         return try await KafkaConnection.connect(
-            host: found.host, port: Int(found.port), clientId: metadata.clientId, sasl: metadata.sasl)
+            host: found.host, port: Int(found.port), clientId: metadata.clientId, security: metadata.security,
+            tlsContext: metadata.tlsContext)
     }
 
     static func check(_ code: ErrorCode, _ message: String?, context: String) throws {

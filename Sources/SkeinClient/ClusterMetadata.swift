@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SkeinProtocol
 
 /// A partition of a topic: the unit of ordering, leadership and offsets.
@@ -66,18 +67,22 @@ public actor ClusterMetadata {
     /// Whether asking for an unknown topic creates it (`allow.auto.create.topics`). Producers want
     /// this; readers and admin tools must not create a topic by mistyping its name.
     public let allowAutoTopicCreation: Bool
-    /// The SASL login every connection of this client makes (nil: none).
-    public nonisolated let sasl: SASLClientSettings?
+    /// `security.protocol` and `ssl.*`, for every connection this client opens.
+    public nonisolated let security: ClientSecurity
+    /// Made once from `security`, so the PEM files are read when the client starts, not per connection.
+    public nonisolated let tlsContext: NIOSSLContext?
 
     /// - Parameter bootstrapServers: "host:port" entries; any one reachable broker is enough.
     public init(
         bootstrapServers: [String], clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         allowAutoTopicCreation: Bool = true,
-        logger: Logger = Logger(label: "skein-client"), sasl: SASLClientSettings? = nil
+        logger: Logger = Logger(label: "skein-client"), security: ClientSecurity = .plaintext
     ) throws {
         self.allowAutoTopicCreation = allowAutoTopicCreation
-        self.sasl = sasl
+        self.security = security
+        _ = try security.saslSettings()
+        self.tlsContext = security.securityProtocol.usesTLS ? try security.makeTLSContext() : nil
         guard !bootstrapServers.isEmpty else { throw KafkaClientError.invalidConfiguration("no bootstrap servers") }
         self.bootstrapServers = try bootstrapServers.map(Self.parseHostPort)
         self.clientId = clientId
@@ -222,10 +227,10 @@ public actor ClusterMetadata {
         }
         let group = self.group
         let clientId = self.clientId
-        let sasl = self.sasl
         let task = Task {
             try await KafkaConnection.connect(
-                host: address.host, port: address.port, clientId: clientId, group: group, sasl: sasl)
+                host: address.host, port: address.port, clientId: clientId, group: group, security: security,
+                tlsContext: tlsContext)
         }
         connections[nodeId] = task
         return try await task.value
@@ -242,7 +247,8 @@ public actor ClusterMetadata {
         for server in bootstrapServers {
             do {
                 let connection = try await KafkaConnection.connect(
-                    host: server.host, port: server.port, clientId: clientId, group: group, sasl: sasl)
+                    host: server.host, port: server.port, clientId: clientId, group: group, security: security,
+                    tlsContext: tlsContext)
                 bootstrapConnection = connection
                 return connection
             } catch {

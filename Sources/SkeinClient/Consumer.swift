@@ -29,8 +29,6 @@ public struct ConsumerConfiguration: Sendable {
     /// could otherwise expand to gigabytes.
     public var maxDecompressedBatchBytes: Int = 256 * 1024 * 1024
     public var clientId: String = "skein-consumer"
-    /// `security.protocol` SASL_PLAINTEXT with `sasl.mechanism`, `sasl.username`, `sasl.password`; nil: no login.
-    public var sasl: SASLClientSettings?
     /// `isolation.level`: read_committed (the default, as in Java and librdkafka) sees only
     /// committed transactions; read_uncommitted also sees open and aborted ones.
     public var isolationLevel: IsolationLevel = .readCommitted
@@ -81,12 +79,11 @@ public actor Consumer {
 
     public init(
         bootstrapServers: [String], configuration: ConsumerConfiguration = ConsumerConfiguration(),
-        logger: Logger = Logger(label: "skein-consumer")
+        logger: Logger = Logger(label: "skein-consumer"), security: ClientSecurity = .plaintext
     ) throws {
         self.configuration = configuration
         self.metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger,
-            sasl: configuration.sasl)
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger, security: security)
         self.ownsMetadata = true
         self.logger = logger
     }

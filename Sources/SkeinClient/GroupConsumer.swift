@@ -48,7 +48,7 @@ public actor GroupConsumer {
     public init(
         bootstrapServers: [String], groupId: String, topics: [String],
         configuration: GroupConsumerConfiguration = GroupConsumerConfiguration(),
-        logger: Logger = Logger(label: "skein-group-consumer")
+        logger: Logger = Logger(label: "skein-group-consumer"), security: ClientSecurity = .plaintext
     ) throws {
         self.groupId = groupId
         self.topics = topics
@@ -56,7 +56,7 @@ public actor GroupConsumer {
         self.logger = logger
         metadata = try ClusterMetadata(
             bootstrapServers: bootstrapServers, clientId: configuration.consumer.clientId, logger: logger,
-            sasl: configuration.consumer.sasl)
+            security: security)
         consumer = Consumer(metadata: metadata, configuration: configuration.consumer, logger: logger)
     }
 
@@ -344,7 +344,8 @@ public actor GroupConsumer {
             throw KafkaClientError.broker(found.errorCode, context: "FindCoordinator \(groupId)")
         }
         let coordinator = try await KafkaConnection.connect(
-            host: found.host, port: Int(found.port), clientId: metadata.clientId, sasl: metadata.sasl)
+            host: found.host, port: Int(found.port), clientId: metadata.clientId, security: metadata.security,
+            tlsContext: metadata.tlsContext)
         self.coordinator = coordinator
         return coordinator
     }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SkeinProtocol
 import Synchronization
 
@@ -25,19 +26,29 @@ public final class KafkaConnection: Sendable {
     }
 
     /// Connects and negotiates API versions before returning, so every later request can pick a
-    /// version the broker is known to accept.
+    /// version the broker is known to accept. With a TLS `security.protocol` the connection runs TLS from
+    /// its first byte; `tlsContext` is the client's shared one, made from `security` when not given. With a
+    /// SASL one it logs in (`sasl.*`) right after ApiVersions, before any other request.
     public static func connect(
         host: String, port: Int, clientId: String = "skein-client",
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: TimeAmount = .seconds(10),
-        sasl: SASLClientSettings? = nil
+        security: ClientSecurity = .plaintext, tlsContext: NIOSSLContext? = nil
     ) async throws -> KafkaConnection {
         let channel: Channel
+        let sasl = try security.saslSettings()
+        let tls = security.securityProtocol.usesTLS ? try tlsContext ?? security.makeTLSContext() : nil
+        // SNI takes names only; for an address, the certificate is checked against the address connected to.
+        let serverName = host.isIPAddress ? nil : host
         do {
             channel = try await ClientBootstrap(group: group)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connectTimeout(connectTimeout)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                        }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(KafkaFrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(CorrelationHandler())
                     }
@@ -245,5 +256,12 @@ final class CorrelationHandler: ChannelDuplexHandler {
         let waiting = pending
         pending.removeAll()
         for promise in waiting.values { promise.fail(KafkaClientError.connectionClosed(reason)) }
+    }
+}
+
+extension String {
+    /// An IPv4 or IPv6 literal, which TLS's SNI must not carry.
+    var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }

@@ -40,13 +40,12 @@ public actor Producer {
 
     public init(
         bootstrapServers: [String], configuration: ProducerConfiguration = ProducerConfiguration(),
-        logger: Logger = Logger(label: "skein-producer")
+        logger: Logger = Logger(label: "skein-producer"), security: ClientSecurity = .plaintext
     ) throws {
         try configuration.validate()
         self.configuration = configuration
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger,
-            sasl: configuration.sasl)
+            bootstrapServers: bootstrapServers, clientId: configuration.clientId, logger: logger, security: security)
         self.metadata = metadata
         self.ownsMetadata = true
         self.logger = logger

@@ -33,8 +33,6 @@ public struct ProducerConfiguration: Sendable {
     /// The broker-side wait for acks (`request.timeout.ms` as sent in Produce).
     public var brokerTimeoutMs: Int32 = 30_000
     public var clientId: String = "skein-producer"
-    /// `security.protocol` SASL_PLAINTEXT with `sasl.mechanism`, `sasl.username`, `sasl.password`; nil: no login.
-    public var sasl: SASLClientSettings?
     /// Unacknowledged bytes at which `enqueue` waits (`buffer.memory`).
     public var bufferMemory: Int = 32 * 1024 * 1024
     /// Makes the producer transactional (`transactional.id`): its writes become visible to

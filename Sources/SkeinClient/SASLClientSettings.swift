@@ -36,13 +36,15 @@ extension KafkaConnection {
         let handshake = try await send(SaslHandshakeRequest(mechanism: settings.mechanism))
         guard handshake.errorCode == .noError else {
             throw KafkaClientError.authentication(
-                "broker refused SASL mechanism \(settings.mechanism) (\(handshake.errorCode); enabled: \(handshake.mechanisms.joined(separator: ", ")))")
+                "broker refused SASL mechanism \(settings.mechanism) (\(handshake.errorCode); enabled: \(handshake.mechanisms.joined(separator: ", ")))"
+            )
         }
         func round(_ bytes: [UInt8]) async throws -> [UInt8] {
             let response = try await send(SaslAuthenticateRequest(authBytes: bytes))
             guard response.errorCode == .noError else {
                 throw KafkaClientError.authentication(
-                    "SASL \(settings.mechanism) login as \(settings.username) failed: \(response.errorMessage ?? "\(response.errorCode)")")
+                    "SASL \(settings.mechanism) login as \(settings.username) failed: \(response.errorMessage ?? "\(response.errorCode)")"
+                )
             }
             return response.authBytes
         }

@@ -346,7 +346,8 @@ actor TransactionManager {
             coordinator = shared
         } else {
             coordinator = try await KafkaConnection.connect(
-                host: found.host, port: Int(found.port), clientId: configuration.clientId, sasl: metadata.sasl)
+                host: found.host, port: Int(found.port), clientId: configuration.clientId,
+                security: metadata.security, tlsContext: metadata.tlsContext)
             ownedConnections.append(coordinator)
         }
         coordinators[key] = coordinator

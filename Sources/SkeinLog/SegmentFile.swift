@@ -47,4 +47,12 @@ public struct FileSlice: Sendable {
         }
         return count == length ? bytes : Array(bytes.prefix(count))
     }
+
+    /// Reads the slice straight into `destination` (at least `length` bytes), for a TLS connection's
+    /// buffer without an intermediate array; returns the bytes read, short only at the file's end.
+    public func read(into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        try FileIO.read(
+            file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: destination.prefix(length)), at: position,
+            path: file.path)
+    }
 }

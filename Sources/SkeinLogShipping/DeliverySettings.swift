@@ -5,8 +5,8 @@ import SkeinCompression
 public struct DeliverySettings: Sendable, Equatable {
     public var bootstrapServers: [String]
     public var clientId = "skein-agent"
-    /// The SASL login of every broker connection (`[delivery]` `security_protocol = "SASL_PLAINTEXT"`).
-    public var sasl: SASLClientSettings?
+    /// `security.protocol`, `ssl.*` (and, with SASL, `sasl.*`) for the connections to the brokers.
+    public var security = ClientSecurity()
     /// The record key, and part of the transactional id.
     public var hostName: String
     /// Tells apart several agents on one host; part of the transactional id.

@@ -173,7 +173,7 @@ public actor LogDelivery {
         discardProducer()
         let metadata = try ClusterMetadata(
             bootstrapServers: settings.bootstrapServers, clientId: settings.clientId, logger: logger,
-            sasl: settings.sasl)
+            security: settings.security)
         self.metadata = metadata
         let connection = try await metadata.anyConnection()
         // Recovery reads read_committed wherever the broker has transactions, whatever the mode: records

@@ -2,6 +2,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import SkeinTLS
 
 /// One HTTP/1.1 connection: answers each request when its end arrives. NIO's pipelining handler keeps
 /// responses in request order and holds further requests until the current one is answered.
@@ -10,10 +12,12 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let endpoints: any HTTPEndpoints
+    private let users: BasicAuthUsers?
     private var head: HTTPRequestHead?
 
-    init(endpoints: any HTTPEndpoints) {
+    init(endpoints: any HTTPEndpoints, users: BasicAuthUsers?) {
         self.endpoints = endpoints
+        self.users = users
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -25,12 +29,18 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let request = head else { return }
             head = nil
-            let response = endpoints.respond(method: request.method, uri: request.uri)
+            let authorized = users?.allows(authorization: request.headers.first(name: "Authorization")) ?? true
+            let response =
+                authorized
+                ? endpoints.respond(method: request.method, uri: request.uri)
+                : HTTPEndpointResponse(
+                    status: .unauthorized, contentType: HTTPEndpointResponse.text, body: "unauthorized\n")
             let keepAlive = request.isKeepAlive
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: response.contentType)
             headers.add(name: "Content-Length", value: String(response.body.utf8.count))
             if response.status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, HEAD") }
+            if !authorized { headers.add(name: "WWW-Authenticate", value: "Basic realm=\"skein\", charset=\"UTF-8\"") }
             if !keepAlive { headers.add(name: "Connection", value: "close") }
             context.write(
                 wrapOutboundOut(
@@ -64,10 +74,12 @@ public final class MetricsHTTPServer: Sendable {
         self.channel = channel
     }
 
-    /// Binds `host:port`, or adopts `boundSocket` (systemd's descriptor named `metrics`) when given.
+    /// Binds `host:port`, or adopts `boundSocket` (systemd's descriptor named `metrics`) when given. With
+    /// `tls` it serves HTTPS only (each connection takes the newest context); with `users` every request
+    /// needs basic auth.
     public static func start(
         endpoints: any HTTPEndpoints, group: any EventLoopGroup, host: String, port: Int, boundSocket: CInt? = nil,
-        logger: Logger = Logger(label: "skein.http")
+        logger: Logger = Logger(label: "skein.http"), tls: ReloadingTLSContext? = nil, users: BasicAuthUsers? = nil
     ) async throws -> MetricsHTTPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 128)
@@ -75,8 +87,12 @@ public final class MetricsHTTPServer: Sendable {
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(endpoints: endpoints))
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHTTPHandler(endpoints: endpoints, users: users))
                 }
             }
         let channel: any Channel

@@ -123,7 +123,9 @@ public final class CredentialStore: Sendable {
         let data = try encoder.encode(file)
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw StoreError(description: "cannot create \(temporary): \(String(cString: strerror(errno)))")
+        }
         var failure: String?
         data.withUnsafeBytes { raw in
             var offset = 0

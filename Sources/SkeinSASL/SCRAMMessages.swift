@@ -73,7 +73,9 @@ public enum SCRAMMessages {
             let bare = String(parts[2])
             let attributes = try SCRAMMessages.attributes(bare)
             guard attributes.count >= 2, attributes[0].key == "n", attributes[1].key == "r" else {
-                if attributes.first?.key == "m" { throw SASLFailure(.unsupported, "mandatory extensions are not supported") }
+                if attributes.first?.key == "m" {
+                    throw SASLFailure(.unsupported, "mandatory extensions are not supported")
+                }
                 throw SASLFailure(.malformed, "client-first-message must start with n= and r=")
             }
             guard let user = SASLName.unescape(attributes[0].value), !user.isEmpty else {
@@ -109,7 +111,9 @@ public enum SCRAMMessages {
                 throw SASLFailure(.malformed, "server-first-message is not UTF-8")
             }
             let attributes = try SCRAMMessages.attributes(text)
-            if attributes.first?.key == "e" { throw SASLFailure(.badCredentials, "server error: \(attributes[0].value)") }
+            if attributes.first?.key == "e" {
+                throw SASLFailure(.badCredentials, "server error: \(attributes[0].value)")
+            }
             guard attributes.count >= 3, attributes[0].key == "r", attributes[1].key == "s", attributes[2].key == "i",
                 let salt = Data(base64Encoded: String(attributes[1].value)), let iterations = Int(attributes[2].value),
                 iterations > 0

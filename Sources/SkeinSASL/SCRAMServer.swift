@@ -112,7 +112,8 @@ public struct SCRAMClient: Sendable {
         let clientKey = mechanism.hmac(key: salted, Array("Client Key".utf8))
         let storedKey = mechanism.hash(clientKey)
         let withoutProof = "c=biws,r=\(first.nonce)"
-        let authMessage = Array((authMessagePrefix + "," + String(decoding: serverFirst, as: UTF8.self) + "," + withoutProof).utf8)
+        let authMessage = Array(
+            (authMessagePrefix + "," + String(decoding: serverFirst, as: UTF8.self) + "," + withoutProof).utf8)
         let proof = SASLBytes.xor(clientKey, mechanism.hmac(key: storedKey, authMessage))
         serverSignature = mechanism.hmac(key: mechanism.hmac(key: salted, Array("Server Key".utf8)), authMessage)
         return Array((withoutProof + ",p=" + Data(proof).base64EncodedString()).utf8)

@@ -18,24 +18,17 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public var verbose = false
 
     @Option(
-        name: .customLong("security-protocol"),
-        help: "Kafka's security.protocol: PLAINTEXT (default) or SASL_PLAINTEXT. Default: $SKEIN_SECURITY_PROTOCOL.")
-    public var securityProtocol: String = ProcessInfo.processInfo.environment["SKEIN_SECURITY_PROTOCOL"] ?? "PLAINTEXT"
-
-    @Option(
-        name: .customLong("sasl-mechanism"),
-        help: "sasl.mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Default: $SKEIN_SASL_MECHANISM, else SCRAM-SHA-512.")
-    public var saslMechanism: String = ProcessInfo.processInfo.environment["SKEIN_SASL_MECHANISM"] ?? "SCRAM-SHA-512"
-
-    @Option(name: .customLong("sasl-username"), help: "sasl.username. Default: $SKEIN_SASL_USERNAME.")
-    public var saslUsername: String? = ProcessInfo.processInfo.environment["SKEIN_SASL_USERNAME"]
-
-    @Option(
-        name: .customLong("sasl-password-file"),
+        name: .customShort("X"),
         help: ArgumentHelp(
-            "File whose first line is sasl.password.",
-            discussion: "Else $SKEIN_SASL_PASSWORD. Never on the command line, where ps shows it."))
-    public var saslPasswordFile: String?
+            "A client setting NAME=VALUE, as kcat's -X (security.protocol, ssl.ca.location, ...); repeatable.",
+            valueName: "name=value"))
+    public var clientSettings: [String] = []
+
+    @Option(
+        name: .customLong("command-config"),
+        help: ArgumentHelp(
+            "A properties file of client settings, as Kafka's tools take; -X wins over it.", valueName: "file"))
+    public var commandConfig: String?
 
     public init() {}
 
@@ -43,33 +36,39 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
         bootstrap.split(separator: ",").map { String($0) }
     }
 
-    /// The SASL login of `--security-protocol SASL_PLAINTEXT`; nil for PLAINTEXT.
-    public func sasl() throws -> SASLClientSettings? {
-        switch securityProtocol.uppercased() {
-        case "PLAINTEXT": return nil
-        case "SASL_PLAINTEXT": break
-        default:
-            throw ToolError.usage("--security-protocol \(securityProtocol): expected PLAINTEXT or SASL_PLAINTEXT")
-        }
-        guard let username = saslUsername else {
-            throw ToolError.usage("SASL_PLAINTEXT needs --sasl-username (or $SKEIN_SASL_USERNAME)")
-        }
-        let password: String
-        if let file = saslPasswordFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ToolError.notFound("cannot read --sasl-password-file \(file)")
+    /// `security.protocol` and `ssl.*` from `--command-config`, then `-X`; `$SKEIN_COMMAND_CONFIG` names a
+    /// file when `--command-config` is not given, so a shell can point every command at one.
+    public func security() throws(ToolError) -> ClientSecurity {
+        var security = ClientSecurity()
+        var pairs: [(String, String)] = []
+        if let path = commandConfig ?? ProcessInfo.processInfo.environment["SKEIN_COMMAND_CONFIG"] {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ToolError.usage("cannot read --command-config \(path)")
             }
-            password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        } else if let fromEnvironment = ProcessInfo.processInfo.environment["SKEIN_SASL_PASSWORD"] {
-            password = fromEnvironment
-        } else {
-            throw ToolError.usage("SASL_PLAINTEXT needs --sasl-password-file or $SKEIN_SASL_PASSWORD")
+            for line in text.split(whereSeparator: \.isNewline) {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix("!") { continue }
+                pairs.append(try Self.split(trimmed, what: "--command-config"))
+            }
         }
-        do {
-            return try SASLClientSettings(mechanism: saslMechanism, username: username, password: password)
-        } catch {
-            throw ToolError.usage("\(error)")
+        for setting in clientSettings { pairs.append(try Self.split(setting, what: "-X")) }
+        for (name, value) in pairs {
+            // Settings of other clients (kafka-python's, the Java client's) in a shared file are skipped,
+            // as Kafka's tools skip settings they do not know.
+            guard ClientSecurity.handles(name) else { continue }
+            do { try security.apply(name, value) } catch { throw ToolError.usage("\(error)") }
         }
+        return security
+    }
+
+    private static func split(_ text: String, what: String) throws(ToolError) -> (String, String) {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw ToolError.usage("\(what) expects name=value, got \(text)")
+        }
+        return (
+            String(text[..<equals]).trimmingCharacters(in: .whitespaces),
+            String(text[text.index(after: equals)...]).trimmingCharacters(in: .whitespaces)
+        )
     }
 
     public var logger: Logger {
@@ -82,9 +81,9 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public func withAdmin(_ body: @escaping @Sendable (AdminClient) async throws -> Void) async throws {
         let servers = self.servers
         let logger = self.logger
-        let sasl = try self.sasl()
+        let security = try security()
         try await run {
-            let admin = try AdminClient(bootstrapServers: servers, logger: logger, sasl: sasl)
+            let admin = try AdminClient(bootstrapServers: servers, logger: logger, security: security)
             do {
                 try await body(admin)
             } catch {

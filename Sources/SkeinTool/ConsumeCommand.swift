@@ -113,7 +113,8 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
         request.since = try since.map { try TimeExpression.parse($0) }
         request.until = try until.map { try TimeExpression.parse($0) }
         request.follow = follow
-        let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger, sasl: try connection.sasl())
+        let reader = RecordReader(
+            bootstrap: connection.servers, logger: connection.logger, security: try connection.security())
         var configuration = ConsumerConfiguration()
         configuration.clientId = "skein-consume"
         configuration.isolationLevel = isolationLevel
@@ -137,15 +138,14 @@ public struct ConsumeCommand: AsyncParsableCommand, Sendable {
     private func consumeInGroup(_ group: String, print: ([ConsumerRecord]) -> (printed: Int, more: Bool)) async throws {
         var configuration = GroupConsumerConfiguration()
         configuration.consumer.clientId = "skein-consume"
-        configuration.consumer.sasl = try connection.sasl()
         configuration.consumer.isolationLevel = isolationLevel
         configuration.startWithoutCommit =
             offset.map { ["end", "latest"].contains($0) ? .end : .beginning } ?? .beginning
         let consumer = try GroupConsumer(
             bootstrapServers: connection.servers, groupId: group, topics: [topic], configuration: configuration,
-            logger: connection.logger)
+            logger: connection.logger, security: connection.security())
         let admin = try AdminClient(
-            bootstrapServers: connection.servers, logger: connection.logger, sasl: configuration.consumer.sasl)
+            bootstrapServers: connection.servers, logger: connection.logger, security: connection.security())
         do {
             _ = try await admin.topic(topic)
             await admin.close()

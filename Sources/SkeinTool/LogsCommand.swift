@@ -109,7 +109,8 @@ public struct LogsCommand: AsyncParsableCommand, Sendable {
         var printed = 0
         var scanned = 0
         let limit = max ?? .max
-        let reader = RecordReader(bootstrap: connection.servers, logger: connection.logger, sasl: try connection.sasl())
+        let reader = RecordReader(
+            bootstrap: connection.servers, logger: connection.logger, security: try connection.security())
         var configuration = ConsumerConfiguration()
         configuration.clientId = "skein-logs"
         configuration.isolationLevel = isolationLevel

@@ -74,7 +74,6 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
             return RecordHeader(key: pair.key, value: Array(pair.value.utf8))
         }
         var configuration = ProducerConfiguration()
-        configuration.sasl = try connection.sasl()
         configuration.compression = CompressionCodec(configName: compression)!
         configuration.acks = acks == "0" ? .none : acks == "1" ? .leader : .all
         configuration.enableIdempotence = configuration.acks == .all
@@ -93,7 +92,8 @@ public struct ProduceCommand: AsyncParsableCommand, Sendable {
         defer { if descriptor != 0 { close(descriptor) } }
 
         let producer = try Producer(
-            bootstrapServers: connection.servers, configuration: configuration, logger: connection.logger)
+            bootstrapServers: connection.servers, configuration: configuration, logger: connection.logger,
+            security: connection.security())
         // Fail fast and clearly on an unreachable broker or a missing topic, before reading input.
         do {
             try await producer.checkTopic(topic)

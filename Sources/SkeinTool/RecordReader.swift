@@ -34,12 +34,13 @@ public struct ReadSummary: Sendable {
 public struct RecordReader {
     let bootstrap: [String]
     let logger: Logger
-    let sasl: SASLClientSettings?
 
-    public init(bootstrap: [String], logger: Logger, sasl: SASLClientSettings? = nil) {
+    let security: ClientSecurity
+
+    public init(bootstrap: [String], logger: Logger, security: ClientSecurity = .plaintext) {
+        self.security = security
         self.bootstrap = bootstrap
         self.logger = logger
-        self.sasl = sasl
     }
 
     public func read(
@@ -50,8 +51,9 @@ public struct RecordReader {
             throw ToolError.usage("--follow and --until cannot be combined")
         }
         let metadata = try ClusterMetadata(
-            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false, logger: logger,
-            sasl: sasl ?? configuration.sasl)
+            bootstrapServers: bootstrap, clientId: configuration.clientId, allowAutoTopicCreation: false,
+            logger: logger,
+            security: security)
         let admin = AdminClient(metadata: metadata, logger: logger)
         let consumer = Consumer(metadata: metadata, configuration: configuration, logger: logger)
         do {

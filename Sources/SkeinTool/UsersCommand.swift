@@ -51,8 +51,10 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
         @Argument(help: "User name.") var user: String
         @Option(name: .long, help: "SCRAM-SHA-256 or SCRAM-SHA-512; repeat for both. Default: both.")
         var mechanism: [String] = []
-        @Option(name: .long, help: "PBKDF2 iterations, 4096 to 16384.") var iterations = SCRAMMechanism.defaultIterations
-        @Option(name: .long, help: "The password (visible to ps; prefer --password-file or stdin).") var password: String?
+        @Option(name: .long, help: "PBKDF2 iterations, 4096 to 16384.") var iterations = SCRAMMechanism
+            .defaultIterations
+        @Option(name: .long, help: "The password (visible to ps; prefer --password-file or stdin).") var password:
+            String?
         @Option(name: .customLong("password-file"), help: "File whose first line is the password.")
         var passwordFile: String?
         @OptionGroup var target: Target
@@ -73,8 +75,12 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
                 try store.update(
                     set: mechanisms.map { mechanism in
                         let salt = SASLBytes.random(count: 32)
-                        return (user, mechanism, mechanism.credential(password: password, salt: salt, iterations: iterations))
+                        return (
+                            user, mechanism,
+                            mechanism.credential(password: password, salt: salt, iterations: iterations)
+                        )
                     })
+                giveToDirectoryOwner(store.path, directory: directory)
                 print("user \(user) set in \(store.path) (\(mechanisms.map(\.rawValue).joined(separator: ", ")))")
                 return
             }
@@ -123,6 +129,7 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
                     throw ToolError.notFound("user \(user) has no such credential")
                 }
                 try store.update(delete: doomed.map { (user, $0) })
+                giveToDirectoryOwner(store.path, directory: directory)
                 print("user \(user) deleted from \(store.path)")
                 return
             }
@@ -179,6 +186,20 @@ private func openStore(_ directory: String) throws -> CredentialStore {
         return try CredentialStore(directory: directory)
     } catch {
         throw ToolError.failed("\(error)")
+    }
+}
+
+/// Run as root on a broker's data directory (systemd's `DynamicUser=` or `User=` own it), the new file
+/// would be root's and, at mode 0600, unreadable by the broker: it goes to the directory's owner instead.
+private func giveToDirectoryOwner(_ path: String, directory: String) {
+    guard geteuid() == 0 else { return }
+    var status = stat()
+    guard stat(directory, &status) == 0, status.st_uid != 0 else { return }
+    if chown(path, status.st_uid, status.st_gid) != 0 {
+        FileHandle.standardError.write(
+            Data(
+                "skein: could not give \(path) to the data directory's owner: \(String(cString: strerror(errno)))\n"
+                    .utf8))
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SkeinBench
+import SkeinClient
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +39,21 @@ struct BenchCommonOptions: ParsableArguments {
 
     @Flag(help: "No progress lines on stderr.")
     var quiet = false
+
+    @Option(
+        name: .customShort("X"),
+        help: ArgumentHelp(
+            "A client setting NAME=VALUE (security.protocol, ssl.ca.location, ...).", valueName: "name=value"))
+    var clientSettings: [String] = []
+
+    func security() throws -> ClientSecurity {
+        var security = ClientSecurity()
+        for setting in clientSettings {
+            guard let equals = setting.firstIndex(of: "=") else { throw ValidationError("-X expects name=value") }
+            try security.apply(String(setting[..<equals]), String(setting[setting.index(after: equals)...]))
+        }
+        return security
+    }
 
     func validate() throws {
         if let records, records <= 0 { throw ValidationError("--records must be positive") }
@@ -108,6 +124,7 @@ struct BenchProduce: AsyncParsableCommand {
     func run() async throws {
         var config = ProduceBenchConfig(topic: common.topic)
         config.bootstrap = common.bootstrap
+        config.security = try common.security()
         config.partitions = partitions
         config.recordSize = recordSize
         config.batchRecords = batchRecords
@@ -167,6 +184,7 @@ struct BenchConsume: AsyncParsableCommand {
     func run() async throws {
         var config = ConsumeBenchConfig(topic: common.topic)
         config.bootstrap = common.bootstrap
+        config.security = try common.security()
         config.from = try startPosition()
         config.maxBytes = maxBytes
         config.follow = follow

@@ -7,6 +7,7 @@ import NIOPosix
 import SkeinBroker
 import SkeinMetricsHTTP
 import SkeinSystemd
+import SkeinTLS
 
 /// `skeind`: the Skein broker. All logic lives in SkeinBroker; this file turns flags into a config,
 /// adopts systemd's listening socket when handed one, and shuts down cleanly on SIGTERM/SIGINT.
@@ -52,8 +53,30 @@ struct Skeind: AsyncParsableCommand {
             return EscapingLogHandler(handler)
         }
         let logger = Logger(label: "skeind")
-        var brokerConfig = try makeConfig()
+        let brokerConfig = try makeConfig()
         raiseOpenFileLimit(logger: logger)
+        // TLS files are read before the data directory opens, so a wrong path fails at once.
+        let listeners: [BrokerConfig.ResolvedListener]
+        var tlsContexts: [String: ReloadingTLSContext] = [:]
+        var httpTLS: ReloadingTLSContext?
+        var httpUsers: BasicAuthUsers?
+        do {
+            listeners = try brokerConfig.resolvedListeners()
+            for listener in listeners {
+                guard let settings = listener.tls else { continue }
+                tlsContexts[listener.name] = try ReloadingTLSContext(
+                    settings: settings, label: "listener \(listener.name)", logger: logger)
+            }
+            if let settings = try brokerConfig.httpTLSSettings() {
+                httpTLS = try ReloadingTLSContext(settings: settings, label: "HTTP listener", logger: logger)
+            }
+            if let path = brokerConfig.httpBasicAuthUsersFile { httpUsers = try BasicAuthUsers(path: path) }
+        } catch let error as BrokerConfig.InvalidSetting {
+            throw ValidationError(error.description)
+        } catch {
+            throw StartupError("cannot load TLS or basic-auth files: \(error)")
+        }
+        let reloadable = Array(tlsContexts.values) + (httpTLS.map { [$0] } ?? [])
 
         let notifier = ServiceNotifier.shared
         // Recovery after a crash can outlast TimeoutStartSec=; the start timeout is extended while it runs.
@@ -84,7 +107,7 @@ struct Skeind: AsyncParsableCommand {
             do {
                 httpServer = try await MetricsHTTPServer.start(
                     endpoints: endpoints, group: httpGroup, host: host, port: port, boundSocket: inheritedHTTP,
-                    logger: logger)
+                    logger: logger, tls: httpTLS, users: httpUsers)
             } catch {
                 broker.shutdown()
                 throw StartupError(
@@ -92,22 +115,41 @@ struct Skeind: AsyncParsableCommand {
                 )
             }
             logger.info(
-                "skeind serving metrics on http://\(hostPort(httpServer?.localAddress))\(inheritedHTTP != nil ? " (socket from systemd)" : "")"
+                "skeind serving metrics on \(httpTLS == nil ? "http" : "https")://\(hostPort(httpServer?.localAddress))\(inheritedHTTP != nil ? " (socket from systemd)" : "")\(httpUsers == nil ? "" : ", basic auth required")"
             )
         }
         hostExporter.start()
 
-        let inherited = SystemdSockets.listening(named: "kafka")
-        let server = try await KafkaServer.start(
-            broker: broker, group: group, host: brokerConfig.listenHost, port: brokerConfig.listenPort,
-            boundSocket: inherited)
-        if let port = server.localAddress?.port {
-            broker.advertisedPort = port
-            brokerConfig.listenPort = port
+        var servers: [KafkaServer] = []
+        for (index, listener) in listeners.enumerated() {
+            // systemd's descriptor named after the listener (any case), or `kafka` for the first one.
+            let inherited = SystemdSockets.listening(
+                matching: { $0.uppercased() == listener.name || (index == 0 && $0 == "kafka") }, first: index == 0,
+                claimed: { name in listeners.contains { $0.name == name.uppercased() } })
+            let server: KafkaServer
+            do {
+                server = try await KafkaServer.start(
+                    broker: broker, group: group, listener: listener, tls: tlsContexts[listener.name],
+                    boundSocket: inherited)
+            } catch {
+                for started in servers { try? await started.close() }
+                broker.shutdown()
+                throw StartupError(
+                    "cannot listen on \(listener.name)://\(listener.host):\(listener.port): \(error)")
+            }
+            if let port = server.localAddress?.port { broker.setBoundPort(port, listener: listener.name) }
+            servers.append(server)
+            logger.info(
+                "skeind listening on \(listener.name)://\(hostPort(server.localAddress)) (\(listener.securityProtocol.rawValue)\(listener.tls.map { ", ssl.client.auth=\($0.clientAuth.rawValue)" } ?? ""))\(inherited != nil ? " (socket from systemd)" : ""), data in \(brokerConfig.dataDirectory)"
+            )
         }
-        logger.info(
-            "skeind listening on \(server.localAddress?.description ?? "?")\(inherited != nil ? " (socket from systemd)" : ""), data in \(brokerConfig.dataDirectory)"
-        )
+        for context in reloadable { context.startWatching(on: httpGroup.next()) }
+        let hangup = HangupSignal {
+            logger.notice("SIGHUP: reloading TLS certificates and keys")
+            for context in reloadable { context.reload() }
+        }
+        let kafkaAddresses = servers.map { hostPort($0.localAddress) }.joined(separator: ", ")
+        let runningServers = servers
 
         endpoints.markReady()
         let report = broker.logs.recoveryReport
@@ -116,7 +158,7 @@ struct Skeind: AsyncParsableCommand {
             ? "opened cleanly"
             : "recovered after an unclean shutdown (\(report.segmentsRescanned) segments rescanned, \(report.bytesTruncated) bytes truncated)"
         let status: @Sendable () -> String = {
-            "\(broker.partitionCount) partitions, \(server.openConnections) connections; \(opened); Kafka on \(hostPort(server.localAddress))"
+            "\(broker.partitionCount) partitions, \(runningServers.reduce(0) { $0 + $1.openConnections }) connections; \(opened); Kafka on \(kafkaAddresses)"
         }
         notifier.ready(status: status())
         let statusUpdates =
@@ -136,9 +178,11 @@ struct Skeind: AsyncParsableCommand {
         watchdog?.cancel()
         notifier.stopping(status: "shutting down: flushing partitions")
         hostExporter.stop()
+        hangup.cancel()
+        for context in reloadable { context.stop() }
         try? await httpServer?.close()
         try? await httpGroup.shutdownGracefully()
-        try? await server.close()
+        for server in servers { try? await server.close() }
         broker.shutdown()
         try? await group.shutdownGracefully()
     }
@@ -243,9 +287,39 @@ final class ShutdownSignal: @unchecked Sendable {
     }
 }
 
+/// SIGHUP reloads TLS material only (certificates, keys, CAs); the rest of the configuration needs a
+/// restart. Without TLS it is ignored rather than ending the broker, as SIGHUP's default would.
+final class HangupSignal: @unchecked Sendable {
+    private let source: any DispatchSourceSignal
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler(handler: action)
+        source.resume()
+    }
+
+    func cancel() { source.cancel() }
+}
+
 /// Sockets passed by systemd socket activation (sd_listen_fds(3)): descriptors from 3 on, named by
 /// LISTEN_FDNAMES, valid only if LISTEN_PID is this process.
 enum SystemdSockets {
+    /// The first descriptor whose name `matches`; for the first Kafka listener (`first`), else the first
+    /// descriptor when it is neither `metrics` nor `claimed` by another listener's name.
+    static func listening(matching matches: (String) -> Bool, first: Bool, claimed: (String) -> Bool) -> CInt? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+            let count = environment["LISTEN_FDS"].flatMap(Int.init), count > 0
+        else { return nil }
+        let names = (environment["LISTEN_FDNAMES"] ?? "").split(separator: ":", omittingEmptySubsequences: false).map(
+            String.init)
+        if let index = names.firstIndex(where: matches), index < count { return CInt(3 + index) }
+        // As before named listeners: the first descriptor, unless it is the HTTP one or another listener's.
+        if first, !names.contains("metrics"), names.first.map({ !claimed($0) }) ?? true { return 3 }
+        return nil
+    }
+
     static func listening(named name: String) -> CInt? {
         let environment = ProcessInfo.processInfo.environment
         guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),

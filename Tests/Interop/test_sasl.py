@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Skeind, free_port, metric_sample, skeind_path, wait_until
+from conftest import HOST, Skeind, free_port, metric_sample, skeind_path, wait_until
+from tlscerts import Certs
 import kafkawire
+
+pytestmark = pytest.mark.skeind_only("SASL listeners are skeind's")
 
 ADMIN, ADMIN_PW = "admin", "admin-Pw-7f3a9c"
 ALICE, ALICE_PW = "alice", "alice-Pw-b81e22"
@@ -32,23 +35,60 @@ def skein(*args: str, env: dict | None = None, input: bytes | None = None, check
     return res
 
 
+class SASLSkeind(Skeind):
+    """skeind with two listeners: SASL_PLAINTEXT (the harness's port) and SASL_SSL (certificates from a
+    throwaway CA)."""
+
+    def __init__(self, base: Path, certs: Certs):
+        self.ssl_port = free_port()
+        super().__init__(base / "data", base, settings={
+            "ssl.certificate.location": str(certs.server), "ssl.key.location": str(certs.key("server")),
+            "connection.failed.authentication.delay.ms": "100",
+            "connection.failed.authentication.delay.max.ms": "800",
+        })
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        at = cmd.index("--listen")
+        del cmd[at:at + 2]
+        return cmd + ["--set", "listeners=SASL_PLAINTEXT://%s:%d,SASL_SSL://%s:%d" % (
+            HOST, self.port, HOST, self.ssl_port)]
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return "%s:%d" % (HOST, self.ssl_port)
+
+
+def command_config(path: Path, user: str, password: str, mechanism: str = "SCRAM-SHA-512",
+                   ca: Path | None = None) -> Path:
+    """A client properties file, as `skein --command-config` (and Kafka's tools) take it."""
+    text = "security.protocol=%s\nsasl.mechanism=%s\nsasl.username=%s\nsasl.password=%s\n" % (
+        "SASL_SSL" if ca else "SASL_PLAINTEXT", mechanism, user, password)
+    if ca:
+        text += "ssl.ca.location=%s\n" % ca
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture(scope="module")
-def sasl_broker(work_dir):
+def certs(tmp_path_factory):
+    return Certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def sasl_broker(work_dir, certs):
     base = Path(tempfile.mkdtemp(prefix="sasl-", dir=work_dir))
-    port = free_port()
-    data = base / "data"
-    data.mkdir()
+    b = SASLSkeind(base, certs)
+    b.data_dir.mkdir(parents=True)
     # The first user, with the broker not yet running (nobody could log in to add one).
     pw_file = base / "admin.pw"
     pw_file.write_text(ADMIN_PW + "\n")
-    skein("users", "add", ADMIN, "--data-dir", str(data), "--password-file", str(pw_file))
-    b = Skeind(data, base, port=port, settings={
-        "listeners": "SASL_PLAINTEXT://127.0.0.1:%d" % port,
-        "connection.failed.authentication.delay.ms": "100",
-        "connection.failed.authentication.delay.max.ms": "800",
-    }).start()
-    b.admin_env = {"SKEIN_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "SKEIN_SASL_USERNAME": ADMIN,
-                   "SKEIN_SASL_PASSWORD": ADMIN_PW, "SKEIN_BOOTSTRAP": b.bootstrap}
+    skein("users", "add", ADMIN, "--data-dir", str(b.data_dir), "--password-file", str(pw_file))
+    b.start()
+    b.admin_env = {"SKEIN_BOOTSTRAP": b.bootstrap,
+                   "SKEIN_COMMAND_CONFIG": str(command_config(base / "admin.properties", ADMIN, ADMIN_PW))}
+    b.base = base
     # A second user through AlterUserScramCredentials, the password salted by the client (kafka-configs' way).
     skein("users", "add", ALICE, "--password", ALICE_PW, env=b.admin_env)
     yield b
@@ -162,8 +202,8 @@ def test_aiokafka(sasl_broker, mechanism, topic_name):
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_skein_produce_and_consume(sasl_broker, mechanism, topic_name):
     topic_name = topic_name()
-    env = dict(sasl_broker.admin_env, SKEIN_SASL_MECHANISM=mechanism, SKEIN_SASL_USERNAME=ALICE,
-               SKEIN_SASL_PASSWORD=ALICE_PW)
+    config = command_config(sasl_broker.base / ("alice-%s.properties" % mechanism), ALICE, ALICE_PW, mechanism)
+    env = dict(sasl_broker.admin_env, SKEIN_COMMAND_CONFIG=str(config))
     skein("produce", "-t", topic_name, input=b"s1\ns2\n", env=env)
     out = skein("consume", "-t", topic_name, "-n", "2", env=env).stdout.decode()
     assert out.split() == ["s1", "s2"]
@@ -285,3 +325,174 @@ def _metrics(broker) -> str:
     import urllib.request
     with urllib.request.urlopen(broker.metrics_url + "/metrics", timeout=10) as r:
         return r.read().decode()
+
+
+def test_kafka_python_admin_alters_and_describes_scram_users(sasl_broker):
+    from kafka.admin import KafkaAdminClient, ScramMechanism, UserScramCredentialDeletion, \
+        UserScramCredentialUpsertion
+    admin = KafkaAdminClient(bootstrap_servers=sasl_broker.bootstrap, security_protocol="SASL_PLAINTEXT",
+                             sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=ADMIN,
+                             sasl_plain_password=ADMIN_PW)
+    try:
+        result = admin.alter_user_scram_credentials([
+            UserScramCredentialUpsertion("dave", ScramMechanism.SCRAM_SHA_256, "dave-Pw-9", iterations=4096),
+            UserScramCredentialUpsertion("erin", ScramMechanism.SCRAM_SHA_512, "erin-Pw-9", iterations=1000),
+        ])
+        assert result["dave"] is None, result
+        assert result["erin"] and "iterations" in str(result["erin"]).lower(), result  # UNACCEPTABLE_CREDENTIAL
+        described = admin.describe_user_scram_credentials(["dave", "nobody"])
+        assert described["dave"]["error"] is None
+        assert [(c["mechanism"], c["iterations"]) for c in described["dave"]["credential_infos"]] == \
+            [(ScramMechanism.SCRAM_SHA_256, 4096)]
+        assert described["nobody"]["error"]  # RESOURCE_NOT_FOUND
+        # The client salted the password; dave logs in with it.
+        from confluent_kafka.admin import AdminClient
+        assert AdminClient(client_conf(sasl_broker, "SCRAM-SHA-256", "dave", "dave-Pw-9")).list_topics(timeout=10).brokers
+        result = admin.alter_user_scram_credentials([UserScramCredentialDeletion("dave", ScramMechanism.SCRAM_SHA_256)])
+        assert result["dave"] is None
+        assert "dave" not in admin.describe_user_scram_credentials()
+    finally:
+        admin.close()
+
+
+RSYSLOG_CONF = """\
+global(workDirectory="{work}")
+module(load="imtcp")
+module(load="omkafka")
+input(type="imtcp" port="{port}" address="127.0.0.1" ruleset="ship")
+template(name="msgonly" type="string" string="%msg:2:$%")
+ruleset(name="ship") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="msgonly"
+         confParam=["security.protocol=SASL_PLAINTEXT", "sasl.mechanisms=SCRAM-SHA-512",
+                    "sasl.username={user}", "sasl.password={password}", "linger.ms=50", "acks=all"])
+}}
+"""
+
+
+def test_rsyslog_omkafka_over_scram(sasl_broker, work_dir, topic_name):
+    import shutil
+    import signal
+    import socket
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not os.path.exists(rsyslogd):
+        pytest.skip("rsyslogd is not installed")
+    topic = topic_name()
+    d = Path(tempfile.mkdtemp(prefix="rsyslog-", dir=work_dir))
+    port = free_port()
+    conf = d / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=d, port=port, bootstrap=sasl_broker.bootstrap, topic=topic,
+                                        user=ALICE, password=ALICE_PW))
+    with open(d / "rsyslogd.log", "wb") as log:
+        proc = subprocess.Popen([rsyslogd, "-n", "-f", str(conf), "-i", str(d / "rsyslogd.pid")], stdout=log,
+                                stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def accepting():
+            assert proc.poll() is None, (d / "rsyslogd.log").read_text()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_until(accepting, 20, "rsyslogd to listen")
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            for i in range(5):
+                s.sendall(b"<134>Dec  5 07:00:00 host app: line-%d\n" % i)
+        from confluent_kafka import Consumer
+        c = Consumer(dict(client_conf(sasl_broker, "SCRAM-SHA-512"), **{"group.id": "g-" + topic,
+                                                                     "auto.offset.reset": "earliest"}))
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is None:
+                got.append(m.value().decode().strip())
+        c.close()
+        assert got == ["line-%d" % i for i in range(5)], (got, (d / "rsyslogd.log").read_text())
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)  # by pid: only the rsyslogd this test started
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def test_agent_ships_over_scram(sasl_broker, agent_factory, work_dir, topic_name):
+    import json
+    topic = topic_name()
+    d = Path(tempfile.mkdtemp(prefix="agent-sasl-", dir=work_dir))
+    log = d / "app.log"
+    log.write_text("".join("agent-line-%d\n" % i for i in range(5)))
+    pw = d / "pw"
+    pw.write_text(ALICE_PW + "\n")
+    pw.chmod(0o600)
+    agent = agent_factory.new(sasl_broker.bootstrap, topic, {"app": {"paths": [str(log)]}}, delivery={
+        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": ALICE,
+        "sasl.password.file": str(pw)})
+    agent.start()
+    try:
+        from confluent_kafka import Consumer
+        c = Consumer(dict(client_conf(sasl_broker, "SCRAM-SHA-512"), **{"group.id": "g-" + topic,
+                                                                     "auto.offset.reset": "earliest"}))
+        c.subscribe([topic])
+        got = []
+        deadline = time.monotonic() + 40
+        while len(got) < 5 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and m.error() is None and m.value():
+                record = json.loads(m.value())
+                if record.get("message", "").startswith("agent-line-"):
+                    got.append(record["message"])
+        c.close()
+        assert got == ["agent-line-%d" % i for i in range(5)], agent.log_tail()
+        assert ALICE_PW not in agent.log()
+    finally:
+        agent.terminate()
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_sasl_ssl_with_every_client(sasl_broker, certs, mechanism, topic_name):
+    """SASL over TLS: kcat, confluent-kafka, kafka-python, aiokafka and skein on the SASL_SSL listener."""
+    topic = topic_name()
+    conf = dict(client_conf(sasl_broker, mechanism), **{"bootstrap.servers": sasl_broker.ssl_bootstrap,
+                                                        "security.protocol": "SASL_SSL",
+                                                        "ssl.ca.location": str(certs.ca)})
+    x = []
+    for k in ("security.protocol", "sasl.mechanisms", "sasl.username", "sasl.password", "ssl.ca.location"):
+        x += ["-X", "%s=%s" % (k, conf[k])]
+    res = subprocess.run(["kcat", "-b", sasl_broker.ssl_bootstrap, *x, "-P", "-t", topic], input=b"k1\n",
+                         capture_output=True, timeout=30)
+    assert res.returncode == 0, res.stderr.decode()
+    from confluent_kafka import Producer
+    p = Producer(conf)
+    p.produce(topic, value=b"c1")
+    assert p.flush(20) == 0
+    import ssl
+    from kafka import KafkaProducer
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    kp = KafkaProducer(bootstrap_servers=sasl_broker.ssl_bootstrap, security_protocol="SASL_SSL",
+                       ssl_context=context, sasl_mechanism=mechanism, sasl_plain_username=ALICE,
+                       sasl_plain_password=ALICE_PW)
+    kp.send(topic, b"p1").get(timeout=20)
+    kp.close()
+    from aiokafka import AIOKafkaProducer
+
+    async def aio():
+        ap = AIOKafkaProducer(bootstrap_servers=sasl_broker.ssl_bootstrap, security_protocol="SASL_SSL",
+                              ssl_context=context, sasl_mechanism=mechanism, sasl_plain_username=ALICE,
+                              sasl_plain_password=ALICE_PW)
+        await ap.start()
+        try:
+            await ap.send_and_wait(topic, b"a1")
+        finally:
+            await ap.stop()
+
+    asyncio.run(aio())
+    config = command_config(sasl_broker.base / ("alice-ssl-%s.properties" % mechanism), ALICE, ALICE_PW, mechanism,
+                            ca=certs.ca)
+    env = {"SKEIN_BOOTSTRAP": sasl_broker.ssl_bootstrap, "SKEIN_COMMAND_CONFIG": str(config)}
+    skein("produce", "-t", topic, input=b"s1\n", env=env)
+    out = skein("consume", "-t", topic, env=env).stdout.decode()
+    assert sorted(out.split()) == ["a1", "c1", "k1", "p1", "s1"]

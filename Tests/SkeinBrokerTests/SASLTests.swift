@@ -15,10 +15,6 @@ import Testing
         #expect(throws: BrokerConfig.InvalidSetting.self) { try config.apply("sasl.enabled.mechanisms", "GSSAPI") }
         try config.apply("connection.failed.authentication.delay.ms", "0")
         #expect(config.sasl.failedAuthenticationDelayMs == 0)
-        try config.apply("listeners", "SASL_PLAINTEXT://127.0.0.1:9093")
-        #expect(config.listenerSecurityProtocol == .saslPlaintext && config.listenPort == 9093)
-        try config.apply("listeners", "127.0.0.1:9094")
-        #expect(config.listenerSecurityProtocol == .saslPlaintext, "a bare host:port (--listen) keeps the protocol")
     }
 
     @Test func failureDelayDoublesPerAddressCapsAndIsForgotten() {
@@ -28,7 +24,10 @@ import Testing
         settings.failedAuthenticationForgetMs = 1_000
         let delay = AuthenticationFailureDelay(settings: settings)
         let second: UInt64 = 1_000_000_000
-        #expect([0, 1, 2, 3, 4].map { delay.failed(address: "10.0.0.1", nowNanos: second + UInt64($0)) } == [100, 200, 400, 500, 500])
+        #expect(
+            [0, 1, 2, 3, 4].map { delay.failed(address: "10.0.0.1", nowNanos: second + UInt64($0)) } == [
+                100, 200, 400, 500, 500,
+            ])
         #expect(delay.failed(address: "10.0.0.2", nowNanos: second) == 100)
         #expect(delay.failed(address: "10.0.0.1", nowNanos: 3 * second) == 100)
         #expect(AuthenticationFailureDelay.address(ofRemote: "[IPv4]127.0.0.1/127.0.0.1:5000") == "127.0.0.1")
@@ -39,27 +38,41 @@ import Testing
 /// The gate and the exchange against a broker in this process, over raw frames.
 @Suite struct SASLBrokerTests {
     /// Runs `body` against a SASL_PLAINTEXT broker with user alice, and stops the broker whatever happens.
-    static func withBroker(_ body: (TestBroker) throws -> Void) async throws {
-        let broker = try await TestBroker(settings: [
-            "listeners": "SASL_PLAINTEXT://127.0.0.1:0", "connection.failed.authentication.delay.ms": "10",
-        ])
+    /// The test broker's own listener is PLAINTEXT; a second one, SASL_PLAINTEXT, serves these tests.
+    static func withBroker(_ body: (RawKafkaConnectionFactory) throws -> Void) async throws {
+        let broker = try await TestBroker(settings: ["connection.failed.authentication.delay.ms": "10"])
         let mechanism = SCRAMMechanism.sha256
+        var sasl: KafkaServer?
         do {
             try broker.broker.sasl.store.update(set: [
                 ("alice", mechanism, mechanism.credential(password: "pw-alice", salt: [9, 8, 7, 6], iterations: 4096))
             ])
-            try body(broker)
+            let server = try await KafkaServer.start(
+                broker: broker.broker, group: broker.group,
+                listener: .init(name: "SASL_PLAINTEXT", host: "127.0.0.1", port: 0, securityProtocol: .saslPlaintext),
+                tls: nil)
+            sasl = server
+            try body(RawKafkaConnectionFactory(port: server.localAddress!.port!))
         } catch {
+            try? await sasl?.close()
             try await broker.stop()
             throw error
         }
+        try await sasl?.close()
         try await broker.stop()
+    }
+
+    struct RawKafkaConnectionFactory {
+        let port: Int
+        func connect() throws -> RawKafkaConnection { try RawKafkaConnection(port: port) }
     }
 
     @Test func scramLoginThenRequestsAreServed() async throws {
         try await Self.withBroker { broker in
             let connection = try broker.connect()
-            #expect(try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 1).errorCode == .noError)
+            #expect(
+                try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 1).errorCode
+                    == .noError)
             var client = SCRAMClient(mechanism: .sha256, user: "alice", password: "pw-alice")
             let first = try connection.roundTrip(SaslAuthenticateRequest(authBytes: client.firstMessage()), version: 2)
             #expect(first.errorCode == .noError)
@@ -92,7 +105,9 @@ import Testing
     @Test func handshakeV0TakesBareTokens() async throws {
         try await Self.withBroker { broker in
             let connection = try broker.connect()
-            #expect(try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 0).errorCode == .noError)
+            #expect(
+                try connection.roundTrip(SaslHandshakeRequest(mechanism: "SCRAM-SHA-256"), version: 0).errorCode
+                    == .noError)
             var client = SCRAMClient(mechanism: .sha256, user: "alice", password: "pw-alice")
             func bare(_ token: [UInt8]) throws -> [UInt8] {
                 var frame = ByteBuffer()
@@ -112,7 +127,10 @@ import Testing
         try await Self.withBroker { broker in
             let connection = try broker.connect()
             let versions = try connection.roundTrip(ApiVersionsRequest(), version: 0)
-            #expect(versions.apiKeys.contains { $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 0 && $0.maxVersion == 1 })
+            #expect(
+                versions.apiKeys.contains {
+                    $0.apiKey == ApiKey.saslHandshake.rawValue && $0.minVersion == 0 && $0.maxVersion == 1
+                })
             connection.send(try connection.frame(MetadataRequest(topics: []), version: 1))
             #expect(connection.isClosedByPeer())
         }

@@ -27,7 +27,9 @@ import Testing
         var server = SCRAMServer(mechanism: .sha256)
         let first = try server.receive(
             Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8), lookup: { $0 == "user" ? credential : nil },
-            decoy: { _ in Issue.record("decoy for a known user"); return credential },
+            decoy: { _ in
+                Issue.record("decoy for a known user"); return credential
+            },
             serverNonce: Self.serverNonceSuffix)
         #expect(first == .challenge(Array(Self.serverFirst.utf8)))
         let final = try server.receive(
@@ -76,12 +78,15 @@ import Testing
     func roundTripAndUnknownUser(_ mechanism: SCRAMMechanism) throws {
         let store = try CredentialStore(directory: NSTemporaryDirectory() + "/scram-\(UUID().uuidString)")
         let credential = mechanism.credential(password: "s3cret", salt: SASLBytes.random(count: 16), iterations: 4096)
-        for (user, password, expected) in [("al,i=ce", "s3cret", true), ("al,i=ce", "nope", false), ("eve", "s3cret", false)] {
+        for (user, password, expected) in [
+            ("al,i=ce", "s3cret", true), ("al,i=ce", "nope", false), ("eve", "s3cret", false),
+        ] {
             var client = SCRAMClient(mechanism: mechanism, user: user, password: password)
             var server = SCRAMServer(mechanism: mechanism)
             let lookup: (String) -> SCRAMCredential? = { $0 == "al,i=ce" ? credential : nil }
             let decoy = { (name: String) in store.decoy(user: name, mechanism: mechanism) }
-            guard case .challenge(let challenge) = try server.receive(client.firstMessage(), lookup: lookup, decoy: decoy)
+            guard
+                case .challenge(let challenge) = try server.receive(client.firstMessage(), lookup: lookup, decoy: decoy)
             else { Issue.record("no challenge"); return }
             let final = try client.finalMessage(serverFirst: challenge)
             do {
@@ -98,7 +103,10 @@ import Testing
     @Test func clientFirstGrammar() throws {
         let parsed = try SCRAMMessages.ClientFirst.parse(Array("n,a=bob,n=bob,r=xyz,x=1".utf8))
         #expect(parsed.user == "bob" && parsed.nonce == "xyz" && parsed.gs2Header == "n,a=bob,")
-        for bad in ["p=tls-unique,,n=u,r=x", "n,,r=x,n=u", "n,,n=u", "n,,n=a=2Xb,r=x", "n,a=eve,n=u,r=x", "x,,n=u,r=x", "n,,m=1,n=u,r=x", "n,,n=,r=x", "n,,n=u,r=x,ext=1", ""] {
+        for bad in [
+            "p=tls-unique,,n=u,r=x", "n,,r=x,n=u", "n,,n=u", "n,,n=a=2Xb,r=x", "n,a=eve,n=u,r=x", "x,,n=u,r=x",
+            "n,,m=1,n=u,r=x", "n,,n=,r=x", "n,,n=u,r=x,ext=1", "",
+        ] {
             #expect(throws: SASLFailure.self, "\(bad)") { try SCRAMMessages.ClientFirst.parse(Array(bad.utf8)) }
         }
     }
@@ -111,7 +119,8 @@ import Testing
     }
 
     @Test func plainParsing() throws {
-        #expect(try PLAINMessage.parse(PLAINMessage.make(user: "u", password: "p w")) == .init(user: "u", password: "p w"))
+        #expect(
+            try PLAINMessage.parse(PLAINMessage.make(user: "u", password: "p w")) == .init(user: "u", password: "p w"))
         #expect(try PLAINMessage.parse(Array("u\0u\0pw".utf8)).user == "u")
         for bad in ["eve\0u\0pw", "u\0pw", "\0\0pw", "\0u\0", "\0u\0p\0w"] {
             #expect(throws: SASLFailure.self, "\(bad.debugDescription)") { try PLAINMessage.parse(Array(bad.utf8)) }

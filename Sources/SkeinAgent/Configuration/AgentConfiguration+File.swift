@@ -1,4 +1,3 @@
-import Foundation
 import SkeinClient
 import SkeinCompression
 import SkeinFileSource
@@ -13,8 +12,7 @@ extension AgentConfiguration {
     ]
     static let deliveryKeys = [
         "topic", "compression", "exactly_once", "batch_max_bytes", "batch_linger_ms", "transaction_timeout_ms",
-        "checkpoint_interval_seconds", "checkpoint_max_age_seconds", "security_protocol", "sasl_mechanism",
-        "sasl_username", "sasl_password", "sasl_password_file",
+        "checkpoint_interval_seconds", "checkpoint_max_age_seconds",
     ]
     static let hostMetricsKeys = [
         "enabled", "interval", "topic", "proc_root", "sys_root", "agent_process_metrics", "compression",
@@ -97,7 +95,8 @@ extension AgentConfiguration {
     }
 
     private mutating func applyDelivery(_ table: ConfigTable) throws(ConfigFileError) {
-        try table.rejectUnknownKeys(known: Self.deliveryKeys)
+        let securityKeys = try Self.applySecurity(table, prefix: "", to: &delivery.security)
+        try table.rejectUnknownKeys(known: Self.deliveryKeys + securityKeys)
         if let topic = try Self.topic(table, "topic") { delivery.topic = topic }
         if let codec = try Self.codec(table, "compression") { delivery.compression = codec }
         if let mode = try table.choice("exactly_once", ExactlyOnceMode.self) {
@@ -116,7 +115,6 @@ extension AgentConfiguration {
         if let seconds = try table.number("checkpoint_max_age_seconds", in: 1...604_800) {
             delivery.checkpointMaxAgeSeconds = seconds
         }
-        try applyDeliverySASL(table)
         guard delivery.checkpointMaxAgeSeconds >= delivery.checkpointIntervalSeconds else {
             throw table.error(
                 table.contains("checkpoint_max_age_seconds")
@@ -124,6 +122,36 @@ extension AgentConfiguration {
                 "checkpoint_max_age_seconds (\(ConfigTable.format(delivery.checkpointMaxAgeSeconds))) must not be below checkpoint_interval_seconds (\(ConfigTable.format(delivery.checkpointIntervalSeconds)))"
             )
         }
+    }
+
+    /// Kafka's client security names in `[delivery]`, quoted (`"ssl.ca.location" = …`) or as TOML's dotted
+    /// keys (`ssl.ca.location = …`, which TOML reads as nested tables); returns the top-level keys taken.
+    private static func applySecurity(_ table: ConfigTable, prefix: String, to security: inout ClientSecurity)
+        throws(ConfigFileError) -> [String]
+    {
+        var taken: [String] = []
+        for key in table.keys {
+            let name = prefix + key
+            let nestable = name == "security" || ClientSecurity.handles(name + ".x")
+            if nestable, table.value(key)?.table != nil, let nested = try table.subtable(key) {
+                _ = try applySecurity(nested, prefix: name + ".", to: &security)
+                taken.append(key)
+                continue
+            }
+            guard ClientSecurity.handles(name) else {
+                // Inside `security.` or `ssl.` every key must be known; at the top, other keys are [delivery]'s.
+                if prefix.isEmpty { continue }
+                throw table.error(key, "unknown setting \(name)")
+            }
+            guard let value = try table.string(key) else { continue }
+            do {
+                try security.apply(name, value)
+            } catch {
+                throw table.error(key, "\(error)")
+            }
+            taken.append(key)
+        }
+        return taken
     }
 
     private mutating func applyHostMetrics(_ table: ConfigTable) throws(ConfigFileError) {
@@ -206,45 +234,5 @@ extension AgentConfiguration {
             throw table.error(key, "none, gzip, snappy, lz4 or zstd, not '\(name)'")
         }
         return codec
-    }
-}
-
-extension AgentConfiguration {
-    /// `[delivery]`'s SASL keys. The password comes from a file (readable by the agent only) or, less safely,
-    /// from the configuration file itself; it never shows in the configuration summary.
-    mutating func applyDeliverySASL(_ table: ConfigTable) throws(ConfigFileError) {
-        let saslKeys = ["sasl_mechanism", "sasl_username", "sasl_password", "sasl_password_file"]
-        let protocolName = try table.nonEmptyString("security_protocol")?.uppercased() ?? "PLAINTEXT"
-        switch protocolName {
-        case "PLAINTEXT":
-            if let key = saslKeys.first(where: table.contains) {
-                throw table.error(key, "needs security_protocol = \"SASL_PLAINTEXT\"")
-            }
-            delivery.sasl = nil
-            return
-        case "SASL_PLAINTEXT": break
-        default: throw table.error("security_protocol", "expected \"PLAINTEXT\" or \"SASL_PLAINTEXT\"")
-        }
-        guard let username = try table.nonEmptyString("sasl_username") else {
-            throw table.error("sasl_username", "SASL_PLAINTEXT needs sasl_username")
-        }
-        let password: String
-        if let path = try table.nonEmptyString("sasl_password_file") {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw table.error("sasl_password_file", "cannot read \(path)")
-            }
-            password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-        } else if let inline = try table.string("sasl_password") {
-            password = inline
-        } else {
-            throw table.error("sasl_password_file", "SASL_PLAINTEXT needs sasl_password_file or sasl_password")
-        }
-        do {
-            delivery.sasl = try SASLClientSettings(
-                mechanism: try table.nonEmptyString("sasl_mechanism") ?? "SCRAM-SHA-512", username: username,
-                password: password)
-        } catch {
-            throw table.error("sasl_mechanism", "\(error)")
-        }
     }
 }

@@ -84,9 +84,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         /// A checkpoint is written at least this often even when nothing flows, so that recovery finds an
         /// idle source's position within a bounded scan of the partition's tail.
         public var checkpointMaxAgeSeconds: Double = 3600
-        /// `security_protocol = "SASL_PLAINTEXT"` with `sasl_mechanism`, `sasl_username` and
-        /// `sasl_password_file` (or `sasl_password`): Kafka's client settings, in this file's spelling.
-        public var sasl: SASLClientSettings?
+        /// `"security.protocol"`, `"ssl.ca.location"`, … (Kafka's client names, quoted or as dotted keys):
+        /// how every connection of the agent, log delivery and host metrics alike, reaches the brokers.
+        public var security = ClientSecurity()
 
         public init() {}
     }
@@ -234,9 +234,9 @@ extension AgentConfiguration {
     public var deliverySettings: DeliverySettings {
         var settings = DeliverySettings(bootstrapServers: bootstrapServers, hostName: effectiveHostName)
         settings.clientId = clientId
+        settings.security = delivery.security
         settings.agentName = name
         settings.defaultTopic = delivery.topic
-        settings.sasl = delivery.sasl
         settings.compression = delivery.compression
         settings.exactlyOnce = delivery.exactlyOnce
         settings.batchMaxBytes = delivery.batchMaxBytes

@@ -42,13 +42,13 @@ public actor RecordShipper {
         public var clientId: String
         public var capacity: Int
         public var compression: CompressionCodec
-        public var sasl: SASLClientSettings?
         /// A send that has not completed by then counts as failed (the broker may be hung rather than
         /// down). Longer than the client's own worst case (10 s for metadata, 40 s for a request), so a
         /// send given up here is one the producer has stopped retrying as well.
         public var sendTimeout: Duration = .seconds(60)
         public var initialBackoff: Duration = .milliseconds(200)
         public var maximumBackoff: Duration = .seconds(5)
+        public var security = ClientSecurity()
 
         public init(
             bootstrapServers: [String], topic: String, clientId: String, capacity: Int,
@@ -192,14 +192,14 @@ public actor RecordShipper {
         configuration.acks = .all
         configuration.enableIdempotence = true
         configuration.clientId = settings.clientId
-        configuration.sasl = settings.sasl
         configuration.compression = settings.compression
         configuration.linger = .zero
         // Retrying is this actor's job: a producer that retried on its own could deliver a record
         // after this actor gave up on it and queued it again, duplicating it out of order.
         configuration.retries = 0
         let created = try Producer(
-            bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger)
+            bootstrapServers: settings.bootstrapServers, configuration: configuration, logger: logger,
+            security: settings.security)
         producer = created
         return created
     }

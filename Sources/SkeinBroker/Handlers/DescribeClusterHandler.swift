@@ -35,12 +35,11 @@ enum DescribeClusterHandler {
                     endpointType: request.endpointType, clusterId: config.clusterId))
             return
         }
+        let address = broker.advertisedAddress(listener: context.connection.session.listenerName)
         context.reply(
             DescribeClusterResponse(
                 clusterId: config.clusterId, controllerId: config.nodeId,
-                brokers: [
-                    .init(brokerId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
-                ],
+                brokers: [.init(brokerId: config.nodeId, host: address.host, port: Int32(address.port))],
                 clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
                     ? clusterOperations(context: context, broker: broker)
                     : DescribeClusterResponse.operationsNotRequested))

@@ -7,8 +7,9 @@ enum FindCoordinatorHandler {
     static let transactionKeyType: Int8 = 1
 
     static func handle(_ request: FindCoordinatorRequest, context: RequestContext, broker: Broker) {
-        let host = broker.config.advertisedHostName
-        let port = Int32(broker.advertisedPort)
+        let address = broker.advertisedAddress(listener: context.connection.session.listenerName)
+        let host = address.host
+        let port = Int32(address.port)
         let coordinators = request.coordinatorKeys.map { key in
             guard request.keyType == FindCoordinatorRequest.groupKeyType || request.keyType == transactionKeyType
             else {

@@ -40,10 +40,9 @@ enum MetadataHandler {
                 .filter { context.authorized(broker, .describe, .topic, $0.name, countDenial: false) }
                 .map { describe($0, nodeId: config.nodeId) }
         }
+        let address = broker.advertisedAddress(listener: context.connection.session.listenerName)
         var response = MetadataResponse(
-            brokers: [
-                .init(nodeId: config.nodeId, host: config.advertisedHostName, port: Int32(broker.advertisedPort))
-            ],
+            brokers: [.init(nodeId: config.nodeId, host: address.host, port: Int32(address.port))],
             clusterId: config.clusterId, controllerId: config.nodeId, topics: topics)
         // KIP-430: what the principal may do, as a bit field per operation code (librdkafka's
         // describe_cluster and describe_topics ask through Metadata).

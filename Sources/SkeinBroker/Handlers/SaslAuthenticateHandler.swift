@@ -22,7 +22,8 @@ enum SaslAuthenticateHandler {
                 case .illegalState:
                     context.replyThenClose(
                         SaslAuthenticateResponse(
-                            errorCode: .illegalSaslState, errorMessage: "SaslAuthenticate without a SaslHandshake first"))
+                            errorCode: .illegalSaslState, errorMessage: "SaslAuthenticate without a SaslHandshake first"
+                        ))
                     return
                 default:
                     message = "Authentication failed with SASL mechanism \(failure.mechanism): \(failure.message)"

@@ -28,7 +28,9 @@ final class AuthenticationFailureDelay: Sendable {
             if failures[address] == nil && failures.count >= Self.maxAddresses {
                 let stale = failures.filter { nowNanos &- $0.value.lastNanos > forgetNanos }.map(\.key)
                 for key in stale { failures[key] = nil }
-                if failures.count >= Self.maxAddresses, let oldest = failures.min(by: { $0.value.lastNanos < $1.value.lastNanos }) {
+                if failures.count >= Self.maxAddresses,
+                    let oldest = failures.min(by: { $0.value.lastNanos < $1.value.lastNanos })
+                {
                     failures[oldest.key] = nil
                 }
             }

@@ -24,7 +24,8 @@ public final class SASLAuthenticator: Sendable {
             help: "SASL logins, by mechanism and result (success or failure).", labelNames: ["mechanism", "result"])
         failures = registry.counterFamily(
             "skein_sasl_authentication_failures_total",
-            help: "Failed SASL logins by reason (bad_credentials, malformed, unsupported, unsupported_mechanism, illegal_state).",
+            help:
+                "Failed SASL logins by reason (bad_credentials, malformed, unsupported, unsupported_mechanism, illegal_state).",
             labelNames: ["reason"])
     }
 

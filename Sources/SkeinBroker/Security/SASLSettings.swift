@@ -29,7 +29,8 @@ public struct SASLSettings: Sendable, Equatable {
             for mechanism in names where !Self.supportedMechanisms.contains(mechanism) {
                 throw BrokerConfig.InvalidSetting(
                     name: name, value: value,
-                    reason: "\(mechanism) is not supported (supported: \(Self.supportedMechanisms.joined(separator: ",")))")
+                    reason:
+                        "\(mechanism) is not supported (supported: \(Self.supportedMechanisms.joined(separator: ",")))")
             }
             enabledMechanisms = names
         case "connection.failed.authentication.delay.ms":
