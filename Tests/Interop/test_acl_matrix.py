@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import (AdminClient, AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
                                    ConfigResource, NewPartitions, NewTopic, ResourcePatternType, ResourceType)
 
-from conftest import Skeind, free_port, skeind_path, wait_until
+from conftest import HOST, Skeind, skeind_path, wait_until
 
 pytestmark = pytest.mark.skeind_only("the mock has no authorizer or SASL users")
 
@@ -59,6 +59,16 @@ def code_of(excinfo):
     return err.code() if hasattr(err, "code") else err
 
 
+class SASLSkeind(Skeind):
+    """skeind whose one listener (the harness's port) is SASL_PLAINTEXT."""
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        at = cmd.index("--listen")
+        del cmd[at:at + 2]
+        return cmd + ["--set", "listeners=SASL_PLAINTEXT://%s:%d" % (HOST, self.port)]
+
+
 @pytest.fixture(scope="module")
 def matrix(work_dir):
     base = Path(tempfile.mkdtemp(prefix="acl-matrix-", dir=work_dir))
@@ -68,9 +78,7 @@ def matrix(work_dir):
         pw = base / (user + ".pw")
         pw.write_text(password + "\n")
         skein("users", "add", user, "--data-dir", str(data), "--password-file", str(pw))
-    port = free_port()
-    b = Skeind(data, base, port=port, settings={
-        "listeners": "SASL_PLAINTEXT://127.0.0.1:%d" % port,
+    b = SASLSkeind(data, base, settings={
         "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
         "super.users": "User:admin",
     }).start()
@@ -344,9 +352,12 @@ def test_a_new_deny_reaches_alices_open_producer(matrix):
 
 def test_skein_acls_over_sasl(matrix):
     def env(user):
-        return {"SKEIN_BOOTSTRAP": matrix.bootstrap, "SKEIN_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-                "SKEIN_SASL_MECHANISM": "SCRAM-SHA-512", "SKEIN_SASL_USERNAME": user,
-                "SKEIN_SASL_PASSWORD": USERS[user]}
+        # Kafka's client properties, as `skein --command-config` and Kafka's tools take them.
+        path = matrix.data_dir.parent / ("%s.properties" % user)
+        path.write_text("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+                        "sasl.username=%s\nsasl.password=%s\n" % (user, USERS[user]))
+        path.chmod(0o600)
+        return {"SKEIN_BOOTSTRAP": matrix.bootstrap, "SKEIN_COMMAND_CONFIG": str(path)}
 
     out = skein("acls", "add", "--allow-principal", "User:dave", "--consumer", "--topic", "dave-",
                 "--resource-pattern-type", "prefixed", "--group", "dave", env=env("admin")).stdout.decode()
