@@ -180,6 +180,14 @@ import Testing
                 version: 7)
             #expect(created.topics.map(\.errorCode) == [.topicAuthorizationFailed])
             #expect(broker.broker.topics.topic("new") == nil)
+            // The other helpers' cluster APIs: quotas need DESCRIBE_CONFIGS / ALTER_CONFIGS, SCRAM users DESCRIBE / ALTER.
+            let quotas = try client.roundTrip(DescribeClientQuotasRequest(components: []), version: 1)
+            #expect(quotas.errorCode == .clusterAuthorizationFailed)
+            let users = try client.roundTrip(DescribeUserScramCredentialsRequest(), version: 0)
+            #expect(users.errorCode == .clusterAuthorizationFailed)
+            let altered = try client.roundTrip(
+                AlterUserScramCredentialsRequest(deletions: [.init(name: "bob", mechanism: 1)]), version: 0)
+            #expect(altered.results.map(\.errorCode) == [.clusterAuthorizationFailed])
             // KIP-679: WRITE on some topic is enough for an idempotent producer.
             try broker.broker.authorizer.create([
                 AclBinding(
