@@ -18,6 +18,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case syslog
     /// A first byte choosing the size cap and read size, then a syslog TCP stream (RFC 6587 framing).
     case syslogFraming = "syslog-framing"
+    /// A selector byte (API and version) and the body of a CreateAcls, DescribeAcls or DeleteAcls request.
+    case aclRequest = "acl-request"
     /// A SASL exchange before login: PLAIN, or SCRAM's client-first and client-final messages.
     case sasl
     /// A selector byte, then a DescribeClientQuotas or AlterClientQuotas request body.
@@ -34,6 +36,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .recovery: RecoveryTarget.check(input, &violations)
         case .syslog: SyslogParserTarget.check(input, &violations)
         case .syslogFraming: SyslogFramingTarget.check(input, &violations)
+        case .aclRequest: AclRequestTarget.check(input, &violations)
         case .sasl: SASLTarget.check(input, &violations)
         case .clientQuotas: ClientQuotasTarget.check(input, &violations)
         }

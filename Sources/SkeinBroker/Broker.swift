@@ -22,6 +22,8 @@ public final class Broker: @unchecked Sendable {
     public let clientWarnings: LogRateLimiter
     /// Counters of the data path and the scrape-time view of storage and groups (`/metrics`).
     public let metrics = BrokerMetrics()
+    /// ACLs and the decisions every handler asks for before acting (README "Authorization (ACLs)").
+    public let authorizer: Authorizer
     /// SASL mechanisms, the SCRAM credential store and the failed-login delay (issue #15).
     public let sasl: SASLAuthenticator
     /// Client quotas (`client-quotas.json`) and the produce and fetch rates measured against them.
@@ -68,6 +70,8 @@ public final class Broker: @unchecked Sendable {
         let directory = config.dataDirectory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let registry = try TopicRegistry(dataDirectory: directory)
+        self.authorizer = try Authorizer(
+            config: config.authorizer, dataDirectory: directory, metrics: metrics.registry)
         self.sasl = try SASLAuthenticator(
             settings: config.sasl, dataDirectory: directory, registry: metrics.registry)
         let defaults = config.logDefaults
@@ -183,6 +187,7 @@ public final class Broker: @unchecked Sendable {
     /// What the broker itself keeps in the data directory, beside the partition directories.
     static let ownedEntries: Set<String> = [
         TopicRegistry.fileName, "producer-ids", "producer-state.json", ".groups", ".transactions",
+        Authorizer.fileName,
         CredentialStore.fileName,
         ClientQuotaStore.fileName,
     ]

@@ -96,6 +96,8 @@ public struct BrokerConfig: Sendable, Equatable {
     /// client-triggered warning (refused requests, refused connections, bad frames) may write per interval.
     public var connectionLogLinesPerInterval = 5
     public var connectionLogIntervalMs: Int64 = 10_000
+    /// `authorizer.class.name`, `super.users`, `allow.everyone.if.no.acl.found` (README "Authorization (ACLs)").
+    public var authorizer = AuthorizerConfig()
     /// SASL (issue #15): `sasl.enabled.mechanisms` and the failed-login delay.
     public var sasl = SASLSettings()
     /// `quota.window.num` and `quota.window.size.seconds`: client quota rates are measured over this many
@@ -250,6 +252,9 @@ public struct BrokerConfig: Sendable, Equatable {
         case "connection.log.lines.per.interval":
             connectionLogLinesPerInterval = try Self.positive(value, name: name, orZero: true)
         case "connection.log.interval.ms": connectionLogIntervalMs = try Self.positive(value, name: name)
+        case "authorizer.class.name": authorizer.className = value.trimmingSpaces
+        case "super.users": authorizer.superUsers = AuthorizerConfig.parseSuperUsers(value)
+        case "allow.everyone.if.no.acl.found": authorizer.allowEveryoneIfNoAclFound = try boolean()
         case "quota.window.num":
             let samples: Int = try Self.positive(value, name: name)
             guard samples >= 2 else { throw InvalidSetting(name: name, value: value, reason: "expected 2 or more") }

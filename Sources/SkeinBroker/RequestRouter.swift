@@ -52,6 +52,7 @@ final class RequestRouter: Sendable {
         .describeTransactions, .listTransactions,
         .createPartitions, .deleteRecords, .describeCluster, .describeLogDirs, .describeProducers,
         .describeClientQuotas, .alterClientQuotas,
+        .describeAcls, .createAcls, .deleteAcls,
         .saslHandshake, .saslAuthenticate, .describeUserScramCredentials, .alterUserScramCredentials,
     ]
 
@@ -170,6 +171,9 @@ final class RequestRouter: Sendable {
         case .describeLogDirs(let request): DescribeLogDirsHandler.handle(request, context: context, broker: broker)
         case .describeProducers(let request):
             DescribeProducersHandler.handle(request, context: context, broker: broker)
+        case .describeAcls(let request): DescribeAclsHandler.handle(request, context: context, broker: broker)
+        case .createAcls(let request): CreateAclsHandler.handle(request, context: context, broker: broker)
+        case .deleteAcls(let request): DeleteAclsHandler.handle(request, context: context, broker: broker)
         case .saslHandshake(let request): SaslHandshakeHandler.handle(request, context: context, broker: broker)
         case .saslAuthenticate(let request): SaslAuthenticateHandler.handle(request, context: context, broker: broker)
         case .describeUserScramCredentials(let request):

@@ -38,6 +38,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
     case createPartitions = 37
     case describeCluster = 60
     case describeProducers = 61
+    case describeAcls = 29
+    case createAcls = 30
+    case deleteAcls = 31
     case saslHandshake = 17
     case saslAuthenticate = 36
     case describeUserScramCredentials = 50
@@ -97,6 +100,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 0...3
         case .describeCluster: 0...2
         case .describeProducers: 0...0
+        case .describeAcls, .createAcls, .deleteAcls: 0...3
         case .saslHandshake: 0...1
         case .saslAuthenticate: 0...2
         case .describeUserScramCredentials: 0...0
@@ -145,6 +149,7 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: 2
         case .describeCluster: 0
         case .describeProducers: 0
+        case .describeAcls, .createAcls, .deleteAcls: 2
         // SaslHandshake has no flexible version.
         case .saslHandshake: 2
         case .saslAuthenticate: 2
@@ -221,6 +226,9 @@ public enum ApiKey: Int16, CaseIterable, Sendable, CustomStringConvertible {
         case .createPartitions: "CreatePartitions"
         case .describeCluster: "DescribeCluster"
         case .describeProducers: "DescribeProducers"
+        case .describeAcls: "DescribeAcls"
+        case .createAcls: "CreateAcls"
+        case .deleteAcls: "DeleteAcls"
         case .saslHandshake: "SaslHandshake"
         case .saslAuthenticate: "SaslAuthenticate"
         case .describeUserScramCredentials: "DescribeUserScramCredentials"

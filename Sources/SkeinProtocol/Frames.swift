@@ -36,6 +36,9 @@ public enum KafkaRequest: Equatable, Sendable {
     case createPartitions(CreatePartitionsRequest)
     case describeCluster(DescribeClusterRequest)
     case describeProducers(DescribeProducersRequest)
+    case describeAcls(DescribeAclsRequest)
+    case createAcls(CreateAclsRequest)
+    case deleteAcls(DeleteAclsRequest)
     case saslHandshake(SaslHandshakeRequest)
     case saslAuthenticate(SaslAuthenticateRequest)
     case describeUserScramCredentials(DescribeUserScramCredentialsRequest)
@@ -82,6 +85,9 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeAcls(let m): m
+        case .createAcls(let m): m
+        case .deleteAcls(let m): m
         case .saslHandshake(let m): m
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
@@ -129,6 +135,9 @@ public enum KafkaRequest: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
+        case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
+        case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
         case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))
@@ -179,6 +188,9 @@ public enum KafkaResponse: Equatable, Sendable {
     case createPartitions(CreatePartitionsResponse)
     case describeCluster(DescribeClusterResponse)
     case describeProducers(DescribeProducersResponse)
+    case describeAcls(DescribeAclsResponse)
+    case createAcls(CreateAclsResponse)
+    case deleteAcls(DeleteAclsResponse)
     case saslHandshake(SaslHandshakeResponse)
     case saslAuthenticate(SaslAuthenticateResponse)
     case describeUserScramCredentials(DescribeUserScramCredentialsResponse)
@@ -224,6 +236,9 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions(let m): m
         case .describeCluster(let m): m
         case .describeProducers(let m): m
+        case .describeAcls(let m): m
+        case .createAcls(let m): m
+        case .deleteAcls(let m): m
         case .saslHandshake(let m): m
         case .saslAuthenticate(let m): m
         case .describeUserScramCredentials(let m): m
@@ -271,6 +286,9 @@ public enum KafkaResponse: Equatable, Sendable {
         case .createPartitions: .createPartitions(try .decode(from: &buffer, version: version))
         case .describeCluster: .describeCluster(try .decode(from: &buffer, version: version))
         case .describeProducers: .describeProducers(try .decode(from: &buffer, version: version))
+        case .describeAcls: .describeAcls(try .decode(from: &buffer, version: version))
+        case .createAcls: .createAcls(try .decode(from: &buffer, version: version))
+        case .deleteAcls: .deleteAcls(try .decode(from: &buffer, version: version))
         case .saslHandshake: .saslHandshake(try .decode(from: &buffer, version: version))
         case .saslAuthenticate: .saslAuthenticate(try .decode(from: &buffer, version: version))
         case .describeUserScramCredentials: .describeUserScramCredentials(try .decode(from: &buffer, version: version))

@@ -109,7 +109,7 @@ public struct SyslogParser: Sendable {
         }
         // "<PRI>1 " is RFC 5424; a BSD header never starts with a digit and a space.
         if facility != nil, let version = cursor.version5424() {
-            var message = parse5424(&cursor, version: version, bytes: bytes)
+            var message = parse5424(&cursor, version: version, bytes: bytes, now: now)
             message.facility = facility
             message.severity = severity
             return message
@@ -122,7 +122,7 @@ public struct SyslogParser: Sendable {
 
     // MARK: RFC 5424
 
-    private func parse5424(_ cursor: inout ByteCursor, version: Int, bytes: UnsafeBufferPointer<UInt8>)
+    private func parse5424(_ cursor: inout ByteCursor, version: Int, bytes: UnsafeBufferPointer<UInt8>, now: Int64)
         -> SyslogMessage
     {
         func failure(_ reason: String) -> SyslogMessage {

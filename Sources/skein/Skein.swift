@@ -25,7 +25,8 @@ struct Skein: AsyncParsableCommand {
             """,
         subcommands: [
             ProduceCommand.self, ConsumeCommand.self, LogsCommand.self, TopicsCommand.self, GroupsCommand.self,
-            ClusterCommand.self, TransactionsCommand.self, QuotasCommand.self, UsersCommand.self, Bench.self,
+            ClusterCommand.self, TransactionsCommand.self, AclsCommand.self, UsersCommand.self, QuotasCommand.self,
+            Bench.self,
         ])
 }
 

@@ -118,6 +118,27 @@ import Testing
     }
 }
 
+/// The ACL seeds must reach the decoders' far ends, not stop at a refusal: each decodes whole, in the
+/// API and version its selector byte names.
+@Suite struct AclRequestSeedTests {
+    @Test func everyAclSeedDecodesCompletely() throws {
+        let directory = repositoryRoot + "/Fuzz/Corpus/" + FuzzTarget.aclRequest.rawValue
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names.count == 12)
+        let apis: [ApiKey] = [.createAcls, .describeAcls, .deleteAcls]
+        for name in names {
+            let input = corpusInput(.aclRequest, name)
+            let api = apis[Int(input[0]) % 3]
+            let version = Int16(Int(input[0]) / 3 % 4)
+            var body = ByteBuffer(bytes: input.dropFirst())
+            let request = try KafkaRequest.decode(apiKey: api, version: version, from: &body)
+            #expect(request.apiKey == api, "\(name)")
+            #expect(body.readableBytes == 0, "\(name)")
+            #expect(name.hasPrefix(api.description.lowercased()) && name.hasSuffix("-v\(version)"), "\(name)")
+        }
+    }
+}
+
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 

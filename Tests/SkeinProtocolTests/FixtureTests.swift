@@ -131,6 +131,7 @@ struct FixtureTests {
             .listTransactions: (0...1, 0),
             .deleteRecords: (0...2, 2), .describeLogDirs: (0...4, 2), .createPartitions: (0...3, 2),
             .describeCluster: (0...2, 0), .describeProducers: (0...0, 0),
+            .describeAcls: (0...3, 2), .createAcls: (0...3, 2), .deleteAcls: (0...3, 2),
             .saslHandshake: (0...1, 2), .saslAuthenticate: (0...2, 2), .describeUserScramCredentials: (0...0, 0),
             .alterUserScramCredentials: (0...0, 0),
             .describeClientQuotas: (0...1, 1), .alterClientQuotas: (0...1, 1),

@@ -22,6 +22,8 @@ struct MalformedInputTests {
         VersionCase(api: .createPartitions, version: 0), VersionCase(api: .createPartitions, version: 3),
         VersionCase(api: .deleteRecords, version: 2), VersionCase(api: .describeCluster, version: 2),
         VersionCase(api: .describeLogDirs, version: 4), VersionCase(api: .describeProducers, version: 0),
+        VersionCase(api: .describeAcls, version: 1), VersionCase(api: .createAcls, version: 3),
+        VersionCase(api: .deleteAcls, version: 2),
         VersionCase(api: .saslHandshake, version: 1), VersionCase(api: .saslAuthenticate, version: 0),
         VersionCase(api: .saslAuthenticate, version: 2), VersionCase(api: .describeUserScramCredentials, version: 0),
         VersionCase(api: .alterUserScramCredentials, version: 0),

@@ -242,6 +242,31 @@ enum Samples {
         case .describeProducers:
             return DescribeProducersRequest(
                 topics: [.init(name: "t", partitionIndexes: [0, 1])], unknownTaggedFields: extraTags)
+        case .describeAcls:
+            return DescribeAclsRequest(
+                filter: AclFilter(
+                    resourceType: 2, resourceName: "t", patternType: v >= 1 ? 2 : 3, principal: "User:alice",
+                    host: nil, operation: 3, permissionType: 3), unknownTaggedFields: tags)
+        case .createAcls:
+            return CreateAclsRequest(
+                creations: [
+                    .init(
+                        resourceType: 2, resourceName: "logs-", patternType: v >= 1 ? 4 : 3, principal: "User:alice",
+                        host: "*", operation: 4, permissionType: 3),
+                    .init(
+                        resourceType: 4, resourceName: "kafka-cluster", principal: "User:*", host: "10.0.0.1",
+                        operation: 12, permissionType: 2),
+                ], unknownTaggedFields: tags)
+        case .deleteAcls:
+            return DeleteAclsRequest(
+                filters: [
+                    AclFilter(
+                        resourceType: 3, resourceName: nil, patternType: v >= 1 ? 1 : 3, principal: nil, host: "*",
+                        operation: 1, permissionType: 1),
+                    AclFilter(
+                        resourceType: 2, resourceName: "t", patternType: 3, principal: "User:bob", host: nil,
+                        operation: 2, permissionType: 2),
+                ], unknownTaggedFields: tags)
         case .saslHandshake:
             return SaslHandshakeRequest(mechanism: "SCRAM-SHA-512")
         case .saslAuthenticate:
@@ -614,6 +639,34 @@ enum Samples {
                             .init(partitionIndex: 1, errorCode: .unknownTopicOrPartition, errorMessage: "gone"),
                         ])
                 ], unknownTaggedFields: extraTags)
+        case .describeAcls:
+            return DescribeAclsResponse(
+                throttleTimeMs: 2, errorCode: .noError, errorMessage: nil,
+                resources: [
+                    .init(
+                        resourceType: 2, resourceName: "t", patternType: v >= 1 ? 4 : 3,
+                        acls: [
+                            .init(principal: "User:alice", host: "*", operation: 3, permissionType: 3),
+                            .init(principal: "User:bob", host: "10.1.1.1", operation: 2, permissionType: 2),
+                        ])
+                ], unknownTaggedFields: tags)
+        case .createAcls:
+            return CreateAclsResponse(
+                throttleTimeMs: 3,
+                results: [.init(), .init(errorCode: .invalidRequest, errorMessage: "bad principal")],
+                unknownTaggedFields: tags)
+        case .deleteAcls:
+            return DeleteAclsResponse(
+                throttleTimeMs: 4,
+                filterResults: [
+                    .init(
+                        matchingAcls: [
+                            .init(
+                                resourceType: 2, resourceName: "t", patternType: v >= 1 ? 4 : 3, principal: "User:a",
+                                host: "*", operation: 4, permissionType: 3)
+                        ]),
+                    .init(errorCode: .securityDisabled, errorMessage: "no authorizer"),
+                ], unknownTaggedFields: tags)
         case .saslHandshake:
             return SaslHandshakeResponse(errorCode: .unsupportedSaslMechanism, mechanisms: ["PLAIN", "SCRAM-SHA-256"])
         case .saslAuthenticate:

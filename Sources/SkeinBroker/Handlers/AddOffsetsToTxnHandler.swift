@@ -5,6 +5,14 @@ import SkeinProtocol
 /// coordinator keeps the pending offsets itself.
 enum AddOffsetsToTxnHandler {
     static func handle(_ request: AddOffsetsToTxnRequest, context: RequestContext, broker: Broker) {
+        guard context.authorized(broker, .write, .transactionalId, request.transactionalId) else {
+            context.reply(AddOffsetsToTxnResponse(errorCode: .transactionalIdAuthorizationFailed))
+            return
+        }
+        guard context.authorized(broker, .read, .group, request.groupId) else {
+            context.reply(AddOffsetsToTxnResponse(errorCode: .groupAuthorizationFailed))
+            return
+        }
         let coordinator = broker.transactions
         coordinator.queue.async {
             let result = coordinator.addOffsets(

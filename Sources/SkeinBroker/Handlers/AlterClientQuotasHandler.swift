@@ -5,6 +5,17 @@ import SkeinProtocol
 /// the answer, and apply to the next request of every connection.
 enum AlterClientQuotasHandler {
     static func handle(_ request: AlterClientQuotasRequest, context: RequestContext, broker: Broker) {
+        // ALTER_CONFIGS on the cluster, as in Kafka: every entry is refused without it.
+        guard context.authorizedOnCluster(broker, .alterConfigs) else {
+            context.reply(
+                AlterClientQuotasResponse(
+                    entries: request.entries.map {
+                        .init(
+                            errorCode: .clusterAuthorizationFailed,
+                            errorMessage: "AlterClientQuotas needs ALTER_CONFIGS on the cluster", entity: $0.entity)
+                    }))
+            return
+        }
         // The store fsyncs its file: off the event loop.
         broker.adminQueue.async {
             var changes: [(entity: QuotaEntity, key: QuotaKey, value: Double?)] = []

@@ -11,7 +11,7 @@ enum AlterConfigsHandler {
         let responses = request.resources.map { resource -> AlterConfigsResponse.Result in
             let (code, message) = outcome(
                 resourceType: resource.resourceType, resourceName: resource.resourceName, repeated: repeated,
-                validateOnly: request.validateOnly, broker: broker
+                validateOnly: request.validateOnly, context: context, broker: broker
             ) { _ throws(Broker.TopicConfigChangeError) in
                 var replacement: [String: String] = [:]
                 // A config named twice takes its last value, as in Kafka, whose legacy AlterConfigs builds a
@@ -43,16 +43,19 @@ enum AlterConfigsHandler {
     }
 
     /// The checks and the change shared with IncrementalAlterConfigs, as the per-resource error code and
-    /// message.
+    /// message. ALTER_CONFIGS on the topic, or on the cluster for broker configs, comes first.
     static func outcome(
-        resourceType: Int8, resourceName: String, repeated: Set<String>, validateOnly: Bool, broker: Broker,
-        change: ([String: String]) throws(Broker.TopicConfigChangeError) -> [String: String]
+        resourceType: Int8, resourceName: String, repeated: Set<String>, validateOnly: Bool, context: RequestContext,
+        broker: Broker, change: ([String: String]) throws(Broker.TopicConfigChangeError) -> [String: String]
     ) -> (ErrorCode, String?) {
         guard !repeated.contains("\(resourceType)/\(resourceName)") else {
             return (.invalidRequest, "resource \(resourceName) is listed more than once")
         }
         switch resourceType {
         case DescribeConfigsRequest.topicResourceType:
+            guard context.authorized(broker, .alterConfigs, .topic, resourceName) else {
+                return (.topicAuthorizationFailed, "needs ALTER_CONFIGS on the topic")
+            }
             do {
                 try broker.changeTopicConfigs(resourceName, validateOnly: validateOnly, change)
                 return (.noError, nil)
@@ -65,6 +68,9 @@ enum AlterConfigsHandler {
                 }
             }
         case DescribeConfigsRequest.brokerResourceType:
+            guard context.authorizedOnCluster(broker, .alterConfigs) else {
+                return (.clusterAuthorizationFailed, "needs ALTER_CONFIGS on the cluster")
+            }
             return (.policyViolation, brokerReadOnlyMessage)
         default:
             return (.invalidRequest, "resource type \(resourceType) is not supported")

@@ -7,6 +7,21 @@ import SkeinSASL
 /// deleting a credential that is not there RESOURCE_NOT_FOUND. The file is written once for the request.
 enum AlterUserScramCredentialsHandler {
     static func handle(_ request: AlterUserScramCredentialsRequest, context: RequestContext, broker: Broker) {
+        // ALTER on the cluster, as in Kafka: every user named gets CLUSTER_AUTHORIZATION_FAILED.
+        guard context.authorizedOnCluster(broker, .alter) else {
+            var users: [String] = []
+            for name in request.deletions.map(\.name) + request.upsertions.map(\.name) where !users.contains(name) {
+                users.append(name)
+            }
+            context.reply(
+                AlterUserScramCredentialsResponse(
+                    results: users.map {
+                        .init(
+                            userName: $0, errorCode: .clusterAuthorizationFailed,
+                            errorMessage: "AlterUserScramCredentials needs ALTER on the cluster")
+                    }))
+            return
+        }
         let store = broker.sasl.store
         var errors: [String: (ErrorCode, String)] = [:]
         var order: [String] = []

@@ -4,12 +4,16 @@ import SkeinProtocol
 /// and fsyncs, so it runs on the broker's admin queue and answers when every topic is done.
 enum CreatePartitionsHandler {
     static func handle(_ request: CreatePartitionsRequest, context: RequestContext, broker: Broker) {
+        // ALTER on each topic, decided on the connection's event loop before the work is queued.
+        let refused = Set(request.topics.map(\.name).filter { !context.authorized(broker, .alter, .topic, $0) })
         broker.adminQueue.async {
-            context.reply(CreatePartitionsResponse(results: grow(request, broker: broker)))
+            context.reply(CreatePartitionsResponse(results: grow(request, refused: refused, broker: broker)))
         }
     }
 
-    static func grow(_ request: CreatePartitionsRequest, broker: Broker) -> [CreatePartitionsResponse.Result] {
+    static func grow(_ request: CreatePartitionsRequest, refused: Set<String> = [], broker: Broker)
+        -> [CreatePartitionsResponse.Result]
+    {
         var counts: [String: Int] = [:]
         for topic in request.topics { counts[topic.name, default: 0] += 1 }
         // Partitions this request has added (or, validating, would add): `max.partitions.per.request`.
@@ -18,6 +22,10 @@ enum CreatePartitionsHandler {
             guard counts[topic.name] == 1 else {
                 return .init(
                     name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
+            }
+            if refused.contains(topic.name) {
+                return .init(
+                    name: topic.name, errorCode: .topicAuthorizationFailed, errorMessage: "needs ALTER on the topic")
             }
             if let current = broker.topics.topic(topic.name)?.partitionCount, topic.count > current,
                 topic.count <= broker.config.maxPartitionsPerTopic,

@@ -8,12 +8,18 @@ import SkeinProtocol
 /// connections are served meanwhile; this connection's later requests wait, as Kafka answers in order.
 enum CreateTopicsHandler {
     static func handle(_ request: CreateTopicsRequest, context: RequestContext, broker: Broker) {
+        // CREATE on the cluster covers every topic; without it, CREATE on each topic (Kafka's order).
+        let refused: Set<String> =
+            context.authorizedOnCluster(broker, .create)
+            ? [] : Set(request.topics.map(\.name).filter { !context.authorized(broker, .create, .topic, $0) })
         broker.adminQueue.async {
-            context.reply(CreateTopicsResponse(topics: create(request, broker: broker)))
+            context.reply(CreateTopicsResponse(topics: create(request, refused: refused, broker: broker)))
         }
     }
 
-    static func create(_ request: CreateTopicsRequest, broker: Broker) -> [CreateTopicsResponse.Topic] {
+    static func create(_ request: CreateTopicsRequest, refused: Set<String> = [], broker: Broker)
+        -> [CreateTopicsResponse.Topic]
+    {
         var seen = Set<String>()
         // Partitions this request has created (or, validating, would create): `max.partitions.per.request`.
         var requestPartitions = 0
@@ -21,6 +27,11 @@ enum CreateTopicsHandler {
             guard seen.insert(topic.name).inserted else {
                 return .init(
                     name: topic.name, errorCode: .invalidRequest, errorMessage: "topic listed twice in one request")
+            }
+            if refused.contains(topic.name) {
+                return .init(
+                    name: topic.name, errorCode: .topicAuthorizationFailed,
+                    errorMessage: "needs CREATE on the cluster or the topic")
             }
             var requested = topic.numPartitions
             if !topic.assignments.isEmpty {

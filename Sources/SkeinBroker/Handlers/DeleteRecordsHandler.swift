@@ -7,17 +7,24 @@ import SkeinProtocol
 /// survives kill -9: the records never come back.
 enum DeleteRecordsHandler {
     static func handle(_ request: DeleteRecordsRequest, context: RequestContext, broker: Broker) {
+        // DELETE on each topic, decided here, on the connection's event loop, before the work is queued.
+        let refused = Set(request.topics.map(\.name).filter { !context.authorized(broker, .delete, .topic, $0) })
         broker.adminQueue.async {
-            context.reply(DeleteRecordsResponse(topics: delete(request, broker: broker)))
+            context.reply(DeleteRecordsResponse(topics: delete(request, refused: refused, broker: broker)))
         }
     }
 
-    static func delete(_ request: DeleteRecordsRequest, broker: Broker) -> [DeleteRecordsResponse.Topic] {
+    static func delete(_ request: DeleteRecordsRequest, refused: Set<String> = [], broker: Broker)
+        -> [DeleteRecordsResponse.Topic]
+    {
         var changed = false
         var topics = request.topics.map { topic in
             DeleteRecordsResponse.Topic(
                 name: topic.name,
                 partitions: topic.partitions.map { partition -> DeleteRecordsResponse.Partition in
+                    if refused.contains(topic.name) {
+                        return .init(partitionIndex: partition.partitionIndex, errorCode: .topicAuthorizationFailed)
+                    }
                     do throws(Broker.DeleteRecordsError) {
                         let start = try broker.deleteRecords(
                             topic.name, partition: partition.partitionIndex, before: partition.offset)

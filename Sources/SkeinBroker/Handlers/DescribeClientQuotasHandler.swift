@@ -5,6 +5,14 @@ import SkeinProtocol
 /// have types the filter does not name. Skein has no `ip` entities, so a filter on `ip` matches nothing.
 enum DescribeClientQuotasHandler {
     static func handle(_ request: DescribeClientQuotasRequest, context: RequestContext, broker: Broker) {
+        // DESCRIBE_CONFIGS on the cluster, as in Kafka.
+        guard context.authorizedOnCluster(broker, .describeConfigs) else {
+            context.reply(
+                DescribeClientQuotasResponse(
+                    errorCode: .clusterAuthorizationFailed,
+                    errorMessage: "DescribeClientQuotas needs DESCRIBE_CONFIGS on the cluster", entries: nil))
+            return
+        }
         switch matches(request, in: broker.quotas.store.all) {
         case .success(let entries):
             context.reply(DescribeClientQuotasResponse(entries: entries))

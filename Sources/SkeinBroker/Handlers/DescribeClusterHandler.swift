@@ -1,7 +1,25 @@
 import SkeinProtocol
 
-/// DescribeCluster: this node is the whole cluster, its only broker and its controller.
+/// DescribeCluster: this node is the whole cluster, its only broker and its controller. Any principal may ask,
+/// as on Kafka's brokers; DESCRIBE on the cluster decides only whether the authorized operations are told.
 enum DescribeClusterHandler {
+    /// The operations Kafka reports for the cluster resource.
+    static let clusterOperations: [AclOperation] = [
+        .create, .clusterAction, .describeConfigs, .alterConfigs, .idempotentWrite, .alter, .describe,
+    ]
+
+    /// Kafka's bit field (bit n for operation code n) of what the principal may do on the cluster; 0 without
+    /// DESCRIBE.
+    static func clusterOperations(context: RequestContext, broker: Broker) -> Int32 {
+        guard context.authorizedOnCluster(broker, .describe) else { return 0 }
+        var bits: Int32 = 0
+        for operation in clusterOperations
+        where context.authorized(broker, operation, .cluster, aclClusterResourceName, countDenial: false) {
+            bits |= 1 << Int32(operation.rawValue)
+        }
+        return bits
+    }
+
     static func handle(_ request: DescribeClusterRequest, context: RequestContext, broker: Broker) {
         let config = broker.config
         guard request.endpointType == DescribeClusterRequest.brokersEndpointType else {
@@ -21,6 +39,9 @@ enum DescribeClusterHandler {
         context.reply(
             DescribeClusterResponse(
                 clusterId: config.clusterId, controllerId: config.nodeId,
-                brokers: [.init(brokerId: config.nodeId, host: address.host, port: Int32(address.port))]))
+                brokers: [.init(brokerId: config.nodeId, host: address.host, port: Int32(address.port))],
+                clusterAuthorizedOperations: request.includeClusterAuthorizedOperations
+                    ? clusterOperations(context: context, broker: broker)
+                    : DescribeClusterResponse.operationsNotRequested))
     }
 }

@@ -10,6 +10,11 @@ enum DescribeConfigsHandler {
             let entries: [TopicConfig.Entry]
             switch resource.resourceType {
             case topicResource:
+                guard context.authorized(broker, .describeConfigs, .topic, resource.resourceName) else {
+                    return .init(
+                        errorCode: .topicAuthorizationFailed, errorMessage: "needs DESCRIBE_CONFIGS on the topic",
+                        resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [])
+                }
                 guard let topic = broker.topics.topic(resource.resourceName) else {
                     return .init(
                         errorCode: .unknownTopicOrPartition,
@@ -18,6 +23,11 @@ enum DescribeConfigsHandler {
                 }
                 entries = TopicConfig.describe(overrides: topic.configs, broker: broker.config)
             case brokerResource:
+                guard context.authorizedOnCluster(broker, .describeConfigs) else {
+                    return .init(
+                        errorCode: .clusterAuthorizationFailed, errorMessage: "needs DESCRIBE_CONFIGS on the cluster",
+                        resourceType: resource.resourceType, resourceName: resource.resourceName, configs: [])
+                }
                 guard resource.resourceName.isEmpty || resource.resourceName == String(broker.config.nodeId) else {
                     return .init(
                         errorCode: .invalidRequest, errorMessage: "this is broker \(broker.config.nodeId)",
@@ -44,6 +54,9 @@ enum DescribeConfigsHandler {
     static func brokerEntries(_ config: BrokerConfig) -> [TopicConfig.Entry] {
         let defaults = config.logDefaults
         let values: [(String, String)] = [
+            // Kafka reports it too; tools read it to tell "no authorizer" from "no ACLs" (librdkafka drops
+            // DescribeAcls' SECURITY_DISABLED).
+            ("authorizer.class.name", config.authorizer.className),
             ("auto.create.topics.enable", String(config.autoCreateTopics)),
             ("compression.type", config.compressionType),
             ("delete.topic.enable", String(config.deleteTopicEnable)),

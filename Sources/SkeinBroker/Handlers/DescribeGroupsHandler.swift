@@ -4,6 +4,9 @@ import SkeinProtocol
 enum DescribeGroupsHandler {
     static func handle(_ request: DescribeGroupsRequest, context: RequestContext, broker: Broker) {
         let groups = request.groups.map { groupId in
+            guard context.authorized(broker, .describe, .group, groupId) else {
+                return DescribeGroupsResponse.Group(errorCode: .groupAuthorizationFailed, groupId: groupId)
+            }
             let summary = broker.groups.describe(groupId)
             return DescribeGroupsResponse.Group(
                 groupId: groupId, groupState: summary.state.rawValue, protocolType: summary.protocolType,

@@ -6,6 +6,11 @@ import SkeinProtocol
 /// lag 0, never a future replica). Sizes come from the logs' bookkeeping, without touching the files.
 enum DescribeLogDirsHandler {
     static func handle(_ request: DescribeLogDirsRequest, context: RequestContext, broker: Broker) {
+        // Without DESCRIBE on the cluster: no directories, and from v3 the error (Kafka's answer).
+        guard context.authorizedOnCluster(broker, .describe) else {
+            context.reply(DescribeLogDirsResponse(errorCode: .clusterAuthorizationFailed, results: []))
+            return
+        }
         let wanted: [TopicPartition]
         if let topics = request.topics {
             wanted = topics.flatMap { topic in topic.partitions.map { TopicPartition(topic.topic, $0) } }

@@ -7,9 +7,13 @@ import SkeinProtocol
 enum DescribeProducersHandler {
     static func handle(_ request: DescribeProducersRequest, context: RequestContext, broker: Broker) {
         let topics = request.topics.map { topic in
-            DescribeProducersResponse.Topic(
+            let readable = context.authorized(broker, .read, .topic, topic.name)
+            return DescribeProducersResponse.Topic(
                 name: topic.name,
                 partitions: topic.partitionIndexes.map { index in
+                    guard readable else {
+                        return .init(partitionIndex: index, errorCode: .topicAuthorizationFailed)
+                    }
                     guard let metadata = broker.topics.topic(topic.name), index >= 0, index < metadata.partitionCount,
                         let log = broker.log(topic.name, index)
                     else {

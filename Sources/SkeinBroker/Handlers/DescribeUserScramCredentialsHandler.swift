@@ -4,6 +4,14 @@ import SkeinSASL
 /// DescribeUserScramCredentials (KIP-554): users, mechanisms and iteration counts; no salts, no keys.
 enum DescribeUserScramCredentialsHandler {
     static func handle(_ request: DescribeUserScramCredentialsRequest, context: RequestContext, broker: Broker) {
+        // DESCRIBE on the cluster, as in Kafka.
+        guard context.authorizedOnCluster(broker, .describe) else {
+            context.reply(
+                DescribeUserScramCredentialsResponse(
+                    errorCode: .clusterAuthorizationFailed,
+                    errorMessage: "DescribeUserScramCredentials needs DESCRIBE on the cluster"))
+            return
+        }
         let store = broker.sasl.store
         func infos(_ mechanisms: [SCRAMMechanism: Int]) -> [DescribeUserScramCredentialsResponse.CredentialInfo] {
             mechanisms.sorted { $0.key.kafkaType < $1.key.kafkaType }.map {

@@ -4,6 +4,10 @@ import SkeinProtocol
 /// marker written, so a read_committed consumer that fetches after the answer sees the outcome.
 enum EndTxnHandler {
     static func handle(_ request: EndTxnRequest, context: RequestContext, broker: Broker) {
+        guard context.authorized(broker, .write, .transactionalId, request.transactionalId) else {
+            context.reply(EndTxnResponse(errorCode: .transactionalIdAuthorizationFailed))
+            return
+        }
         let coordinator = broker.transactions
         coordinator.queue.async {
             let result = coordinator.endTransaction(

@@ -23,6 +23,10 @@ enum FetchHandler {
                 context: context, broker: broker)
             return
         }
+        // READ on each topic, decided once: a fetch waiting in the purgatory is re-read with the same answer.
+        let unreadable: Set<String> =
+            broker.authorizer.enabled
+            ? Set(request.topics.map(\.topic).filter { !context.authorized(broker, .read, .topic, $0) }) : []
         var request = request
         if broker.quotas.isActive,
             let bound = broker.quotas.fetchBound(user: context.quotaUser, clientId: context.quotaClientId)
@@ -30,7 +34,7 @@ enum FetchHandler {
             // One answer may not take more than a window of the client's fetch quota.
             request.maxBytes = min(request.maxBytes, Int32(bound))
         }
-        let first = read(request, version: context.version, broker: broker)
+        let first = read(request, version: context.version, unreadable: unreadable, broker: broker)
         let enough = first.recordBytes >= Int(request.minBytes) || first.hasError
         guard !enough, request.maxWaitMs > 0, !request.topics.isEmpty else {
             send(first, context: context, broker: broker)
@@ -40,7 +44,7 @@ enum FetchHandler {
             topic.partitions.map { TopicPartition(topic.topic, $0.partition) }
         }
         let waiter = FetchPurgatory.Waiter(eventLoop: context.connection.eventLoop, partitions: partitions) { force in
-            let again = read(request, version: context.version, broker: broker)
+            let again = read(request, version: context.version, unreadable: unreadable, broker: broker)
             guard force || again.hasError || again.recordBytes >= Int(request.minBytes) else { return false }
             send(again, context: context, broker: broker)
             return true
@@ -48,7 +52,9 @@ enum FetchHandler {
         broker.purgatory.park(waiter, maxWaitMs: Int64(request.maxWaitMs))
     }
 
-    static func read(_ request: FetchRequest, version: Int16, broker: Broker) -> Prepared {
+    static func read(_ request: FetchRequest, version: Int16, unreadable: Set<String> = [], broker: Broker)
+        -> Prepared
+    {
         var remaining = version >= 3 ? Int(max(0, request.maxBytes)) : Int.max
         var firstWithData = true
         var prepared = Prepared(response: FetchResponse(errorCode: .noError, sessionId: 0), slices: [])
@@ -66,7 +72,10 @@ enum FetchHandler {
                     abortedTransactions: readCommitted ? [] : nil, records: .bytes(ByteBuffer()))
                 var slice: FileSlice?
                 let log = broker.log(topic.topic, requested.partition)
-                if let log, filesLeft == 0 {
+                if unreadable.contains(topic.topic) {
+                    answer.errorCode = .topicAuthorizationFailed
+                    prepared.hasError = true
+                } else if let log, filesLeft == 0 {
                     answer.highWatermark = log.highWatermark
                     answer.lastStableOffset = log.lastStableOffset
                     answer.logStartOffset = log.logStartOffset

@@ -17,6 +17,13 @@ enum FindCoordinatorHandler {
                     key: key, nodeId: -1, host: "", port: -1, errorCode: .invalidRequest,
                     errorMessage: "unknown coordinator key type \(request.keyType)")
             }
+            // DESCRIBE on the group or transactional id, so nobody learns which ids are in use elsewhere.
+            let isGroup = request.keyType == FindCoordinatorRequest.groupKeyType
+            guard context.authorized(broker, .describe, isGroup ? .group : .transactionalId, key) else {
+                return FindCoordinatorResponse.Coordinator(
+                    key: key, nodeId: -1, host: "", port: -1,
+                    errorCode: isGroup ? .groupAuthorizationFailed : .transactionalIdAuthorizationFailed)
+            }
             return FindCoordinatorResponse.Coordinator(key: key, nodeId: broker.config.nodeId, host: host, port: port)
         }
         context.reply(FindCoordinatorResponse(coordinators: coordinators))

@@ -12,7 +12,7 @@ enum IncrementalAlterConfigsHandler {
         let responses = request.resources.map { resource -> IncrementalAlterConfigsResponse.Result in
             let (code, message) = AlterConfigsHandler.outcome(
                 resourceType: resource.resourceType, resourceName: resource.resourceName, repeated: repeated,
-                validateOnly: request.validateOnly, broker: broker
+                validateOnly: request.validateOnly, context: context, broker: broker
             ) { current throws(Broker.TopicConfigChangeError) in
                 try apply(resource.configs, to: current, broker: broker)
             }

@@ -11,6 +11,10 @@ enum InitProducerIdHandler {
                 context.reply(InitProducerIdResponse(errorCode: .invalidRequest))
                 return
             }
+            guard context.authorized(broker, .write, .transactionalId, transactionalId) else {
+                context.reply(InitProducerIdResponse(errorCode: .transactionalIdAuthorizationFailed))
+                return
+            }
             let coordinator = broker.transactions
             coordinator.queue.async {
                 let result = coordinator.initProducerId(
@@ -27,6 +31,12 @@ enum InitProducerIdHandler {
                     context.reply(InitProducerIdResponse(errorCode: error.code(fencedCode: fenced)))
                 }
             }
+            return
+        }
+        // An idempotent producer needs IDEMPOTENT_WRITE on the cluster, or since KIP-679 WRITE on some topic.
+        guard context.authorizedOnCluster(broker, .idempotentWrite) || context.authorizedOnAny(broker, .write, .topic)
+        else {
+            context.reply(InitProducerIdResponse(errorCode: .clusterAuthorizationFailed))
             return
         }
         do {

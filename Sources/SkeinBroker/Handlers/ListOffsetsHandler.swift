@@ -9,10 +9,14 @@ enum ListOffsetsHandler {
 
     static func handle(_ request: ListOffsetsRequest, context: RequestContext, broker: Broker) {
         let topics = request.topics.map { topic in
-            ListOffsetsResponse.Topic(
+            let describable = context.authorized(broker, .describe, .topic, topic.name)
+            return ListOffsetsResponse.Topic(
                 name: topic.name,
                 partitions: topic.partitions.map { partition in
-                    lookup(
+                    guard describable else {
+                        return .init(partitionIndex: partition.partitionIndex, errorCode: .topicAuthorizationFailed)
+                    }
+                    return lookup(
                         partition, in: broker.log(topic.name, partition.partitionIndex),
                         readCommitted: request.isolationLevel == 1, broker: broker)
                 })

@@ -13,6 +13,7 @@ enum ListTransactionsHandler {
             .filter {
                 request.durationFilter < 0 || ($0.startedMs >= 0 && now - $0.startedMs >= request.durationFilter)
             }
+            .filter { context.authorized(broker, .describe, .transactionalId, $0.transactionalId, countDenial: false) }
             .sorted { $0.transactionalId < $1.transactionalId }
             .map {
                 ListTransactionsResponse.TransactionState(

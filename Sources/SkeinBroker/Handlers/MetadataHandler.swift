@@ -3,7 +3,9 @@ import SkeinLog
 import SkeinProtocol
 
 /// Metadata: this broker is the only node, the controller and the leader of every partition.
-/// Topics a client asks for are auto-created when the broker and the request both allow it.
+/// Topics a client asks for are auto-created when the broker and the request both allow it, and the
+/// principal may (CREATE on the cluster or the topic). Only topics the principal may DESCRIBE are shown: a
+/// listing of all topics leaves the others out, a named one answers TOPIC_AUTHORIZATION_FAILED.
 enum MetadataHandler {
     static func handle(_ request: MetadataRequest, context: RequestContext, broker: Broker) {
         let config = broker.config
@@ -17,21 +19,58 @@ enum MetadataHandler {
                 guard TopicPartition.isValidTopicName(name) else {
                     return MetadataResponse.Topic(errorCode: .invalidTopicException, name: name, partitions: [])
                 }
+                guard context.authorized(broker, .describe, .topic, name) else {
+                    return MetadataResponse.Topic(errorCode: .topicAuthorizationFailed, name: name, partitions: [])
+                }
                 // v0-v3 have no allowAutoTopicCreation field and always auto-create, as Kafka did.
                 let allow = context.version < 4 || request.allowAutoTopicCreation
+                if allow && config.autoCreateTopics && broker.topics.topic(name) == nil
+                    && !context.authorizedOnCluster(broker, .create)
+                    && !context.authorized(broker, .create, .topic, name)
+                {
+                    return MetadataResponse.Topic(errorCode: .topicAuthorizationFailed, name: name, partitions: [])
+                }
                 guard let topic = broker.topicCreatingIfAllowed(name, allowAutoCreate: allow) else {
                     return MetadataResponse.Topic(errorCode: .unknownTopicOrPartition, name: name, partitions: [])
                 }
                 return describe(topic, nodeId: config.nodeId)
             }
         } else {
-            topics = broker.topics.allTopics.map { describe($0, nodeId: config.nodeId) }
+            topics = broker.topics.allTopics
+                .filter { context.authorized(broker, .describe, .topic, $0.name, countDenial: false) }
+                .map { describe($0, nodeId: config.nodeId) }
         }
         let address = broker.advertisedAddress(listener: context.connection.session.listenerName)
-        context.reply(
-            MetadataResponse(
-                brokers: [.init(nodeId: config.nodeId, host: address.host, port: Int32(address.port))],
-                clusterId: config.clusterId, controllerId: config.nodeId, topics: topics))
+        var response = MetadataResponse(
+            brokers: [.init(nodeId: config.nodeId, host: address.host, port: Int32(address.port))],
+            clusterId: config.clusterId, controllerId: config.nodeId, topics: topics)
+        // KIP-430: what the principal may do, as a bit field per operation code (librdkafka's
+        // describe_cluster and describe_topics ask through Metadata).
+        if request.includeClusterAuthorizedOperations {
+            response.clusterAuthorizedOperations = DescribeClusterHandler.clusterOperations(
+                context: context, broker: broker)
+        }
+        if request.includeTopicAuthorizedOperations {
+            for index in response.topics.indices where response.topics[index].errorCode == .noError {
+                guard let name = response.topics[index].name else { continue }
+                response.topics[index].topicAuthorizedOperations = topicOperations(
+                    name, context: context, broker: broker)
+            }
+        }
+        context.reply(response)
+    }
+
+    /// The operations Kafka reports for a topic.
+    static let topicOperations: [AclOperation] = [
+        .read, .write, .create, .delete, .alter, .describe, .describeConfigs, .alterConfigs,
+    ]
+
+    static func topicOperations(_ name: String, context: RequestContext, broker: Broker) -> Int32 {
+        var bits: Int32 = 0
+        for operation in topicOperations where context.authorized(broker, operation, .topic, name, countDenial: false) {
+            bits |= 1 << Int32(operation.rawValue)
+        }
+        return bits
     }
 
     static func describe(_ topic: TopicMetadata, nodeId: Int32) -> MetadataResponse.Topic {

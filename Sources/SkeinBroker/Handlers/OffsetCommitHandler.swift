@@ -1,7 +1,8 @@
 import SkeinLog
 import SkeinProtocol
 
-/// OffsetCommit: checked against the group's generation, then made durable before the answer.
+/// OffsetCommit: needs READ on the group (else every partition answers GROUP_AUTHORIZATION_FAILED) and on
+/// each topic; checked against the group's generation, then made durable before the answer.
 enum OffsetCommitHandler {
     static func handle(_ request: OffsetCommitRequest, context: RequestContext, broker: Broker) {
         func answer(_ code: (OffsetCommitRequest.Topic, OffsetCommitRequest.Partition) -> ErrorCode)
@@ -16,6 +17,10 @@ enum OffsetCommitHandler {
                         })
                 })
         }
+        guard context.authorized(broker, .read, .group, request.groupId) else {
+            context.reply(answer { _, _ in .groupAuthorizationFailed })
+            return
+        }
         let check = broker.groups.checkCommit(
             groupId: request.groupId, generation: request.generationIdOrMemberEpoch, memberId: request.memberId,
             instanceId: request.groupInstanceId)
@@ -27,9 +32,12 @@ enum OffsetCommitHandler {
         var accepted: [TopicPartition: OffsetStore.Committed] = [:]
         var errors: [TopicPartition: ErrorCode] = [:]
         for topic in request.topics {
+            let readable = context.authorized(broker, .read, .topic, topic.name)
             for partition in topic.partitions {
                 let topicPartition = TopicPartition(topic.name, partition.partitionIndex)
-                if let problem = Self.problem(
+                if !readable {
+                    errors[topicPartition] = .topicAuthorizationFailed
+                } else if let problem = Self.problem(
                     committing: topicPartition, metadata: partition.committedMetadata, broker: broker)
                 {
                     errors[topicPartition] = problem

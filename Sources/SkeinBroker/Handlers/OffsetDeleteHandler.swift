@@ -2,11 +2,17 @@ import SkeinLog
 import SkeinProtocol
 
 /// OffsetDelete: drops a group's committed offsets for some partitions, except those of topics its
-/// members still consume (GROUP_SUBSCRIBED_TO_TOPIC), answered once the deletion is durable.
+/// members still consume (GROUP_SUBSCRIBED_TO_TOPIC), answered once the deletion is durable. Needs DELETE
+/// on the group and READ on each topic.
 enum OffsetDeleteHandler {
     static func handle(_ request: OffsetDeleteRequest, context: RequestContext, broker: Broker) {
+        guard context.authorized(broker, .delete, .group, request.groupId) else {
+            context.reply(OffsetDeleteResponse(errorCode: .groupAuthorizationFailed))
+            return
+        }
+        let unreadable = Set(request.topics.map(\.name).filter { !context.authorized(broker, .read, .topic, $0) })
         var partitions: [TopicPartition] = []
-        for topic in request.topics {
+        for topic in request.topics where !unreadable.contains(topic.name) {
             for index in topic.partitionIndexes where broker.log(topic.name, index) != nil {
                 partitions.append(TopicPartition(topic.name, index))
             }
@@ -24,7 +30,9 @@ enum OffsetDeleteHandler {
                     name: topic.name,
                     partitions: topic.partitionIndexes.map { index in
                         let code: ErrorCode =
-                            if broker.log(topic.name, index) == nil {
+                            if unreadable.contains(topic.name) {
+                                .topicAuthorizationFailed
+                            } else if broker.log(topic.name, index) == nil {
                                 .unknownTopicOrPartition
                             } else if subscribed.contains(topic.name) {
                                 .groupSubscribedToTopic

@@ -5,9 +5,13 @@ import SkeinProtocol
 enum OffsetForLeaderEpochHandler {
     static func handle(_ request: OffsetForLeaderEpochRequest, context: RequestContext, broker: Broker) {
         let topics = request.topics.map { topic in
-            OffsetForLeaderEpochResponse.Topic(
+            let describable = context.authorized(broker, .describe, .topic, topic.topic)
+            return OffsetForLeaderEpochResponse.Topic(
                 topic: topic.topic,
                 partitions: topic.partitions.map { partition in
+                    guard describable else {
+                        return .init(errorCode: .topicAuthorizationFailed, partition: partition.partition)
+                    }
                     guard let log = broker.log(topic.topic, partition.partition) else {
                         return .init(errorCode: .unknownTopicOrPartition, partition: partition.partition)
                     }

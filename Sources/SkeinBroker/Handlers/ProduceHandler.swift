@@ -22,11 +22,33 @@ enum ProduceHandler {
             context.reply(errorResponse(request, .unsupportedVersion))
             return
         }
+        // A transactional producer needs WRITE on its transactional id; every producer WRITE on each topic.
+        // An idempotent one needs nothing more: WRITE on a topic implies IDEMPOTENT_WRITE for it (KIP-679).
+        if let transactionalId = request.transactionalId,
+            !context.authorized(broker, .write, .transactionalId, transactionalId)
+        {
+            reply(errorResponse(request, .transactionalIdAuthorizationFailed), acks: acks, context: context)
+            return
+        }
         var results: [[ProduceResponse.Partition]] = []
         var durableWaits: [(log: PartitionLog, offset: Int64)] = []
         for topic in request.topics {
             var partitions: [ProduceResponse.Partition] = []
-            let metadata = broker.topicCreatingIfAllowed(topic.name)
+            guard context.authorized(broker, .write, .topic, topic.name) else {
+                results.append(
+                    topic.partitions.map {
+                        .init(index: $0.index, errorCode: .topicAuthorizationFailed, baseOffset: -1)
+                    })
+                continue
+            }
+            // Auto-creation by a produce also needs CREATE, on the cluster or the topic, as through Metadata.
+            // Asked only for a topic that is missing, so the data path pays one check per topic.
+            let metadata =
+                broker.topics.topic(topic.name)
+                ?? broker.topicCreatingIfAllowed(
+                    topic.name,
+                    allowAutoCreate: !broker.authorizer.enabled || context.authorizedOnCluster(broker, .create)
+                        || context.authorized(broker, .create, .topic, topic.name))
             for partition in topic.partitions {
                 let outcome = appendPartition(
                     topic: topic.name, metadata: metadata, partition: partition, version: context.version,
@@ -45,6 +67,11 @@ enum ProduceHandler {
         case 1: context.reply(response, throttleMs: throttleMs)
         default: replyWhenDurable(response, waits: durableWaits, context: context, broker: broker)
         }
+    }
+
+    /// acks=0 producers get no answer, not even a refusal, as in Kafka.
+    private static func reply(_ response: ProduceResponse, acks: Int16, context: RequestContext) {
+        if acks == 0 { context.respond(.nothing) } else { context.reply(response) }
     }
 
     /// Counts the request's record bytes against the client's produce quota (one flag read when no quota is

@@ -16,6 +16,15 @@ enum TxnOffsetCommitHandler {
                         })
                 })
         }
+        // WRITE on the transactional id, READ on the group, then READ on each topic, as Kafka checks them.
+        guard context.authorized(broker, .write, .transactionalId, request.transactionalId) else {
+            context.reply(answer { _, _ in .transactionalIdAuthorizationFailed })
+            return
+        }
+        guard context.authorized(broker, .read, .group, request.groupId) else {
+            context.reply(answer { _, _ in .groupAuthorizationFailed })
+            return
+        }
         if request.generationId >= 0 || !request.memberId.isEmpty {
             let check = broker.groups.checkCommit(
                 groupId: request.groupId, generation: request.generationId, memberId: request.memberId,
@@ -28,9 +37,12 @@ enum TxnOffsetCommitHandler {
         var errors: [TopicPartition: ErrorCode] = [:]
         var pending: [TransactionMetadata.PendingOffset] = []
         for topic in request.topics {
+            let readable = context.authorized(broker, .read, .topic, topic.name)
             for partition in topic.partitions {
                 let topicPartition = TopicPartition(topic.name, partition.partitionIndex)
-                if let problem = OffsetCommitHandler.problem(
+                if !readable {
+                    errors[topicPartition] = .topicAuthorizationFailed
+                } else if let problem = OffsetCommitHandler.problem(
                     committing: topicPartition, metadata: partition.committedMetadata, broker: broker)
                 {
                     errors[topicPartition] = problem
