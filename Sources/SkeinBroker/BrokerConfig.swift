@@ -1,4 +1,5 @@
 import SkeinLog
+import SkeinProtocol
 import SkeinTLS
 
 /// Broker settings, named as in Kafka's `server.properties` so operators can reuse what they know.

@@ -1,40 +1,8 @@
 import SkeinProtocol
 
 extension AdminClient {
-    /// One ACL as the ACL APIs carry it, with Kafka's enums.
-    public struct AclEntry: Sendable, Hashable {
-        public var resourceType: AclResourceType
-        public var resourceName: String
-        public var patternType: AclPatternType
-        public var principal: String
-        public var host: String
-        public var operation: AclOperation
-        public var permission: AclPermissionType
-
-        public init(
-            resourceType: AclResourceType, resourceName: String, patternType: AclPatternType = .literal,
-            principal: String, host: String = "*", operation: AclOperation, permission: AclPermissionType = .allow
-        ) {
-            self.resourceType = resourceType
-            self.resourceName = resourceName
-            self.patternType = patternType
-            self.principal = principal
-            self.host = host
-            self.operation = operation
-            self.permission = permission
-        }
-
-        /// Values from a newer broker that this client has no name for read as UNKNOWN.
-        init(
-            type: Int8, name: String, pattern: Int8, principal: String, host: String, operation: Int8, permission: Int8
-        ) {
-            self.init(
-                resourceType: AclResourceType(rawValue: type) ?? .unknown, resourceName: name,
-                patternType: AclPatternType(rawValue: pattern) ?? .unknown, principal: principal, host: host,
-                operation: AclOperation(rawValue: operation) ?? .unknown,
-                permission: AclPermissionType(rawValue: permission) ?? .unknown)
-        }
-    }
+    /// One ACL as the ACL APIs carry it, with Kafka's enums (the broker's `AclBinding`).
+    public typealias AclEntry = AclBinding
 
     /// CreateAcls; throws the first refusal, naming the ACL it was for.
     public func createAcls(_ acls: [AclEntry]) async throws {
@@ -88,5 +56,18 @@ extension AdminClient {
             }
         }
         return deleted
+    }
+}
+
+extension AclBinding {
+    /// Values from a newer broker that this client has no name for read as UNKNOWN.
+    init(
+        type: Int8, name: String, pattern: Int8, principal: String, host: String, operation: Int8, permission: Int8
+    ) {
+        self.init(
+            resourceType: AclResourceType(rawValue: type) ?? .unknown, resourceName: name,
+            patternType: AclPatternType(rawValue: pattern) ?? .unknown, principal: principal, host: host,
+            operation: AclOperation(rawValue: operation) ?? .unknown,
+            permission: AclPermissionType(rawValue: permission) ?? .unknown)
     }
 }

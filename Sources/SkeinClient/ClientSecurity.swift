@@ -1,20 +1,13 @@
 import NIOCore
 import NIOSSL
+import SkeinProtocol
 
 /// How a client connects to brokers: Kafka's `security.protocol` and the `ssl.*` settings, by the names
 /// librdkafka and the Java client use, so one properties file serves kcat, the Java tools and `skein`.
 /// One struct for every security setting, so SASL's `sasl.*` settings sit beside the TLS ones.
 public struct ClientSecurity: Sendable, Equatable {
     /// `security.protocol`.
-    public enum SecurityProtocol: String, Sendable, CaseIterable {
-        case plaintext = "PLAINTEXT"
-        case ssl = "SSL"
-        case saslPlaintext = "SASL_PLAINTEXT"
-        case saslSsl = "SASL_SSL"
-
-        public var usesTLS: Bool { self == .ssl || self == .saslSsl }
-        public var usesSASL: Bool { self == .saslPlaintext || self == .saslSsl }
-    }
+    public typealias SecurityProtocol = SkeinProtocol.SecurityProtocol
 
     public var securityProtocol: SecurityProtocol = .plaintext
     /// `ssl.ca.location`: PEM file of the CAs that sign broker certificates; the system's store when nil.

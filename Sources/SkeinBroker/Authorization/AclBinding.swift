@@ -1,35 +1,6 @@
 import SkeinProtocol
 
-/// One ACL: a principal is allowed or denied an operation, from a host, on the resources a pattern names.
-/// The broker's stored form; the wire messages carry the same fields as raw numbers.
-public struct AclBinding: Hashable, Sendable {
-    public var resourceType: AclResourceType
-    public var resourceName: String
-    public var patternType: AclPatternType
-    /// `Type:Name`; `User:*` is every principal.
-    public var principal: String
-    /// A client IP address as the broker sees it, or `*` for any.
-    public var host: String
-    public var operation: AclOperation
-    public var permission: AclPermissionType
-
-    public static let wildcardResource = "*"
-    public static let wildcardPrincipal = "User:*"
-    public static let wildcardHost = "*"
-
-    public init(
-        resourceType: AclResourceType, resourceName: String, patternType: AclPatternType = .literal,
-        principal: String, host: String = wildcardHost, operation: AclOperation, permission: AclPermissionType = .allow
-    ) {
-        self.resourceType = resourceType
-        self.resourceName = resourceName
-        self.patternType = patternType
-        self.principal = principal
-        self.host = host
-        self.operation = operation
-        self.permission = permission
-    }
-
+extension AclBinding {
     /// Why CreateAcls must refuse this ACL (INVALID_REQUEST), or nil. Filter-only values (ANY, MATCH) and
     /// UNKNOWN are no ACL; a cluster ACL names `kafka-cluster` literally, as Kafka requires; a principal
     /// needs its `Type:` part, or no principal could ever match it.

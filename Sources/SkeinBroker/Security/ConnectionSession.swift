@@ -1,3 +1,4 @@
+import SkeinProtocol
 import Synchronization
 
 /// Who a connection acts as, in Kafka's `Type:Name` form (`User:alice`), the form ACLs and quotas name.
@@ -14,17 +15,6 @@ public struct KafkaPrincipal: Hashable, Sendable, CustomStringConvertible {
     public static let anonymous = KafkaPrincipal(name: "ANONYMOUS")
 
     public var description: String { "\(type):\(name)" }
-}
-
-/// Kafka's four listener security protocols (`listener.security.protocol.map` values).
-public enum SecurityProtocol: String, Sendable, CaseIterable {
-    case plaintext = "PLAINTEXT"
-    case ssl = "SSL"
-    case saslPlaintext = "SASL_PLAINTEXT"
-    case saslSsl = "SASL_SSL"
-
-    public var usesTLS: Bool { self == .ssl || self == .saslSsl }
-    public var usesSASL: Bool { self == .saslPlaintext || self == .saslSsl }
 }
 
 /// What one connection's earlier requests and its TLS handshake established, read by later requests:

@@ -146,3 +146,34 @@ extension AclPermissionType {
 func aclNameKey(_ name: String) -> String {
     String(name.uppercased().filter { $0 != "_" && $0 != "-" })
 }
+
+/// One ACL: a principal is allowed or denied an operation, from a host, on the resources a pattern names.
+/// The broker's stored form and the admin client's; the wire messages carry the same fields as raw numbers.
+public struct AclBinding: Hashable, Sendable {
+    public var resourceType: AclResourceType
+    public var resourceName: String
+    public var patternType: AclPatternType
+    /// `Type:Name`; `User:*` is every principal.
+    public var principal: String
+    /// A client IP address as the broker sees it, or `*` for any.
+    public var host: String
+    public var operation: AclOperation
+    public var permission: AclPermissionType
+
+    public static let wildcardResource = "*"
+    public static let wildcardPrincipal = "User:*"
+    public static let wildcardHost = "*"
+
+    public init(
+        resourceType: AclResourceType, resourceName: String, patternType: AclPatternType = .literal,
+        principal: String, host: String = wildcardHost, operation: AclOperation, permission: AclPermissionType = .allow
+    ) {
+        self.resourceType = resourceType
+        self.resourceName = resourceName
+        self.patternType = patternType
+        self.principal = principal
+        self.host = host
+        self.operation = operation
+        self.permission = permission
+    }
+}
