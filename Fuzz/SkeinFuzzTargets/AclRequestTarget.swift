@@ -33,20 +33,6 @@ enum AclRequestTarget {
             }
         }
 
-        var encoded = ByteBufferAllocator().buffer(capacity: input.count)
-        do {
-            try request.encode(into: &encoded, version: version)
-        } catch {
-            if case .unrepresentable = error { return }
-            violations.fail("\(api) v\(version) decoded, but encoding it fails: \(error)")
-            return
-        }
-        do {
-            let again = try KafkaRequest.decode(apiKey: api, version: version, from: &encoded)
-            violations.expect(again == request, "\(api) v\(version) changed in a round trip")
-            violations.expect(encoded.readableBytes == 0, "\(api) v\(version) left \(encoded.readableBytes) bytes")
-        } catch {
-            violations.fail("\(api) v\(version) re-encoded, but that does not decode: \(error)")
-        }
+        RequestTarget.checkRoundTrip(request, api: api, version: version, &violations)
     }
 }

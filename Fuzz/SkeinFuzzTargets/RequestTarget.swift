@@ -48,7 +48,22 @@ enum RequestTarget {
         // What was decoded must encode (or be refused with an error) and decode back to the same value.
         // Strings with invalid UTF-8 decode with replacement characters, which may no longer fit their
         // length prefix: `unrepresentable` is the one refusal allowed.
-        var encoded = ByteBufferAllocator().buffer(capacity: payload.readableBytes)
+        RequestTarget.checkRoundTrip(request, api: api, version: version, &violations)
+
+        if case .produce(let produce) = request {
+            for topic in produce.topics {
+                for partition in topic.partitions {
+                    guard let records = partition.records else { continue }
+                    records.withUnsafeReadableBytes { RecordBatchTarget.checkRecordsField($0, &violations) }
+                }
+            }
+        }
+    }
+
+    /// What was decoded must encode (or be refused with `unrepresentable`) and decode back to the same value,
+    /// using every byte; shared by the targets that decode requests.
+    static func checkRoundTrip(_ request: KafkaRequest, api: ApiKey, version: Int16, _ violations: inout Violations) {
+        var encoded = ByteBufferAllocator().buffer(capacity: 256)
         do {
             try request.encode(into: &encoded, version: version)
         } catch {
@@ -62,15 +77,6 @@ enum RequestTarget {
             violations.expect(encoded.readableBytes == 0, "\(api) v\(version) left \(encoded.readableBytes) bytes")
         } catch {
             violations.fail("\(api) v\(version) re-encoded, but that does not decode: \(error)")
-        }
-
-        if case .produce(let produce) = request {
-            for topic in produce.topics {
-                for partition in topic.partitions {
-                    guard let records = partition.records else { continue }
-                    records.withUnsafeReadableBytes { RecordBatchTarget.checkRecordsField($0, &violations) }
-                }
-            }
         }
     }
 
