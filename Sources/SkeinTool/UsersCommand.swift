@@ -71,7 +71,7 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
             let user = self.user
             let iterations = self.iterations
             if let directory = target.dataDirectory {
-                let store = try openStore(directory)
+                let store = try openStore(directory, create: true)
                 try store.update(
                     set: mechanisms.map { mechanism in
                         let salt = SASLBytes.random(count: 32)
@@ -177,8 +177,19 @@ public struct UsersCommand: AsyncParsableCommand, Sendable {
     }
 }
 
-private func openStore(_ directory: String) throws -> CredentialStore {
+/// `create`: the first user of a broker that has never run has no data directory yet; it is made (mode
+/// 0750), as the broker would make it. systemd moves a plain /var/lib/skein to /var/lib/private for
+/// `DynamicUser=` and gives it to the service's user on its first start.
+private func openStore(_ directory: String, create: Bool = false) throws -> CredentialStore {
     var isDirectory: ObjCBool = false
+    if create && !FileManager.default.fileExists(atPath: directory) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw ToolError.failed("cannot create the data directory \(directory): \(error)")
+        }
+    }
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
         throw ToolError.notFound("no data directory \(directory)")
     }
