@@ -13,26 +13,26 @@ import SkeinProtocol
 /// records of one partition are stored in the order `send` was called even across retries.
 public actor Producer {
     public let configuration: ProducerConfiguration
-    private let metadata: ClusterMetadata
+    let metadata: ClusterMetadata
     private let ownsMetadata: Bool
     private let logger: Logger
 
-    private var accumulators: [TopicPartition: Accumulator] = [:]
+    var accumulators: [TopicPartition: Accumulator] = [:]
     private var senders: [TopicPartition: PartitionSender] = [:]
     /// The partition keyless records of each topic go to until its batch leaves (KIP-480's sticky
     /// partitioner): whole batches instead of one record per partition per batch.
-    private var stickyPartitions: [String: Int32] = [:]
+    var stickyPartitions: [String: Int32] = [:]
     private var randomness = SystemRandomNumberGenerator()
     /// Bytes of records accepted but not yet acknowledged; `enqueue` waits while it is over
     /// `bufferMemory`.
-    private var bufferedBytes = 0
-    private var bufferWaiters: [CheckedContinuation<Void, Never>] = []
+    var bufferedBytes = 0
+    var bufferWaiters: [CheckedContinuation<Void, Never>] = []
     /// The first error of a record sent with `enqueue` (which has no caller to throw to).
     public private(set) var firstEnqueueError: KafkaClientError?
     private var producerIdentity: Task<ProducerIdentity, any Error>?
-    private var unfinishedRecords = 0
+    var unfinishedRecords = 0
     private var flushWaiters: [CheckedContinuation<Void, Never>] = []
-    private var isClosed = false
+    var isClosed = false
     /// Counters since creation, for monitoring and for tests that need to see batching and retries.
     public private(set) var statistics = ProducerStatistics()
     /// The transaction state and coordinator calls, with `transactional.id` (see Producer+Transactions).
@@ -212,6 +212,7 @@ public actor Producer {
     /// of each batch's first record. Appending through the dictionary subscript keeps the records array
     /// uniquely referenced, so a batch of n records costs n appends rather than n copies of a growing array.
     private func addRun(_ run: [PendingRecord], to topicPartition: TopicPartition) {
+        if accumulators[topicPartition]?.encoded.isEmpty == false { drain(topicPartition) }
         if takeWhole(run, to: topicPartition) { return }
         var next = 0
         while next < run.count {
@@ -247,7 +248,7 @@ public actor Producer {
     /// is, sharing its storage, instead of copying (and retaining) every record into its own; the result
     /// is the batch the record-by-record path would build.
     private func takeWhole(_ run: [PendingRecord], to topicPartition: TopicPartition) -> Bool {
-        guard run.count > 1, accumulators[topicPartition]?.records.isEmpty ?? true else { return false }
+        guard run.count > 1, accumulators[topicPartition]?.isEmpty ?? true else { return false }
         var bytes = 0
         var callers = 0
         for index in run.indices {
@@ -304,13 +305,13 @@ public actor Producer {
 
     /// Only drains the batch the timer was started for; a batch that filled up and left early
     /// must not cut its successor's linger short.
-    private func lingerExpired(_ topicPartition: TopicPartition, generation: UInt64) {
+    func lingerExpired(_ topicPartition: TopicPartition, generation: UInt64) {
         guard accumulators[topicPartition]?.generation == generation else { return }
         drain(topicPartition)
     }
 
-    private func drain(_ topicPartition: TopicPartition) {
-        guard accumulators[topicPartition]?.records.isEmpty == false,
+    func drain(_ topicPartition: TopicPartition) {
+        guard accumulators[topicPartition]?.isEmpty == false,
             let batch = accumulators[topicPartition]?.takeBatch(for: topicPartition)
         else { return }
         // The batch is full or lingered long enough: keyless records move on to another partition.
@@ -384,7 +385,7 @@ public actor Producer {
         for index in sender.queue.indices {
             guard let sequence = sender.queue[index].baseSequence, sequence > baseSequence else { continue }
             sender.queue[index].baseSequence = next
-            next = next &+ Int32(sender.queue[index].records.count)
+            next = next &+ Int32(sender.queue[index].recordCount)
         }
         sender.nextSequence = next
         senders[topicPartition] = sender
@@ -395,11 +396,11 @@ public actor Producer {
         switch outcome {
         case .success:
             statistics.batchesDelivered += 1
-            statistics.recordsDelivered += batch.records.count
+            statistics.recordsDelivered += batch.recordCount
         case .failure:
-            statistics.recordsFailed += batch.records.count
+            statistics.recordsFailed += batch.recordCount
         }
-        if case .failure(let error) = outcome, firstEnqueueError == nil, batch.callerCount < batch.records.count {
+        if case .failure(let error) = outcome, firstEnqueueError == nil, batch.callerCount < batch.recordCount {
             firstEnqueueError = error
         }
         let releasedBytes = batch.estimatedBytes
@@ -419,7 +420,7 @@ public actor Producer {
             bufferWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
         }
-        unfinishedRecords -= batch.records.count
+        unfinishedRecords -= batch.recordCount
         if unfinishedRecords == 0 {
             let waiters = flushWaiters
             flushWaiters.removeAll()
@@ -536,71 +537,12 @@ public actor Producer {
         guard var sender = senders[topicPartition] else { return }
         for index in batches.indices where batches[index].baseSequence == nil {
             batches[index].baseSequence = sender.nextSequence
-            sender.nextSequence = sender.nextSequence &+ Int32(batches[index].records.count)
+            sender.nextSequence = sender.nextSequence &+ Int32(batches[index].recordCount)
             if let queueIndex = sender.queue.firstIndex(where: { $0.id == batches[index].id }) {
                 sender.queue[queueIndex].baseSequence = batches[index].baseSequence
             }
         }
         senders[topicPartition] = sender
-    }
-
-    /// Nonisolated and async, so encoding and compression run on the global executor while the actor
-    /// goes on accepting records (the two overlap on a multi-core machine, as librdkafka's threads do).
-    private nonisolated static func produceRequest(
-        for batch: ProducerBatch, identity: ProducerIdentity, configuration: ProducerConfiguration
-    ) async throws -> ProduceRequest {
-        let bytes = try encodeBatch(batch, identity: identity, configuration: configuration)
-        return ProduceRequest(
-            transactionalId: configuration.transactionalId, acks: configuration.acks.rawValue,
-            timeoutMs: configuration.brokerTimeoutMs,
-            topics: [
-                .init(
-                    name: batch.topicPartition.topic,
-                    partitions: [.init(index: batch.topicPartition.partition, records: bytes)])
-            ])
-    }
-
-    private nonisolated static func encodeBatch(
-        _ batch: ProducerBatch, identity: ProducerIdentity, configuration: ProducerConfiguration
-    ) throws -> ByteBuffer {
-        var baseTimestamp = Int64.max
-        var maxTimestamp = Int64.min
-        let records = batch.records
-        for index in records.indices {
-            baseTimestamp = min(baseTimestamp, records[index].timestamp)
-            maxTimestamp = max(maxTimestamp, records[index].timestamp)
-        }
-        var writer = RecordPayloadWriter(reservingCapacity: batch.estimatedBytes)
-        for index in records.indices {
-            // Headers written in place: mapping them to byte arrays first cost an array per header per record.
-            // Read by index, in place: `for header in headers` copied (retained) each header twice.
-            let headers = records[index].headers
-            var headersSize = 0
-            for header in headers.indices {
-                headersSize += RecordPayloadWriter.headerSize(
-                    keyBytes: headers[header].key.utf8.count, value: headers[header].value)
-            }
-            writer.appendRecord(
-                timestampDelta: records[index].timestamp &- baseTimestamp, offsetDelta: Int32(index),
-                key: records[index].key, value: records[index].value, headerCount: headers.count,
-                headersSize: headersSize)
-            for header in headers.indices {
-                writer.appendHeader(key: headers[header].key, value: headers[header].value)
-            }
-        }
-        let codec = configuration.compression
-        var payload = writer.bytes
-        if codec != .none {
-            payload = try compress(payload, codec: codec, level: configuration.compressionLevel)
-        }
-        var attributes = Int16(codec.rawValue)
-        if configuration.transactionalId != nil { attributes |= RecordBatchHeader.transactionalFlag }
-        let header = RecordBatchHeader(
-            attributes: attributes, lastOffsetDelta: Int32(writer.count - 1),
-            baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
-            producerId: identity.producerId, producerEpoch: identity.producerEpoch,
-            baseSequence: batch.baseSequence ?? -1, recordsCount: Int32(writer.count))
-        return try RecordBatch.encode(header: header, recordsPayload: payload)
     }
 
     /// The producer id and epoch from InitProducerId, fetched once; without idempotence the

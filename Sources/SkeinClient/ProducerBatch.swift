@@ -1,3 +1,5 @@
+import SkeinProtocol
+
 // The producer's bookkeeping types: records waiting in an accumulator, batches in flight, and the
 // counters it reports. Kept apart from Producer.swift so the actor's file stays about behaviour.
 
@@ -46,7 +48,11 @@ struct PendingRecord: Sendable {
 }
 
 struct Accumulator {
+    /// Either records or encoded runs, never both: whichever kind arrives second drains the batch first,
+    /// so the partition's records keep the order they were sent in.
     var records: [PendingRecord] = []
+    var encoded: [EncodedRecords] = []
+    var encodedCount = 0
     var estimatedBytes = 0
     /// Records whose `send` caller waits for the outcome.
     var callerCount = 0
@@ -57,13 +63,18 @@ struct Accumulator {
     mutating func takeBatch(for topicPartition: TopicPartition) -> ProducerBatch {
         defer {
             records = []
+            encoded = []
+            encodedCount = 0
             estimatedBytes = 0
             callerCount = 0
             generation &+= 1
         }
         return ProducerBatch(
-            topicPartition: topicPartition, records: records, estimatedBytes: estimatedBytes, callerCount: callerCount)
+            topicPartition: topicPartition, records: records, encoded: encoded, estimatedBytes: estimatedBytes,
+            callerCount: callerCount)
     }
+
+    var isEmpty: Bool { records.isEmpty && encoded.isEmpty }
 }
 
 struct ProducerBatch: Sendable {
@@ -71,15 +82,23 @@ struct ProducerBatch: Sendable {
     let id: UInt64
     let topicPartition: TopicPartition
     let records: [PendingRecord]
+    let encoded: [EncodedRecords]
+    /// Records in `records` and `encoded` together.
+    let recordCount: Int
     let estimatedBytes: Int
     let callerCount: Int
     var baseSequence: Int32?
     var attempts = 0
 
-    init(topicPartition: TopicPartition, records: [PendingRecord], estimatedBytes: Int, callerCount: Int) {
+    init(
+        topicPartition: TopicPartition, records: [PendingRecord], encoded: [EncodedRecords] = [], estimatedBytes: Int,
+        callerCount: Int
+    ) {
         self.id = Self.counter.next()
         self.topicPartition = topicPartition
         self.records = records
+        self.encoded = encoded
+        self.recordCount = records.count + encoded.reduce(0) { $0 + $1.count }
         self.estimatedBytes = estimatedBytes
         self.callerCount = callerCount
     }

@@ -12,15 +12,24 @@ import SkeinProtocol
 /// in flight and resolves its open transaction), reads back what is committed, drops the queued records
 /// that made it, and sends the rest again under the same sequence numbers. A restart does the same.
 public actor LogDelivery {
+    /// A run of one source's records, numbered up to `sequence`, or (no records) a retired stream.
     struct Item: Sendable {
         var source: Int
+        /// The run's last sequence number; a retire marker: that of the record before it.
         var sequence: UInt64
-        var stream: String
-        var position: String
-        /// nil: the stream was retired after the records before this item.
-        var record: ProducerRecord?
+        /// nil: the stream in `positions` was retired after the records before this item.
+        var records: EncodedRecords?
+        /// Each stream the run moves, with its position after the run, in order.
+        var positions: [StreamPosition]
         var cost: Int
         var readAt: ContinuousClock.Instant
+
+        var count: Int { records?.count ?? 0 }
+    }
+
+    struct StreamPosition: Sendable {
+        var stream: String
+        var position: String
     }
 
     struct Book {
@@ -45,9 +54,8 @@ public actor LogDelivery {
     let logger: Logger
     private let cache: CheckpointCache
     private var books: [Book] = []
-    /// Per source, the last sequence number assigned (committed or queued).
-    private var nextSequence: [Int: UInt64] = [:]
     private var queue = ItemQueue()
+    private nonisolated let inbox = Inbox()
     private var queuedCost = 0
     private var producer: Producer?
     private var metadata: ClusterMetadata?
@@ -102,7 +110,6 @@ public actor LogDelivery {
                         buffered: metrics.bufferedBytes.labels(source.id))
                 }
                 let states = try await recoverAll()
-                for (index, book) in books.enumerated() { nextSequence[index] = states[book.id]?.sequence ?? 0 }
                 var result: [(SourceChannel, SourceState)] = []
                 for (index, book) in books.enumerated() {
                     let state = states[book.id] ?? SourceState()
@@ -111,7 +118,7 @@ public actor LogDelivery {
                     books[index].sequenceGauge.set(Int(clamping: state.sequence))
                     let channel = SourceChannel(
                         index: index, sourceId: book.id, kind: book.kind, topic: book.topic, partition: book.partition,
-                        settings: settings, delivery: self, budget: budget,
+                        sequence: state.sequence, settings: settings, delivery: self, budget: budget,
                         metrics: metrics)
                     result.append((channel, state))
                     logger.info(
@@ -240,32 +247,20 @@ public actor LogDelivery {
 
     // MARK: Queue
 
-    /// Numbers each record with its source's next sequence number (a retire marker takes the number of
-    /// the record before it) and queues it.
-    func enqueue(_ items: consuming [Item]) {
-        var chunk = items
-        // The source's counter is read and written once per run of its records, not twice per record (two
-        // dictionary lookups a record were measurable).
-        var current: (source: Int, sequence: UInt64)?
-        for index in chunk.indices {
-            let source = chunk[index].source
-            if current?.source != source {
-                if let current { nextSequence[current.source] = current.sequence }
-                current = (source, nextSequence[source, default: 0])
-            }
-            if chunk[index].record != nil {
-                current!.sequence += 1
-                let sequence = current!.sequence
-                chunk[index].sequence = sequence
-                chunk[index].record!.headers.append(
-                    RecordHeader(key: PositionHeaders.sequence, value: PositionHeaders.sequenceValue(sequence)))
-            } else {
-                chunk[index].sequence = current!.sequence
-            }
-            queuedCost += chunk[index].cost
+    /// Takes a channel's numbered runs, synchronously so that the channel can number and submit under one
+    /// lock; the actor moves them into its queue (`absorbInbox`) before it next looks at the queue.
+    nonisolated func submit(_ items: [Item]) {
+        inbox.push(items)
+        Task { await self.absorbInbox() }
+    }
+
+    private func absorbInbox() {
+        let chunks = inbox.takeAll()
+        guard !chunks.isEmpty else { return }
+        for chunk in chunks {
+            for index in chunk.indices { queuedCost += chunk[index].cost }
+            queue.append(chunk)
         }
-        if let current { nextSequence[current.source] = current.sequence }
-        queue.append(chunk)
         wake()
     }
 
@@ -279,6 +274,7 @@ public actor LogDelivery {
 
     public func run() async {
         while !Task.isCancelled {
+            absorbInbox()
             let now = ContinuousClock.now
             if let finishDeadline, now >= finishDeadline { break }
             if producer == nil {
@@ -376,31 +372,27 @@ public actor LogDelivery {
         guard let producer else { throw KafkaClientError.closed }
         let (slices, count) = queue.batch(maxCost: settings.batchMaxBytes)
         var after = books
-        var records: [ProducerRecord] = []
-        records.reserveCapacity(count)
-        // Per record only what must be: its record and its sequence. A run of records of one stream sets that
-        // stream's position once, with the last of them (a dictionary write per record was measurable).
-        var run: (source: Int, stream: String, position: String)?
+        // Consecutive runs for one partition go to the producer together.
+        var runs: [(TopicPartition, [EncodedRecords])] = []
+        var recordCount = 0
         for slice in slices {
             for index in slice.indices {
                 let source = slice[index].source
-                guard let record = slice[index].record else {
-                    if let last = run { after[last.source].positions[last.stream] = last.position }
-                    run = nil
-                    after[source].positions[slice[index].stream] = nil
+                guard let records = slice[index].records else {
+                    for retired in slice[index].positions { after[source].positions[retired.stream] = nil }
                     continue
                 }
-                records.append(record)
-                after[source].sequence = max(after[source].sequence, slice[index].sequence)
-                if let last = run, last.source == source, last.stream == slice[index].stream {
-                    run!.position = slice[index].position
+                let target = TopicPartition(topic: books[source].topic, partition: books[source].partition)
+                if runs.last?.0 == target {
+                    runs[runs.count - 1].1.append(records)
                 } else {
-                    if let last = run { after[last.source].positions[last.stream] = last.position }
-                    run = (source, slice[index].stream, slice[index].position)
+                    runs.append((target, [records]))
                 }
+                recordCount += records.count
+                after[source].sequence = max(after[source].sequence, slice[index].sequence)
+                for moved in slice[index].positions { after[source].positions[moved.stream] = moved.position }
             }
         }
-        if let last = run { after[last.source].positions[last.stream] = last.position }
         var checkpoints: [(key: String, record: ProducerRecord)] = []
         let nowMs = Int64((HostClock.wallSeconds() * 1000).rounded())
         for topic in checkpointTopics.sorted() {
@@ -419,16 +411,15 @@ public actor LogDelivery {
             checkpoints.append((CheckpointCache.key(topic: topic, partition: partition), record))
         }
         let checkpointRecords = checkpoints
-        let recordCount = records.count
-        // The producer's only reference, so it moves the records into its batches instead of copying them;
-        // the queue keeps its own until the commit, for a retry.
-        let handoff = RecordHandoff(consume records)
+        // The queue keeps the runs (sharing their bytes) until the commit, for a retry.
+        let partitionRuns = runs
+        let totalRecords = recordCount
         let transactional = mode == .exactlyOnce
         let logger = self.logger
         let started = ContinuousClock.now
         let offsets = try await Self.within(settings.attemptTimeout, "delivering \(recordCount) records") {
             if transactional { try await producer.beginTransaction() }
-            if recordCount > 0 { try await producer.enqueue(handoff.take()) }
+            for (target, runs) in partitionRuns { try await producer.enqueue(encoded: runs, to: target) }
             let enqueued = ContinuousClock.now
             var offsets: [String: Int64] = [:]
             for checkpoint in checkpointRecords {
@@ -442,7 +433,7 @@ public actor LogDelivery {
                 logger.debug(
                     "transaction committed",
                     metadata: [
-                        "records": "\(recordCount)", "enqueue_ms": "\((enqueued - started).milliseconds)",
+                        "records": "\(totalRecords)", "enqueue_ms": "\((enqueued - started).milliseconds)",
                         "checkpoint_ms": "\((flushing - enqueued).milliseconds)",
                         "flush_ms": "\((flushed - flushing).milliseconds)",
                         "end_txn_ms": "\((ContinuousClock.now - flushed).milliseconds)",
@@ -465,16 +456,17 @@ public actor LogDelivery {
         for slice in slices {
             for index in slice.indices {
                 released += slice[index].cost
-                if slice[index].record != nil {
-                    committedRecords[slice[index].source] += 1
+                let records = slice[index].count
+                if records > 0 {
+                    committedRecords[slice[index].source] += records
                     committedCost[slice[index].source] += slice[index].cost
                     if latencyRun?.readAt == slice[index].readAt {
-                        latencyRun!.count += 1
+                        latencyRun!.count += records
                     } else {
                         if let run = latencyRun {
                             metrics.latency.observe((now - run.readAt).seconds, times: run.count)
                         }
-                        latencyRun = (slice[index].readAt, 1)
+                        latencyRun = (slice[index].readAt, records)
                     }
                 }
             }
@@ -531,6 +523,7 @@ public actor LogDelivery {
     /// committed state read back from each partition.
     private func resynchronize() async throws {
         let states = try await recoverAll()
+        absorbInbox()
         var dropped = 0
         var kept: [Item] = []
         kept.reserveCapacity(queue.count)
@@ -544,11 +537,12 @@ public actor LogDelivery {
             }
         }
         for item in queue.all {
-            if item.record != nil, item.sequence <= committedPerSource[item.source] {
+            if item.records != nil, item.sequence <= committedPerSource[item.source] {
+                // A run is committed whole or not at all: a transaction takes whole items.
                 dropped += item.cost
-                books[item.source].committed.increment()
+                books[item.source].committed.increment(by: item.count)
                 books[item.source].buffered.decrement(by: item.cost)
-            } else if item.record == nil, item.sequence < committedPerSource[item.source] {
+            } else if item.records == nil, item.sequence < committedPerSource[item.source] {
                 // A retire queued before a record that is committed was committed with it (transactions
                 // take the queue in order). Kept, it would be applied after that record and drop a stream
                 // the record re-added (a short file's `ino-` name across copytruncate, a reused inode).

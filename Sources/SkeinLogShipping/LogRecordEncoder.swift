@@ -126,6 +126,13 @@ struct JSONBytes: ~Copyable {
 
     mutating func reset() { count = 0 }
 
+    /// Drops what was written after the first `length` bytes.
+    mutating func truncate(to length: Int) { count = min(count, length) }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
     /// The text so far, as an array of exactly its size.
     var array: [UInt8] {
         [UInt8](UnsafeBufferPointer(start: base, count: count))

@@ -101,6 +101,9 @@ public protocol SourceSink: Sendable {
     /// Queues `events` for delivery, in order. Suspends while the process-wide memory cap is reached:
     /// that is the source's backpressure (a file source simply stops reading). Throws `CancellationError`
     /// when the agent is stopping.
+    ///
+    /// Calls on one sink must not overlap (each source emits from its one task): records are numbered as
+    /// they are encoded, before they are queued.
     func emit(_ events: [LogEvent]) async throws
     /// The stream is finished (its file was deleted or no longer matches, and was read to its end): its
     /// position leaves the next checkpoint once everything emitted before this call is committed.

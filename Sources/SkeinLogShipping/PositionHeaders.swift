@@ -41,6 +41,17 @@ public enum PositionHeaders {
         }
     }
 
+    /// The same digits into `digits` (emptied first), which keeps its storage from record to record.
+    static func writeSequence(_ sequence: UInt64, into digits: inout [UInt8]) {
+        digits.removeAll(keepingCapacity: true)
+        var value = sequence
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(value % 10))
+            value /= 10
+        } while value > 0
+        digits.reverse()
+    }
+
     public static func parsePosition(_ value: [UInt8]) -> (stream: String, position: String)? {
         guard let at = value.lastIndex(of: UInt8(ascii: "@")) else { return nil }
         return (String(decoding: value[..<at], as: UTF8.self), String(decoding: value[(at + 1)...], as: UTF8.self))

@@ -18,7 +18,7 @@ import Testing
         let registry = MetricsRegistry()
         let delivery = LogDelivery(settings: settings, budget: budget, registry: registry, logger: DeliveryTests.logger)
         let channel = SourceChannel(
-            index: 0, sourceId: "files.test", kind: "file", topic: "logs", partition: 0, settings: settings,
+            index: 0, sourceId: "files.test", kind: "file", topic: "logs", partition: 0, sequence: 0, settings: settings,
             delivery: delivery, budget: budget,
             metrics: DeliveryMetrics(registry: MetricsRegistry(), budget: budget))
         let hole = SkeinLogShipping.LogEvent(

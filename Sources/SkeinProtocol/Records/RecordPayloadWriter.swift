@@ -68,6 +68,20 @@ public struct RecordPayloadWriter: Sendable {
         appendNullable(value)
     }
 
+    /// A record's length, attributes and deltas, for a body written elsewhere (`EncodedRecords`).
+    mutating func appendRecordPrefix(bodySize: Int, timestampDelta: Int64, offsetDelta: Int64) {
+        let size = 1 + Self.varLongSize(timestampDelta) + Self.varLongSize(offsetDelta) + bodySize
+        appendVarLong(Int64(size))
+        bytes.append(0)
+        appendVarLong(timestampDelta)
+        appendVarLong(offsetDelta)
+        count += 1
+    }
+
+    mutating func appendRaw(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw)
+    }
+
     /// The encoded size of a header with a key of `keyBytes` UTF-8 bytes.
     public static func headerSize(keyBytes: Int, value: [UInt8]?) -> Int {
         varLongSize(Int64(keyBytes)) + keyBytes + nullableSize(value)
