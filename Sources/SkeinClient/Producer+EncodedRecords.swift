@@ -22,7 +22,7 @@ extension Producer {
         if accumulators[topicPartition]?.records.isEmpty == false { drain(topicPartition) }
         let batchSize = configuration.batchSize
         for run in runs where !run.isEmpty {
-            let size = run.bodies.count + Self.encodedRecordPrefixBytes * run.count
+            let size = run.byteCount + Self.encodedRecordPrefixBytes * run.count
             if let waiting = accumulators[topicPartition], !waiting.isEmpty, waiting.estimatedBytes + size > batchSize {
                 drain(topicPartition)
             }

@@ -32,7 +32,7 @@ extension Producer {
             maxTimestamp = max(maxTimestamp, records[index].timestamp)
         }
         for run in batch.encoded {
-            for timestamp in run.timestamps {
+            for timestamp in run.entries.lazy.map(\.timestamp) {
                 baseTimestamp = min(baseTimestamp, timestamp)
                 maxTimestamp = max(maxTimestamp, timestamp)
             }

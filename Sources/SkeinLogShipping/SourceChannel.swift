@@ -148,7 +148,7 @@ public final class SourceChannel: SourceSink {
                         for offset in events.indices {
                             let sequence = first + UInt64(offset)
                             let end = valueEnds[offset]
-                            let before = run.bodies.count
+                            let before = run.byteCount
                             run.beginRecord(
                                 timestamp: events[offset].timestampMilliseconds, key: key,
                                 value: UnsafeRawBufferPointer(rebasing: values[start..<end]), headerCount: 4)
@@ -161,7 +161,7 @@ public final class SourceChannel: SourceSink {
                             positionValue.withUnsafeBytes { run.appendHeader(key: Self.positionKey, value: $0) }
                             PositionHeaders.writeSequence(sequence, into: &digits)
                             digits.withUnsafeBytes { run.appendHeader(key: Self.sequenceKey, value: $0) }
-                            runCost += Self.cost(bodyBytes: run.bodies.count - before)
+                            runCost += Self.cost(bodyBytes: run.byteCount - before)
                             if let last = positions.last, last.stream == events[offset].stream {
                                 positions[positions.count - 1].position = events[offset].position
                             } else {
@@ -169,7 +169,7 @@ public final class SourceChannel: SourceSink {
                                     .init(stream: events[offset].stream, position: events[offset].position))
                             }
                             start = end
-                            if run.bodies.count >= Self.runBytes { closeRun(last: sequence) }
+                            if run.byteCount >= Self.runBytes { closeRun(last: sequence) }
                         }
                     }
                 }

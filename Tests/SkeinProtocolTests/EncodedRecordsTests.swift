@@ -57,11 +57,11 @@ import Testing
                 headersBytes += EncodedRecords.headerSize(keyBytes: header.0.utf8.count, valueBytes: header.1?.count)
             }
             #expect(
-                run.bodies.count
+                run.byteCount
                     == EncodedRecords.bodySize(
                         keyBytes: record.key?.count, valueBytes: record.value?.count, headersBytes: headersBytes,
                         headerCount: record.headers.count))
-            #expect(run.body(0).count == run.bodies.count)
+            #expect(run.body(0).count == run.byteCount)
         }
     }
 }
