@@ -9,11 +9,13 @@ public struct LogRecordEncoder: Sendable {
     public let sourceKind: String
     /// `,"host":…,"source":…` for the agent's own host, encoded once.
     private let prefix: [UInt8]
+    private let hostBytes: [UInt8]
     private let sourceSuffix: [UInt8]
 
     public init(host: String, sourceKind: String) {
         self.host = host
         self.sourceKind = sourceKind
+        self.hostBytes = Array(host.utf8)
         var json = JSONBytes()
         json.raw(",\"source\":")
         json.string(sourceKind)
@@ -38,29 +40,33 @@ public struct LogRecordEncoder: Sendable {
         return json.array
     }
 
+    /// The record's value, cut (and flagged `truncated`) when it would exceed `maxBytes`: a record the broker
+    /// refuses (`message.max.bytes`) would abort every transaction it is in, for good.
+    func encodeFitting(_ event: LogEvent, maxBytes: Int, timestamps: inout RFC3339.Cache) -> [UInt8] {
+        let value = encode(event, timestamps: &timestamps)
+        guard value.count > maxBytes else { return value }
+        var cut = event
+        cut.flags.insert(.truncated)
+        var keep = max(0, event.message.count - (value.count - maxBytes) - 1024)
+        while true {
+            cut.message = Array(event.message.prefix(keep))
+            let shorter = encode(cut)
+            if shorter.count <= maxBytes || keep == 0 { return shorter }
+            keep /= 2
+        }
+    }
+
     /// Appends the record's JSON to `json`.
     func write(_ event: LogEvent, into json: inout JSONBytes, timestamps: inout RFC3339.Cache) {
-        json.raw("{\"timestamp\":\"")
-        RFC3339.appendUTC(milliseconds: event.timestampMilliseconds, to: &json, cache: &timestamps)
-        json.byte(UInt8(ascii: "\""))
-        if let entryHost = event.host, entryHost != host {
-            json.raw(",\"host\":")
-            json.string(entryHost)
-            json.append(sourceSuffix)
-        } else {
-            json.append(prefix)
+        let valid = event.message.withUnsafeBufferPointer { message in
+            Self.withUTF8(event.host) { host in
+                Self.withUTF8(event.unit) { unit in
+                    writeHead(
+                        timestamp: event.timestampMilliseconds, host: host, unit: unit, severity: event.severity,
+                        message: message, into: &json, timestamps: &timestamps)
+                }
+            }
         }
-        if let unit = event.unit {
-            json.raw(",\"unit\":")
-            json.string(unit)
-        }
-        if let severity = event.severity, severity < 8 {
-            json.raw(",\"severity\":")
-            json.string(Self.severityNames[Int(severity)])
-        }
-        json.raw(",\"message\":")
-        let valid = json.utf8String(event.message)
-        json.raw(",\"fields\":{")
         var first = true
         for index in event.fields.indices {
             Self.key(event.fields[index].0, first: &first, into: &json)
@@ -73,30 +79,84 @@ public struct LogRecordEncoder: Sendable {
                 if flag { json.raw("true") } else { json.raw("false") }
             }
         }
-        if event.flags.contains(.truncated) {
-            Self.key("truncated", first: &first, into: &json)
+        event.message.withUnsafeBufferPointer { message in
+            Self.writeTail(flags: event.flags, messageValid: valid, message: message, first: &first, into: &json)
+        }
+    }
+
+    /// Everything up to the opening of `fields`: `{"timestamp":…,"host":…,"source":…,"unit":…,"severity":…,
+    /// "message":…,"fields":{`. Returns whether the message is valid UTF-8 (`writeTail` then adds its bytes).
+    func writeHead(
+        timestamp: Int64, host entryHost: UnsafeBufferPointer<UInt8>?, unit: UnsafeBufferPointer<UInt8>?,
+        severity: UInt8?, message: UnsafeBufferPointer<UInt8>, into json: inout JSONBytes,
+        timestamps: inout RFC3339.Cache
+    ) -> Bool {
+        json.raw("{\"timestamp\":\"")
+        RFC3339.appendUTC(milliseconds: timestamp, to: &json, cache: &timestamps)
+        json.byte(UInt8(ascii: "\""))
+        if let entryHost, !hostBytes.elementsEqual(entryHost) {
+            json.raw(",\"host\":")
+            json.quoted(entryHost)
+            json.append(sourceSuffix)
+        } else {
+            json.append(prefix)
+        }
+        if let unit {
+            json.raw(",\"unit\":")
+            json.quoted(unit)
+        }
+        if let severity, severity < 8 {
+            json.raw(",\"severity\":")
+            json.string(Self.severityNames[Int(severity)])
+        }
+        json.raw(",\"message\":")
+        let valid = json.utf8String(message)
+        json.raw(",\"fields\":{")
+        return valid
+    }
+
+    /// The flags' fields, the original bytes of a message that was not UTF-8, and the closing braces.
+    static func writeTail(
+        flags: LogEventFlags, messageValid: Bool, message: UnsafeBufferPointer<UInt8>, first: inout Bool,
+        into json: inout JSONBytes
+    ) {
+        if flags.contains(.truncated) {
+            key("truncated", first: &first, into: &json)
             json.raw("true")
         }
-        if event.flags.contains(.split) {
-            Self.key("split", first: &first, into: &json)
+        if flags.contains(.split) {
+            key("split", first: &first, into: &json)
             json.raw("true")
         }
-        if event.flags.contains(.multilineFlushed) {
-            Self.key("multiline_flushed", first: &first, into: &json)
+        if flags.contains(.multilineFlushed) {
+            key("multiline_flushed", first: &first, into: &json)
             json.raw("true")
         }
-        if !valid {
-            Self.key("invalid_utf8", first: &first, into: &json)
+        if !messageValid {
+            key("invalid_utf8", first: &first, into: &json)
             json.raw("true")
-            Self.key("message_base64", first: &first, into: &json)
+            key("message_base64", first: &first, into: &json)
             json.byte(UInt8(ascii: "\""))
-            Base64.append(event.message, to: &json)
+            Base64.append(Array(message), to: &json)
             json.byte(UInt8(ascii: "\""))
         }
         json.raw("}}")
     }
 
-    private static func key(_ name: String, first: inout Bool, into json: inout JSONBytes) {
+    static func withUTF8<R>(_ text: String?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard var text else { return body(nil) }
+        return text.withUTF8 { body($0) }
+    }
+
+    /// A field's name (quoted) and colon, after a comma unless it is the first.
+    static func key(_ name: UnsafeBufferPointer<UInt8>, first: inout Bool, into json: inout JSONBytes) {
+        if !first { json.byte(UInt8(ascii: ",")) }
+        first = false
+        json.quoted(name)
+        json.byte(UInt8(ascii: ":"))
+    }
+
+    static func key(_ name: String, first: inout Bool, into json: inout JSONBytes) {
         if !first { json.byte(UInt8(ascii: ",")) }
         first = false
         json.string(name)
@@ -185,10 +245,19 @@ struct JSONBytes: ~Copyable {
         copy.withUTF8 { _ = appendQuoted($0, validate: false) }
     }
 
+    /// Text known to be UTF-8 (a String's, or printable ASCII from a header), quoted and escaped.
+    mutating func quoted(_ text: UnsafeBufferPointer<UInt8>) {
+        _ = appendQuoted(text, validate: false)
+    }
+
     /// Appends `raw` as a JSON string. Invalid UTF-8 sequences become U+FFFD; returns whether the input
     /// was valid, so the caller can keep the original bytes beside it.
     mutating func utf8String(_ raw: [UInt8]) -> Bool {
         raw.withUnsafeBufferPointer { appendQuoted($0, validate: true) }
+    }
+
+    mutating func utf8String(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        appendQuoted(raw, validate: true)
     }
 
     private mutating func appendQuoted(_ input: UnsafeBufferPointer<UInt8>, validate: Bool) -> Bool {

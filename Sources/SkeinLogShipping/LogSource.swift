@@ -105,6 +105,10 @@ public protocol SourceSink: Sendable {
     /// Calls on one sink must not overlap (each source emits from its one task): records are numbered as
     /// they are encoded, before they are queued.
     func emit(_ events: [LogEvent]) async throws
+    /// Queues events the source wrote itself (`LogEventWriter`), as `emit(_:)` does.
+    func emit(encoded events: EncodedEvents) async throws
+    /// What a source needs to write events itself.
+    var eventEncoding: LogEventEncoding { get }
     /// The stream is finished (its file was deleted or no longer matches, and was read to its end): its
     /// position leaves the next checkpoint once everything emitted before this call is committed.
     func retire(stream: String) async

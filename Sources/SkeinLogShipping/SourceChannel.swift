@@ -16,9 +16,9 @@ public final class SourceChannel: SourceSink {
     public let topic: String
     let index: Int
     let partition: Int32
-    private let encoder: LogRecordEncoder
+    /// The agent's host and this source's kind, for values written here or by the source itself.
+    public let eventEncoding: LogEventEncoding
     private let hostKey: [UInt8]
-    private let maxRecordBytes: Int
     private let agentValue: [UInt8]
     private let sourceValue: [UInt8]
     /// The agent and source headers with their keys, and the other two headers' keys and length bytes.
@@ -40,9 +40,9 @@ public final class SourceChannel: SourceSink {
         self.sourceId = sourceId
         self.topic = topic
         self.partition = partition
-        self.encoder = LogRecordEncoder(host: settings.hostName, sourceKind: kind)
+        self.eventEncoding = LogEventEncoding(
+            host: settings.hostName, sourceKind: kind, maxValueBytes: settings.maxRecordBytes)
         self.hostKey = Array(settings.hostName.utf8)
-        self.maxRecordBytes = settings.maxRecordBytes
         let agentValue = Array(settings.transactionalId.utf8)
         let sourceValue = Array(sourceId.utf8)
         self.agentValue = agentValue
@@ -84,33 +84,36 @@ public final class SourceChannel: SourceSink {
 
     public func emit(_ events: [LogEvent]) async throws {
         guard !events.isEmpty else { return }
-        // Encoded before the budget is asked, so the cap counts what is really held; the sequence numbers
-        // are taken only once room is granted, so a cancelled wait leaves no gap.
-        var timestamps = RFC3339.Cache()
-        // Every value back to back in one buffer; the records' bodies are written from it once room is granted.
-        var values = JSONBytes(capacity: 64 << 10)
-        var valueEnds: [Int] = []
-        valueEnds.reserveCapacity(events.count)
+        var writer = LogEventWriter(eventEncoding)
+        for index in events.indices { writer.append(events[index]) }
+        try await emit(
+            encoded: writer.take(
+                positions: .each(streams: events.map(\.stream), positions: events.map(\.position))))
+    }
+
+    public func emit(encoded events: EncodedEvents) async throws {
+        guard !events.isEmpty else { return }
+        // Encoded before the budget is asked, so the cap counts what is really held; the sequence numbers are
+        // taken only once room is granted, so a cancelled wait leaves no gap.
         var cost = 0
-        let fixedHeaderBytes = self.fixedHeaderBytes
-        for offset in events.indices {
-            let start = values.count
-            encoder.write(events[offset], into: &values, timestamps: &timestamps)
-            if values.count - start > maxRecordBytes {
-                values.truncate(to: start)
-                values.append(encodeFitting(events[offset], timestamps: &timestamps))
+        var start = 0
+        for index in 0..<events.count {
+            let end = events.entries[index].end
+            let positionBytes: Int
+            switch events.positions {
+            case .counter(let stream, _): positionBytes = stream.utf8.count + 21
+            case .each(let streams, let positions):
+                positionBytes = streams[index].utf8.count + 1 + positions[index].utf8.count
             }
-            valueEnds.append(values.count)
-            let positionBytes = events[offset].stream.utf8.count + 1 + events[offset].position.utf8.count
-            cost += Self.cost(bodyBytes: values.count - start + fixedHeaderBytes + positionBytes)
+            cost += Self.cost(bodyBytes: end - start + fixedHeaderBytes + positionBytes)
+            start = end
         }
         try await budget.acquire(cost)
         let now = ContinuousClock.now
-        // Numbered and handed to the delivery queue under one lock: concurrent emits on one sink (a test
-        // does that) still queue in sequence order.
+        // Numbered and handed to the delivery queue under one lock: concurrent emits on one sink (a test does
+        // that) still queue in sequence order.
         sequence.withLock { last in
-            let items = records(
-                events, values: values, valueEnds: valueEnds, first: last + 1, cost: cost, readAt: now)
+            let items = records(events, first: last + 1, cost: cost, readAt: now)
             last += UInt64(events.count)
             delivery.submit(items)
         }
@@ -119,83 +122,73 @@ public final class SourceChannel: SourceSink {
     }
 
     /// The records' bodies, in runs of up to `runBytes`, numbered from `first`.
-    private func records(
-        _ events: [LogEvent], values: borrowing JSONBytes, valueEnds: [Int], first: UInt64, cost: Int,
-        readAt now: ContinuousClock.Instant
-    ) -> [LogDelivery.Item] {
+    private func records(_ events: EncodedEvents, first: UInt64, cost: Int, readAt now: ContinuousClock.Instant)
+        -> [LogDelivery.Item]
+    {
         var items: [LogDelivery.Item] = []
-        var run = EncodedRecords(reservingBytes: min(Self.runBytes, values.count + events.count * 128), records: 0)
+        var run = EncodedRecords(reservingBytes: min(Self.runBytes, events.byteCount + events.count * 128))
         var positions: [LogDelivery.StreamPosition] = []
         var runCost = 0
         var positionValue: [UInt8] = []
         positionValue.reserveCapacity(256)
         var digits: [UInt8] = []
         digits.reserveCapacity(20)
-        func closeRun(last: UInt64) {
+        func closeRun(last: Int) {
             guard !run.isEmpty else { return }
+            if case .counter(let stream, let firstPosition) = events.positions {
+                positions = [.init(stream: stream, position: String(firstPosition + UInt64(last)))]
+            }
             items.append(
                 LogDelivery.Item(
-                    source: index, sequence: last, records: run, positions: positions, cost: runCost, readAt: now))
-            run = EncodedRecords(reservingBytes: Self.runBytes, records: 0)
+                    source: index, sequence: first + UInt64(last), records: run, positions: positions, cost: runCost,
+                    readAt: now))
+            run = EncodedRecords(reservingBytes: Self.runBytes)
             positions = []
             runCost = 0
         }
         hostKey.withUnsafeBytes { key in
             agentValue.withUnsafeBytes { agent in
                 sourceValue.withUnsafeBytes { source in
-                    values.withUnsafeBytes { values in
-                        var start = 0
-                        for offset in events.indices {
-                            let sequence = first + UInt64(offset)
-                            let end = valueEnds[offset]
+                    events.values.withUnsafeBytes { values in
+                        for offset in 0..<events.count {
                             let before = run.byteCount
                             run.beginRecord(
-                                timestamp: events[offset].timestampMilliseconds, key: key,
-                                value: UnsafeRawBufferPointer(rebasing: values[start..<end]), headerCount: 4)
+                                timestamp: events.entries[offset].timestamp, key: key,
+                                value: events.value(offset, in: values), headerCount: 4)
                             run.appendHeader(key: Self.agentKey, value: agent)
                             run.appendHeader(key: Self.sourceKey, value: source)
                             positionValue.removeAll(keepingCapacity: true)
-                            positionValue.append(contentsOf: events[offset].stream.utf8)
-                            positionValue.append(UInt8(ascii: "@"))
-                            positionValue.append(contentsOf: events[offset].position.utf8)
+                            switch events.positions {
+                            case .counter(let stream, let firstPosition):
+                                positionValue.append(contentsOf: stream.utf8)
+                                positionValue.append(UInt8(ascii: "@"))
+                                PositionHeaders.writeSequence(firstPosition + UInt64(offset), into: &digits)
+                                positionValue.append(contentsOf: digits)
+                            case .each(let streams, let eventPositions):
+                                positionValue.append(contentsOf: streams[offset].utf8)
+                                positionValue.append(UInt8(ascii: "@"))
+                                positionValue.append(contentsOf: eventPositions[offset].utf8)
+                                if let last = positions.last, last.stream == streams[offset] {
+                                    positions[positions.count - 1].position = eventPositions[offset]
+                                } else {
+                                    positions.append(.init(stream: streams[offset], position: eventPositions[offset]))
+                                }
+                            }
                             positionValue.withUnsafeBytes { run.appendHeader(key: Self.positionKey, value: $0) }
-                            PositionHeaders.writeSequence(sequence, into: &digits)
+                            PositionHeaders.writeSequence(first + UInt64(offset), into: &digits)
                             digits.withUnsafeBytes { run.appendHeader(key: Self.sequenceKey, value: $0) }
                             runCost += Self.cost(bodyBytes: run.byteCount - before)
-                            if let last = positions.last, last.stream == events[offset].stream {
-                                positions[positions.count - 1].position = events[offset].position
-                            } else {
-                                positions.append(
-                                    .init(stream: events[offset].stream, position: events[offset].position))
-                            }
-                            start = end
-                            if run.byteCount >= Self.runBytes { closeRun(last: sequence) }
+                            if run.byteCount >= Self.runBytes { closeRun(last: offset) }
                         }
                     }
                 }
             }
         }
-        closeRun(last: first + UInt64(events.count) - 1)
+        closeRun(last: events.count - 1)
         // What was granted is what the queue gives back as it commits: the estimate's difference goes to the
         // last run.
         items[items.count - 1].cost += cost - items.reduce(0) { $0 + $1.cost }
         return items
-    }
-
-    /// The record's value, cut (and flagged `truncated`) when it would exceed `maxRecordBytes`: a record
-    /// the broker refuses (`message.max.bytes`) would abort every transaction it is in, for good.
-    func encodeFitting(_ event: LogEvent, timestamps: inout RFC3339.Cache) -> [UInt8] {
-        let value = encoder.encode(event, timestamps: &timestamps)
-        guard value.count > maxRecordBytes else { return value }
-        var cut = event
-        cut.flags.insert(.truncated)
-        var keep = max(0, event.message.count - (value.count - maxRecordBytes) - 1024)
-        while true {
-            cut.message = Array(event.message.prefix(keep))
-            let shorter = encoder.encode(cut)
-            if shorter.count <= maxRecordBytes || keep == 0 { return shorter }
-            keep /= 2
-        }
     }
 
     public func retire(stream: String) async {

@@ -6,16 +6,19 @@ public enum SyslogTransport: String, Sendable {
     case udp, tcp, unix
 }
 
-/// Turns one received message into the event the delivery core ships. Shared by every listener of a
-/// source; runs on the event loop that read the message, so parsing is spread over the loops. A class: the
-/// framing closure calls it per message, and copying the struct retained each of its metrics every time.
+/// Turns one received message into the record value the delivery core ships, written straight from the
+/// received bytes (`LogEventWriter`). Shared by every listener of a source; runs on the event loop that read
+/// the message, so parsing and encoding are spread over the loops. A class: the framing closure calls it per
+/// message, and copying the struct retained each of its metrics every time.
 final class SyslogEventMaker: Sendable {
     let parser: SyslogParser
     let metrics: SyslogSourceMetrics
+    let encoding: LogEventEncoding
 
-    init(parser: SyslogParser, metrics: SyslogSourceMetrics) {
+    init(parser: SyslogParser, metrics: SyslogSourceMetrics, encoding: LogEventEncoding) {
         self.parser = parser
         self.metrics = metrics
+        self.encoding = encoding
     }
 
     static func nowMilliseconds() -> Int64 {
@@ -24,35 +27,40 @@ final class SyslogEventMaker: Sendable {
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
-    func event(
-        _ bytes: UnsafeRawBufferPointer, truncated: Bool, transport: SyslogTransport, remoteAddress: String?,
-        now: Int64
-    ) -> LogEvent {
-        var message = parser.parse(bytes, now: now)
-        // Moved out rather than copied: a retain now and a release when the parse result goes.
-        var body: [UInt8] = []
-        swap(&body, &message.message)
-        var fields: [(String, LogFieldValue)] = []
-        fields.reserveCapacity(4 + message.structuredData.count)
-        if let facility = message.facility {
-            fields.append(("facility", .string(SyslogMessage.facilityNames[Int(facility)])))
+    /// Parses the message and writes its record: the header's fields, then `facility`, `transport`,
+    /// `remote_addr`, `procid`, `msgid`, `sequence`, the structured data and `parse_error`, in that order.
+    func write(
+        _ raw: UnsafeRawBufferPointer, truncated: Bool, transport: SyslogTransport, remoteAddress: [UInt8]?,
+        now: Int64, into writer: inout LogEventWriter
+    ) {
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        let header = parser.scan(bytes, now: now)
+        func part(_ range: Range<Int>?) -> UnsafeRawBufferPointer? {
+            range.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
         }
-        fields.append(("transport", .string(transport.rawValue)))
-        if let remoteAddress { fields.append(("remote_addr", .string(remoteAddress))) }
-        if let procId = message.procId { fields.append(("procid", .string(procId))) }
-        if let msgId = message.msgId { fields.append(("msgid", .string(msgId))) }
-        if let sequence = message.sequence { fields.append(("sequence", .string(sequence))) }
-        for (name, value) in message.structuredData { fields.append((name, .string(value))) }
-        if let error = message.parseError {
-            fields.append(("parse_error", .string(error)))
+        writer.begin(
+            timestamp: header.timestampMilliseconds ?? now, host: part(header.hostname), unit: part(header.appName),
+            severity: header.severity, message: UnsafeRawBufferPointer(rebasing: raw[header.message]),
+            flags: truncated ? .truncated : [])
+        if let facility = header.facility {
+            writer.field("facility", SyslogMessage.facilityNames[Int(facility)])
+        }
+        switch transport {
+        case .tcp: writer.field("transport", "tcp" as StaticString)
+        case .udp: writer.field("transport", "udp" as StaticString)
+        case .unix: writer.field("transport", "unix" as StaticString)
+        }
+        if let remoteAddress { remoteAddress.withUnsafeBytes { writer.field("remote_addr", $0) } }
+        if let procId = part(header.procId) { writer.field("procid", procId) }
+        if let msgId = part(header.msgId) { writer.field("msgid", msgId) }
+        if let sequence = header.sequence { writer.field("sequence", decimal: sequence) }
+        for (name, value) in header.structuredData { writer.field(name, value) }
+        if let error = header.parseError {
+            writer.field("parse_error", error)
             metrics.parseErrors.increment()
         }
+        writer.end()
         if truncated { metrics.truncated.increment() }
-        metrics.received(transport).increment()
-        return LogEvent(
-            timestampMilliseconds: message.timestampMilliseconds ?? now, message: body,
-            unit: message.appName, host: message.hostname, severity: message.severity, fields: fields,
-            stream: SyslogSource.stream, position: "", flags: truncated ? .truncated : [])
     }
 }
 
@@ -63,17 +71,18 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     private var decoder: SyslogFrameDecoder
     private let maker: SyslogEventMaker
     private let intake: SyslogIntake
-    private var remoteAddress: String?
-    private var events: [LogEvent] = []
+    private var remoteAddress: [UInt8]?
+    private var writer: LogEventWriter
 
     init(maxMessageBytes: Int, maker: SyslogEventMaker, intake: SyslogIntake) {
         decoder = SyslogFrameDecoder(maxMessageBytes: maxMessageBytes)
         self.maker = maker
         self.intake = intake
+        writer = LogEventWriter(maker.encoding)
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        remoteAddress = context.channel.remoteAddress?.ipAddress
+        remoteAddress = context.channel.remoteAddress?.ipAddress.map { Array($0.utf8) }
         maker.metrics.connections.increment()
         context.fireChannelActive()
     }
@@ -81,10 +90,12 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         let now = SyslogEventMaker.nowMilliseconds()
         let (maker, address) = (self.maker, remoteAddress)
+        var count = 0
         decoder.finish { bytes, truncated in
-            events.append(
-                maker.event(bytes, truncated: truncated, transport: .tcp, remoteAddress: address, now: now))
+            maker.write(bytes, truncated: truncated, transport: .tcp, remoteAddress: address, now: now, into: &writer)
+            count += 1
         }
+        maker.metrics.receivedTCP.increment(by: count)
         flush(context: context)
         maker.metrics.connections.decrement()
         context.fireChannelInactive()
@@ -94,12 +105,15 @@ final class SyslogStreamHandler: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         let now = SyslogEventMaker.nowMilliseconds()
         let (maker, address) = (self.maker, remoteAddress)
+        var count = 0
         buffer.withUnsafeReadableBytes { bytes in
             decoder.feed(bytes) { message, truncated in
-                events.append(
-                    maker.event(message, truncated: truncated, transport: .tcp, remoteAddress: address, now: now))
+                maker.write(
+                    message, truncated: truncated, transport: .tcp, remoteAddress: address, now: now, into: &writer)
+                count += 1
             }
         }
+        maker.metrics.receivedTCP.increment(by: count)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -108,11 +122,8 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     }
 
     private func flush(context: ChannelHandlerContext) {
-        guard !events.isEmpty else { return }
-        let batch = events
-        events = []
-        events.reserveCapacity(batch.count)
-        if !intake.pushStream(batch, pausing: context.channel) {
+        guard writer.count > 0 else { return }
+        if !intake.pushStream(writer.take(stream: SyslogSource.stream), pausing: context.channel) {
             // Backpressure: no more reads until the run loop has taken the queue (it turns autoRead back on).
             try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
@@ -132,26 +143,29 @@ final class SyslogDatagramHandler: ChannelInboundHandler {
     private let intake: SyslogIntake
     private let sink: any SourceSink
     private var lastAddress: SocketAddress?
-    private var lastAddressText: String?
+    private var lastAddressText: [UInt8]?
+    private var writer: LogEventWriter
 
     init(maxMessageBytes: Int, maker: SyslogEventMaker, intake: SyslogIntake, sink: any SourceSink) {
         self.maxMessageBytes = maxMessageBytes
         self.maker = maker
         self.intake = intake
         self.sink = sink
+        writer = LogEventWriter(maker.encoding, capacity: 1024)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
         if envelope.remoteAddress != lastAddress {
             lastAddress = envelope.remoteAddress
-            lastAddressText = envelope.remoteAddress.ipAddress
+            lastAddressText = envelope.remoteAddress.ipAddress.map { Array($0.utf8) }
         }
-        let event = datagramEvent(
-            envelope.data, maxMessageBytes: maxMessageBytes, maker: maker, transport: .udp,
-            remoteAddress: lastAddressText)
-        guard let event else { return }
-        if !intake.pushDatagram(event) { sink.dropped(1, reason: "udp_overflow") }
+        guard
+            writeDatagram(
+                envelope.data, maxMessageBytes: maxMessageBytes, maker: maker, transport: .udp,
+                remoteAddress: lastAddressText, into: &writer)
+        else { return }
+        if !intake.pushDatagram(writer.take(stream: SyslogSource.stream)) { sink.dropped(1, reason: "udp_overflow") }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -168,39 +182,45 @@ final class SyslogUnixDatagramHandler: ChannelInboundHandler {
     private let maker: SyslogEventMaker
     private let intake: SyslogIntake
     private let sink: any SourceSink
+    private var writer: LogEventWriter
 
     init(maxMessageBytes: Int, maker: SyslogEventMaker, intake: SyslogIntake, sink: any SourceSink) {
         self.maxMessageBytes = maxMessageBytes
         self.maker = maker
         self.intake = intake
         self.sink = sink
+        writer = LogEventWriter(maker.encoding, capacity: 1024)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard
-            let event = datagramEvent(
-                buffer, maxMessageBytes: maxMessageBytes, maker: maker, transport: .unix, remoteAddress: nil)
+            writeDatagram(
+                buffer, maxMessageBytes: maxMessageBytes, maker: maker, transport: .unix, remoteAddress: nil,
+                into: &writer)
         else { return }
-        if !intake.pushDatagram(event) { sink.dropped(1, reason: "udp_overflow") }
+        if !intake.pushDatagram(writer.take(stream: SyslogSource.stream)) { sink.dropped(1, reason: "udp_overflow") }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}
 }
 
 /// A datagram's message: trailing newlines and NULs dropped, cut at `maxMessageBytes` (the receive buffer is
-/// one byte larger, so a longer datagram shows).
-private func datagramEvent(
+/// one byte larger, so a longer datagram shows). False for an empty datagram.
+private func writeDatagram(
     _ buffer: ByteBuffer, maxMessageBytes: Int, maker: SyslogEventMaker, transport: SyslogTransport,
-    remoteAddress: String?
-) -> LogEvent? {
-    buffer.withUnsafeReadableBytes { bytes -> LogEvent? in
+    remoteAddress: [UInt8]?, into writer: inout LogEventWriter
+) -> Bool {
+    buffer.withUnsafeReadableBytes { bytes -> Bool in
         var count = bytes.count
         while count > 0, bytes[count - 1] == 0x0A || bytes[count - 1] == 0x0D || bytes[count - 1] == 0 { count -= 1 }
-        guard count > 0 else { return nil }
+        guard count > 0 else { return false }
         let kept = min(count, maxMessageBytes)
-        return maker.event(
+        maker.write(
             UnsafeRawBufferPointer(rebasing: bytes[0..<kept]), truncated: count > maxMessageBytes,
-            transport: transport, remoteAddress: remoteAddress, now: SyslogEventMaker.nowMilliseconds())
+            transport: transport, remoteAddress: remoteAddress, now: SyslogEventMaker.nowMilliseconds(),
+            into: &writer)
+        maker.metrics.received(transport).increment()
+        return true
     }
 }

@@ -14,9 +14,8 @@ final class SyslogIntake: Sendable {
     static let perEventCost = 320
 
     private struct State {
-        /// One array per TCP read as the connection handed it over (datagrams share the last one): kept whole
-        /// rather than concatenated, which copied (and retained) every event once more.
-        var chunks: [[LogEvent]] = []
+        /// One batch per TCP read or datagram, as the connection handed it over.
+        var chunks: [EncodedEvents] = []
         var bytes = 0
         var waiter: CheckedContinuation<Void, Never>?
         var paused: [any Channel] = []
@@ -29,14 +28,13 @@ final class SyslogIntake: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    static func cost(_ event: LogEvent) -> Int { event.message.count + perEventCost }
+    static func cost(_ events: EncodedEvents) -> Int { events.byteCount + perEventCost * events.count }
 
     /// A stream's events, always taken. Returns false when the queue is over its capacity: the caller
     /// then stops reading `channel`, which is resumed once the run loop has taken the queue.
-    func pushStream(_ events: [LogEvent], pausing channel: any Channel) -> Bool {
+    func pushStream(_ events: EncodedEvents, pausing channel: any Channel) -> Bool {
         guard !events.isEmpty else { return true }
-        var cost = 0
-        for event in events { cost += Self.cost(event) }
+        let cost = Self.cost(events)
         let (waiter, accepting) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
             state.chunks.append(events)
             state.bytes += cost
@@ -51,15 +49,11 @@ final class SyslogIntake: Sendable {
     }
 
     /// A datagram's event, taken only if there is room.
-    func pushDatagram(_ event: LogEvent) -> Bool {
+    func pushDatagram(_ event: EncodedEvents) -> Bool {
         let cost = Self.cost(event)
         let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
             guard state.bytes + cost <= capacity || state.chunks.isEmpty else { return (nil, false) }
-            if state.chunks.isEmpty {
-                state.chunks.append([event])
-            } else {
-                state.chunks[state.chunks.count - 1].append(event)
-            }
+            state.chunks.append(event)
             state.bytes += cost
             let waiter = state.waiter
             state.waiter = nil
@@ -71,9 +65,9 @@ final class SyslogIntake: Sendable {
 
     /// Everything queued, in order, as the reads delivered it, waiting while the queue is empty; no chunk
     /// once closed (or cancelled) and empty. Paused connections read again from here on.
-    func take() async -> [[LogEvent]] {
+    func take() async -> [EncodedEvents] {
         while true {
-            let (events, paused, done) = state.withLock { state -> ([[LogEvent]], [any Channel], Bool) in
+            let (events, paused, done) = state.withLock { state -> ([EncodedEvents], [any Channel], Bool) in
                 let events = state.chunks
                 state.chunks = []
                 state.bytes = 0
@@ -113,7 +107,7 @@ final class SyslogIntake: Sendable {
     }
 
     /// What is left, without waiting (shutdown).
-    func drain() -> [[LogEvent]] {
+    func drain() -> [EncodedEvents] {
         state.withLock { state in
             defer {
                 state.chunks = []

@@ -65,6 +65,44 @@ public struct SyslogMessage: Equatable, Sendable {
     ]
 }
 
+/// What the parser read, as ranges of the message's bytes. The syslog source writes records straight from
+/// these (no strings or arrays per message unless it carries structured data); `SyslogMessage` is the same
+/// with its strings made.
+struct SyslogHeader {
+    var format: SyslogMessage.Format
+    var timestampMilliseconds: Int64?
+    var facility: UInt8?
+    var severity: UInt8?
+    var hostname: Range<Int>?
+    var appName: Range<Int>?
+    var procId: Range<Int>?
+    var msgId: Range<Int>?
+    var structuredData: [(name: String, value: String)] = []
+    var sequence: Int?
+    var message: Range<Int>
+    var parseError: String?
+
+    init(format: SyslogMessage.Format, message: Range<Int>, parseError: String? = nil) {
+        self.format = format
+        self.message = message
+        self.parseError = parseError
+    }
+}
+
+extension SyslogMessage {
+    init(_ header: SyslogHeader, in bytes: UnsafeBufferPointer<UInt8>) {
+        func text(_ range: Range<Int>?) -> String? {
+            range.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+        }
+        self.init(
+            format: header.format, timestampMilliseconds: header.timestampMilliseconds, facility: header.facility,
+            severity: header.severity, hostname: text(header.hostname), appName: text(header.appName),
+            procId: text(header.procId), msgId: text(header.msgId), structuredData: header.structuredData,
+            sequence: header.sequence.map(String.init), message: Array(bytes[header.message]),
+            parseError: header.parseError)
+    }
+}
+
 /// RFC 5424, RFC 3164 and what senders really write: no hostname, ISO timestamps, no year, tags with and
 /// without `[pid]`, Cisco's sequence numbers and `*` for an unsynchronised clock, no PRI at all.
 public struct SyslogParser: Sendable {
@@ -96,13 +134,18 @@ public struct SyslogParser: Sendable {
     }
 
     public func parse(_ bytes: UnsafeBufferPointer<UInt8>, now: Int64) -> SyslogMessage {
+        SyslogMessage(scan(bytes, now: now), in: bytes)
+    }
+
+    /// The header's parts as ranges of `bytes`.
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>, now: Int64) -> SyslogHeader {
         var cursor = ByteCursor(bytes)
-        guard !bytes.isEmpty else { return SyslogMessage(format: .raw, message: [], parseError: "empty message") }
+        guard !bytes.isEmpty else { return SyslogHeader(format: .raw, message: 0..<0, parseError: "empty message") }
         var facility: UInt8?
         var severity: UInt8?
         if cursor.peek == UInt8(ascii: "<") {
             guard let pri = cursor.priority() else {
-                return SyslogMessage(format: .raw, message: Array(bytes), parseError: "invalid PRI")
+                return SyslogHeader(format: .raw, message: 0..<bytes.count, parseError: "invalid PRI")
             }
             facility = pri >> 3
             severity = pri & 7
@@ -123,13 +166,17 @@ public struct SyslogParser: Sendable {
     // MARK: RFC 5424
 
     private func parse5424(_ cursor: inout ByteCursor, version: Int, bytes: UnsafeBufferPointer<UInt8>, now: Int64)
-        -> SyslogMessage
+        -> SyslogHeader
     {
-        func failure(_ reason: String) -> SyslogMessage {
-            SyslogMessage(format: .raw, message: Array(bytes), parseError: "rfc5424: \(reason)")
+        func failure(_ reason: String) -> SyslogHeader {
+            SyslogHeader(format: .raw, message: 0..<bytes.count, parseError: "rfc5424: \(reason)")
+        }
+        /// NILVALUE: a lone '-'.
+        func value(_ range: Range<Int>) -> Range<Int>? {
+            range.count == 1 && bytes[range.lowerBound] == UInt8(ascii: "-") ? nil : range
         }
         guard version == 1 else { return failure("unknown version \(version)") }
-        var result = SyslogMessage(format: .rfc5424, message: [])
+        var result = SyslogHeader(format: .rfc5424, message: 0..<0)
         if cursor.skip(UInt8(ascii: "-")) {
         } else if let time = cursor.isoTimestamp(defaultOffset: offset(at: now), allowSpace: false) {
             result.timestampMilliseconds = time
@@ -146,10 +193,10 @@ public struct SyslogParser: Sendable {
         guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after PROCID") }
         guard let msgId = cursor.token(maxLength: 32) else { return failure("invalid MSGID") }
         guard cursor.skip(UInt8(ascii: " ")) else { return failure("no space after MSGID") }
-        result.hostname = hostname == "-" ? nil : hostname
-        result.appName = appName == "-" ? nil : appName
-        result.procId = procId == "-" ? nil : procId
-        result.msgId = msgId == "-" ? nil : msgId
+        result.hostname = value(hostname)
+        result.appName = value(appName)
+        result.procId = value(procId)
+        result.msgId = value(msgId)
         if cursor.skip(UInt8(ascii: "-")) {
         } else if cursor.peek == UInt8(ascii: "[") {
             guard let elements = cursor.structuredData() else { return failure("invalid STRUCTURED-DATA") }
@@ -162,18 +209,18 @@ public struct SyslogParser: Sendable {
             // A UTF-8 byte order mark marks the MSG as UTF-8; it is not part of the text.
             if cursor.remaining.starts(with: [0xEF, 0xBB, 0xBF]) { cursor.index += 3 }
         }
-        result.message = Array(cursor.remaining)
+        result.message = min(cursor.index, bytes.count)..<bytes.count
         return result
     }
 
     // MARK: RFC 3164 and what is seen in practice
 
-    private func parse3164(_ cursor: inout ByteCursor, now: Int64) -> SyslogMessage {
-        var result = SyslogMessage(format: .rfc3164, message: [])
+    private func parse3164(_ cursor: inout ByteCursor, now: Int64) -> SyslogHeader {
+        var result = SyslogHeader(format: .rfc3164, message: 0..<0)
         // Cisco IOS: "<189>123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: …"
         let start = cursor.index
         if let digits = cursor.digits(max: 10), cursor.skip(UInt8(ascii: ":")), cursor.skip(UInt8(ascii: " ")) {
-            result.sequence = String(digits)
+            result.sequence = digits
         } else {
             cursor.index = start
         }
@@ -202,8 +249,8 @@ public struct SyslogParser: Sendable {
     /// After the timestamp: `HOSTNAME TAG: MSG`, `TAG: MSG` (no hostname: what local senders and many
     /// devices write) or just `MSG`. A first word ending in ':' or carrying `[pid]` is a tag; otherwise a word
     /// that can be a host name is one.
-    private func finish3164(_ cursor: inout ByteCursor, _ partial: SyslogMessage, hostnameAllowed: Bool)
-        -> SyslogMessage
+    private func finish3164(_ cursor: inout ByteCursor, _ partial: SyslogHeader, hostnameAllowed: Bool)
+        -> SyslogHeader
     {
         var result = partial
         if let tag = cursor.tag() {
@@ -212,7 +259,7 @@ public struct SyslogParser: Sendable {
             result.hostname = host
             if let tag = cursor.tag() { (result.appName, result.procId) = tag }
         }
-        result.message = Array(cursor.remaining)
+        result.message = min(cursor.index, cursor.bytes.count)..<cursor.bytes.count
         return result
     }
 }
@@ -299,14 +346,14 @@ struct ByteCursor {
     }
 
     /// A run of printable ASCII up to a space, 1 to `maxLength` bytes.
-    mutating func token(maxLength: Int) -> String? {
+    mutating func token(maxLength: Int) -> Range<Int>? {
         let start = index
         while let byte = peek, byte > 32, byte < 127 { index += 1 }
         guard index > start, index - start <= maxLength else {
             index = start
             return nil
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return start..<index
     }
 
     /// `YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)`; with `allowSpace`, a space may stand for the `T` and the zone
@@ -425,7 +472,7 @@ struct ByteCursor {
 
     /// `tag: `, `tag[pid]: ` or `tag[pid] `: at most 64 bytes of tag with no space, ':' or '['. A tag must end
     /// with ':' or carry a pid, so an ordinary first word of a message is not taken for one.
-    mutating func tag() -> (String, String?)? {
+    mutating func tag() -> (Range<Int>, Range<Int>?)? {
         let start = index
         while let byte = peek, byte > 32, byte < 127, byte != UInt8(ascii: ":"), byte != UInt8(ascii: "["),
             index - start < 64
@@ -434,7 +481,7 @@ struct ByteCursor {
         }
         let tagEnd = index
         guard tagEnd > start else { return nil }
-        var pid: String?
+        var pid: Range<Int>?
         if skip(UInt8(ascii: "[")) {
             let pidStart = index
             while let byte = peek, byte != UInt8(ascii: "]"), byte > 32, byte < 127, index - pidStart < 32 {
@@ -444,7 +491,7 @@ struct ByteCursor {
                 index = start
                 return nil
             }
-            pid = String(decoding: UnsafeBufferPointer(rebasing: bytes[pidStart..<index]), as: UTF8.self)
+            pid = pidStart..<index
             index += 1
             _ = skip(UInt8(ascii: ":"))
         } else if !skip(UInt8(ascii: ":")) {
@@ -455,11 +502,11 @@ struct ByteCursor {
             index = start
             return nil
         }
-        return (String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<tagEnd]), as: UTF8.self), pid)
+        return (start..<tagEnd, pid)
     }
 
     /// A host name or address: letters, digits, '.', '-', '_' and ':' (IPv6), up to 255 bytes, then a space.
-    mutating func hostname() -> String? {
+    mutating func hostname() -> Range<Int>? {
         let start = index
         while let byte = peek, Self.isHostByte(byte), index - start < 256 { index += 1 }
         guard index > start, index - start <= 255, skip(UInt8(ascii: " ")) || atEnd else {
@@ -467,7 +514,7 @@ struct ByteCursor {
             return nil
         }
         let end = atEnd && bytes[index - 1] != UInt8(ascii: " ") ? index : index - 1
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        return start..<end
     }
 
     static func isHostByte(_ byte: UInt8) -> Bool {

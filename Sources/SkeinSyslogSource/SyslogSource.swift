@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SkeinLogShipping
 import SkeinMetrics
+import Synchronization
 
 /// The syslog source: UDP, TCP and unix datagram listeners (bound, or passed by systemd) whose messages
 /// are parsed on the event loops that read them and handed to the delivery core by one loop, in the order
@@ -41,7 +42,8 @@ public struct SyslogSource: LogSource {
 
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let intake = SyslogIntake(capacity: queueBytes)
-        let maker = SyslogEventMaker(parser: SyslogParser(localZone: LocalZoneOffset()), metrics: metrics)
+        let maker = SyslogEventMaker(
+            parser: SyslogParser(localZone: LocalZoneOffset()), metrics: metrics, encoding: sink.eventEncoding)
         let listeners = SyslogListeners(
             settings: settings, group: group, maker: maker, intake: intake, sink: sink, logger: logger)
         try await listeners.start()
@@ -51,15 +53,12 @@ public struct SyslogSource: LogSource {
             "syslog \(id) listening: \((settings.tcp.map { "tcp \($0)" } + settings.udp.map { "udp \($0)" } + settings.unix.map { "unix \($0)" }).joined(separator: ", "))"
         )
         var received: UInt64 = 0
-        func number(_ events: inout [SkeinLogShipping.LogEvent]) {
-            for index in events.indices {
-                received += 1
-                events[index].position = String(received)
-            }
+        func number(_ events: inout EncodedEvents) {
+            events.number(stream: Self.stream, from: received + 1)
+            received += UInt64(events.count)
         }
-        // Taken and numbered, not yet handed over. One emit per read's chunk: joining them into one array
-        // copied every event.
-        var inFlight: [[SkeinLogShipping.LogEvent]] = []
+        // Taken and numbered, not yet handed over. One emit per read's chunk.
+        var inFlight: [EncodedEvents] = []
         var failure: (any Error)?
         do {
             while true {
@@ -67,7 +66,7 @@ public struct SyslogSource: LogSource {
                 if inFlight.isEmpty { break }
                 for index in inFlight.indices { number(&inFlight[index]) }
                 while !inFlight.isEmpty {
-                    try await sink.emit(inFlight[0])
+                    try await sink.emit(encoded: inFlight[0])
                     inFlight.removeFirst()
                 }
             }
@@ -80,15 +79,22 @@ public struct SyslogSource: LogSource {
         intake.close()
         var rest = intake.drain()
         for index in rest.indices { number(&rest[index]) }
-        await handOver((inFlight + rest).flatMap { $0 }, to: sink)
+        await handOver(inFlight + rest, to: sink)
         if let failure { throw failure }
     }
 
     /// Emits outside the cancelled task, for at most `shutdownDrain` (the broker may be away and the cap
     /// full); what cannot be handed over in time is counted as dropped (`shutdown`).
-    private func handOver(_ events: [SkeinLogShipping.LogEvent], to sink: SourceSink) async {
-        guard !events.isEmpty else { return }
-        let emitting = Task { try await sink.emit(events) }
+    private func handOver(_ chunks: [EncodedEvents], to sink: SourceSink) async {
+        let count = chunks.reduce(0) { $0 + $1.count }
+        guard count > 0 else { return }
+        let emitted = Mutex(0)
+        let emitting = Task {
+            for chunk in chunks {
+                try await sink.emit(encoded: chunk)
+                emitted.withLock { $0 += chunk.count }
+            }
+        }
         let limit = shutdownDrain
         let timer = Task {
             try await Task.sleep(for: limit)
@@ -97,8 +103,9 @@ public struct SyslogSource: LogSource {
         do {
             try await emitting.value
         } catch {
-            sink.dropped(events.count, reason: "shutdown")
-            logger.warning("syslog \(id): \(events.count) messages read before shutdown could not be handed over")
+            let lost = count - emitted.withLock { $0 }
+            sink.dropped(lost, reason: "shutdown")
+            logger.warning("syslog \(id): \(lost) messages read before shutdown could not be handed over")
         }
         timer.cancel()
     }

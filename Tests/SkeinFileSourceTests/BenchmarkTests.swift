@@ -16,6 +16,10 @@ import Testing
         func emit(_ events: [SkeinLogShipping.LogEvent]) async throws {
             count.add(events.count, ordering: .relaxed)
         }
+        func emit(encoded events: EncodedEvents) async throws {
+            count.add(events.count, ordering: .relaxed)
+        }
+        let eventEncoding = LogEventEncoding(host: "bench", sourceKind: "file", maxValueBytes: 1 << 20)
         func retire(stream: String) async {}
         func dropped(_ count: Int, reason: String) {}
     }

@@ -37,6 +37,12 @@ final class RecordingSink: SourceSink {
 
     func dropped(_ count: Int, reason: String) { state.withLock { $0.dropped[reason, default: 0] += count } }
 
+    let eventEncoding = LogEventEncoding(host: "test", sourceKind: "file", maxValueBytes: 1 << 20)
+
+    func emit(encoded events: EncodedEvents) async throws {
+        Issue.record("a file source emits LogEvents")
+    }
+
     var events: [SkeinLogShipping.LogEvent] { state.withLock { $0.events } }
     var messages: [String] { events.map { String(decoding: $0.message, as: UTF8.self) } }
 

@@ -90,6 +90,12 @@ final class CollectingSink: SourceSink {
         drops.withLock { $0[reason, default: 0] += count }
     }
 
+    let eventEncoding = LogEventEncoding(host: "test", sourceKind: "journald", maxValueBytes: 1 << 20)
+
+    func emit(encoded events: EncodedEvents) async throws {
+        Issue.record("a journald source emits LogEvents")
+    }
+
     var messages: [String] { events.withLock { $0.map { String(decoding: $0.message, as: UTF8.self) } } }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Logging
 import SkeinLogShipping
@@ -7,11 +8,31 @@ import Testing
 
 @testable import SkeinSyslogSource
 
+/// One record as the syslog source wrote it: its JSON value, read back, and where it is.
+struct WrittenEvent: Sendable {
+    var json: String
+    var stream: String
+    var position: String
+    var timestamp: Int64
+
+    var object: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+    }
+    var message: String? { object["message"] as? String }
+    var unit: String? { object["unit"] as? String }
+    var host: String? { object["host"] as? String }
+    var severity: String? { object["severity"] as? String }
+    /// The `fields` object as written, names and values in order.
+    var fieldsText: String? {
+        json.range(of: "\"fields\":").map { String(json[$0.upperBound...].dropLast()) }
+    }
+}
+
 /// A sink that keeps what it is given. With `holding`, emit waits until `release()` and, like the core's
 /// memory budget, throws CancellationError if its task is cancelled while it waits.
 final class RecordingSink: SourceSink {
     private struct State {
-        var events: [SkeinLogShipping.LogEvent] = []
+        var events: [WrittenEvent] = []
         var holding: Bool
         var waiters: [CheckedContinuation<Void, Never>] = []
         var drops: [String: Int] = [:]
@@ -21,7 +42,8 @@ final class RecordingSink: SourceSink {
 
     init(holding: Bool = false) { state = Mutex(State(holding: holding)) }
 
-    var events: [SkeinLogShipping.LogEvent] { state.withLock { $0.events } }
+    var events: [WrittenEvent] { state.withLock { $0.events } }
+    let eventEncoding = LogEventEncoding(host: "agent-host", sourceKind: "syslog", maxValueBytes: 1 << 20)
     var drops: [String: Int] { state.withLock { $0.drops } }
 
     func release() {
@@ -34,6 +56,10 @@ final class RecordingSink: SourceSink {
     }
 
     func emit(_ events: [SkeinLogShipping.LogEvent]) async throws {
+        Issue.record("the syslog source writes its records itself")
+    }
+
+    func emit(encoded events: EncodedEvents) async throws {
         try Task.checkCancellation()
         if state.withLock({ $0.holding }) {
             await withTaskCancellationHandler {
@@ -53,7 +79,13 @@ final class RecordingSink: SourceSink {
             }
             try Task.checkCancellation()
         }
-        state.withLock { $0.events.append(contentsOf: events) }
+        let written = (0..<events.count).map { index in
+            let json = String(decoding: events.value(index), as: UTF8.self)
+            let (stream, position) = events.position(index)
+            return WrittenEvent(
+                json: json, stream: stream, position: position, timestamp: events.timestamp(index))
+        }
+        state.withLock { $0.events.append(contentsOf: written) }
     }
 
     func retire(stream: String) async {}
@@ -143,17 +175,20 @@ final class RecordingSink: SourceSink {
         try await task.value
 
         let events = sink.events
-        #expect(
-            events.prefix(200).map { String(decoding: $0.message, as: UTF8.self) } == (1...200).map { "line \($0)" })
+        #expect(events.prefix(200).map(\.message) == (1...200).map { "line \($0)" })
         #expect(events.map(\.position) == (1...201).map(String.init))
         #expect(events.allSatisfy { $0.stream == "syslog" })
         let first = events[0]
-        #expect(first.unit == "sshd" && first.host == "web" && first.severity == 6)
-        #expect(first.fields.map(\.0) == ["facility", "transport", "remote_addr", "procid"])
-        #expect(first.fields.map(\.1) == [.string("auth"), .string("tcp"), .string("127.0.0.1"), .string("7")])
+        #expect(first.unit == "sshd" && first.host == "web" && first.severity == "info")
+        #expect(
+            first.fieldsText == #"{"facility":"auth","transport":"tcp","remote_addr":"127.0.0.1","procid":"7"}"#)
         let last = events[200]
-        #expect(last.fields.map(\.0) == ["facility", "transport", "remote_addr", "procid", "msgid", "sd.x@1.a"])
-        #expect(last.timestampMilliseconds == 1_796_378_400_000)
+        #expect(
+            last.fieldsText
+                == #"{"facility":"local4","transport":"udp","remote_addr":"127.0.0.1","procid":"9","msgid":"ID1","sd.x@1.a":"b"}"#
+        )
+        #expect(last.timestamp == 1_796_378_400_000)
+        #expect(last.object["timestamp"] as? String == "2026-12-04T10:00:00.000Z")
     }
 
     @Test func aStoppingSourceHandsOverWhatItRead() async throws {
@@ -175,7 +210,7 @@ final class RecordingSink: SourceSink {
         sink.release()
         try await task.value
         #expect(sink.events.map(\.position) == (1...500).map(String.init))
-        #expect(sink.events.last.map { String(decoding: $0.message, as: UTF8.self) } == "m 500")
+        #expect(sink.events.last?.message == "m 500")
         #expect(sink.drops.isEmpty)
     }
 }
