@@ -65,38 +65,36 @@ public struct LogEventEncoding: Sendable {
 public struct LogEventWriter: ~Copyable {
     private let encoding: LogEventEncoding
     private var json: JSONBytes
+    /// What the buffer starts with, and keeps after `take` (an idle connection should not hold its largest
+    /// read's worth).
+    private let initialCapacity: Int
     private var timestamps = RFC3339.Cache()
     private var entries: [EncodedEvents.Entry] = []
     // The event being written.
+    private var eventStart = 0
     private var firstField = true
     private var flags: LogEventFlags = []
     private var messageValid = true
     /// A message that is not UTF-8, kept for its base64 in `end`.
     private var invalidMessage: [UInt8] = []
 
-    public init(_ encoding: LogEventEncoding, capacity: Int = 64 << 10) {
+    public init(_ encoding: LogEventEncoding, capacity: Int = 16 << 10) {
         self.encoding = encoding
         json = JSONBytes(capacity: capacity)
+        initialCapacity = capacity
     }
 
     public var count: Int { entries.count }
     public var byteCount: Int { json.count }
 
-    /// Starts an event. `host` and `unit` must be UTF-8 (a header's printable ASCII is). A message that could
-    /// make the value larger than the broker takes, with the fields written from the same bytes, is cut and
-    /// marked `truncated`.
+    /// Starts an event. `host` and `unit` must be UTF-8 (a header's printable ASCII is).
     public mutating func begin(
         timestamp: Int64, host: UnsafeRawBufferPointer?, unit: UnsafeRawBufferPointer?, severity: UInt8?,
         message: UnsafeRawBufferPointer, flags: LogEventFlags = []
     ) {
-        var message = message.assumingMemoryBound(to: UInt8.self)
+        let message = message.assumingMemoryBound(to: UInt8.self)
         self.flags = flags
-        // Escaping makes at most six bytes of one; the header fields come from the same bytes.
-        let room = (encoding.maxValueBytes - 4096) / 12
-        if message.count > room {
-            message = UnsafeBufferPointer(rebasing: message[..<max(0, room)])
-            self.flags.insert(.truncated)
-        }
+        eventStart = json.count
         messageValid = encoding.encoder.writeHead(
             timestamp: timestamp, host: host?.assumingMemoryBound(to: UInt8.self),
             unit: unit?.assumingMemoryBound(to: UInt8.self), severity: severity, message: message, into: &json,
@@ -104,6 +102,18 @@ public struct LogEventWriter: ~Copyable {
         if !messageValid { invalidMessage = Array(message) }
         firstField = true
         entries.append(EncodedEvents.Entry(end: 0, timestamp: timestamp))
+    }
+
+    /// The size of the last event's value, and the most the broker takes: a writer cuts the message of an event
+    /// that is too large (`dropLast`, then again with less) as the core does for `LogEvent`s.
+    public var lastValueBytes: Int { json.count - eventStart }
+    public var maxValueBytes: Int { encoding.maxValueBytes }
+
+    /// Forgets the last event, written or begun.
+    public mutating func dropLast() {
+        json.truncate(to: eventStart)
+        entries.removeLast()
+        invalidMessage = []
     }
 
     /// A string field whose value is UTF-8 bytes.
@@ -163,7 +173,11 @@ public struct LogEventWriter: ~Copyable {
     mutating func take(positions: EncodedEvents.Positions) -> EncodedEvents {
         let values = json.withUnsafeBytes { [UInt8]($0) }
         let taken = EncodedEvents(values: values, entries: entries, positions: positions)
-        json.reset()
+        if json.capacity > initialCapacity {
+            json = JSONBytes(capacity: initialCapacity)
+        } else {
+            json.reset()
+        }
         entries.removeAll(keepingCapacity: true)
         return taken
     }

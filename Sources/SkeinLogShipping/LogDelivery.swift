@@ -12,26 +12,6 @@ import SkeinProtocol
 /// in flight and resolves its open transaction), reads back what is committed, drops the queued records
 /// that made it, and sends the rest again under the same sequence numbers. A restart does the same.
 public actor LogDelivery {
-    /// A run of one source's records, numbered up to `sequence`, or (no records) a retired stream.
-    struct Item: Sendable {
-        var source: Int
-        /// The run's last sequence number; a retire marker: that of the record before it.
-        var sequence: UInt64
-        /// nil: the stream in `positions` was retired after the records before this item.
-        var records: EncodedRecords?
-        /// Each stream the run moves, with its position after the run, in order.
-        var positions: [StreamPosition]
-        var cost: Int
-        var readAt: ContinuousClock.Instant
-
-        var count: Int { records?.count ?? 0 }
-    }
-
-    struct StreamPosition: Sendable {
-        var stream: String
-        var position: String
-    }
-
     struct Book {
         var id: String
         var kind: String
@@ -246,6 +226,16 @@ public actor LogDelivery {
     }
 
     // MARK: Queue
+
+    /// How a source of `kind` writes its records (what its channel will use).
+    public nonisolated func eventEncoding(kind: String) -> LogEventEncoding {
+        LogEventEncoding(host: settings.hostName, sourceKind: kind, maxValueBytes: settings.maxRecordBytes)
+    }
+
+    /// Counts entries a source lost for good, by reason (`SourceSink.dropped`).
+    nonisolated func countDropped(_ count: Int, source: String, reason: String) {
+        metrics.dropped.labels(source, reason).increment(by: count)
+    }
 
     /// Takes a channel's numbered runs, synchronously so that the channel can number and submit under one
     /// lock; the actor moves them into its queue (`absorbInbox`) before it next looks at the queue.
@@ -591,26 +581,5 @@ public actor LogDelivery {
         guard let parked, id == nil || parked.id == id else { return }
         self.parked = nil
         parked.continuation.resume()
-    }
-
-    /// `body`'s result, or a timeout error once `limit` has passed; the body is left to finish on its
-    /// own, on a producer that is discarded anyway.
-    static func within<T: Sendable>(
-        _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let work = Task { try await body() }
-        let once = OnceValue<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            once.install(continuation)
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                once.resume(with: .failure(KafkaClientError.timedOut("\(what) after \(limit)")))
-            }
-            Task {
-                let result = await work.result
-                timer.cancel()
-                once.resume(with: result)
-            }
-        }
     }
 }

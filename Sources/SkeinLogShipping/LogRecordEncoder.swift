@@ -1,3 +1,5 @@
+import SkeinProtocol
+
 /// Writes a `LogEvent` as the README's log record: one JSON object per record.
 ///
 /// This runs once per shipped line, so it writes straight into one scratch buffer that a batch of records
@@ -47,13 +49,21 @@ public struct LogRecordEncoder: Sendable {
         guard value.count > maxBytes else { return value }
         var cut = event
         cut.flags.insert(.truncated)
-        var keep = max(0, event.message.count - (value.count - maxBytes) - 1024)
+        var keep = Self.shorterMessage(event.message.count, valueBytes: value.count, maxBytes: maxBytes)
         while true {
             cut.message = Array(event.message.prefix(keep))
             let shorter = encode(cut)
             if shorter.count <= maxBytes || keep == 0 { return shorter }
-            keep /= 2
+            keep = Self.shorterMessage(keep, valueBytes: shorter.count, maxBytes: maxBytes)
         }
+    }
+
+    /// How much of a message of `length` bytes to keep when its value came to `valueBytes`: in proportion
+    /// (escaping makes some messages six times their size, so cutting only the excess is not enough), with
+    /// a margin for the rest of the record, and always less than before.
+    public static func shorterMessage(_ length: Int, valueBytes: Int, maxBytes: Int) -> Int {
+        let proportional = Int(Double(length) * Double(max(0, maxBytes - 1024)) / Double(max(1, valueBytes)))
+        return max(0, min(length - 1, proportional))
     }
 
     /// Appends the record's JSON to `json`.
@@ -175,7 +185,7 @@ public struct LogRecordEncoder: Sendable {
 struct JSONBytes: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
-    private var capacity: Int
+    private(set) var capacity: Int
 
     init(capacity: Int = 256) {
         self.capacity = max(capacity, 64)
@@ -205,12 +215,7 @@ struct JSONBytes: ~Copyable {
     }
 
     private mutating func grow(to needed: Int) {
-        let newCapacity = max(needed, capacity * 2)
-        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        newBase.update(from: base, count: count)
-        base.deallocate()
-        base = newBase
-        capacity = newCapacity
+        base = base.grown(keeping: count, capacity: &capacity, toAtLeast: needed)
     }
 
     @inline(__always)

@@ -15,6 +15,14 @@ public protocol LogSource: Sendable {
     /// Reads until the task is cancelled (graceful shutdown cancels sources first, then the core delivers
     /// what they emitted). Throws only for errors that stop the source for good; the agent logs them.
     func run(from state: SourceState, into sink: SourceSink) async throws
+    /// Whether the source reads without the recovered state (syslog: nothing to resume from). Such a source
+    /// starts at once, before delivery has reached the broker, into a `DeferredSink`; the others start once
+    /// their positions are recovered.
+    var startsBeforeRecovery: Bool { get }
+}
+
+extension LogSource {
+    public var startsBeforeRecovery: Bool { false }
 }
 
 /// What the core recovered for one source from its partition.

@@ -40,8 +40,7 @@ public final class SourceChannel: SourceSink {
         self.sourceId = sourceId
         self.topic = topic
         self.partition = partition
-        self.eventEncoding = LogEventEncoding(
-            host: settings.hostName, sourceKind: kind, maxValueBytes: settings.maxRecordBytes)
+        self.eventEncoding = delivery.eventEncoding(kind: kind)
         self.hostKey = Array(settings.hostName.utf8)
         let agentValue = Array(settings.transactionalId.utf8)
         let sourceValue = Array(sourceId.utf8)
@@ -202,6 +201,6 @@ public final class SourceChannel: SourceSink {
     }
 
     public func dropped(_ count: Int, reason: String) {
-        metrics.dropped.labels(sourceId, reason).increment(by: count)
+        delivery.countDropped(count, source: sourceId, reason: reason)
     }
 }

@@ -33,14 +33,35 @@ final class SyslogEventMaker: Sendable {
         _ raw: UnsafeRawBufferPointer, truncated: Bool, transport: SyslogTransport, remoteAddress: [UInt8]?,
         now: Int64, into writer: inout LogEventWriter
     ) {
-        let bytes = raw.assumingMemoryBound(to: UInt8.self)
-        let header = parser.scan(bytes, now: now)
+        let header = parser.scan(raw.assumingMemoryBound(to: UInt8.self), now: now)
+        // A value larger than the broker takes is written again with less of the message, as the core cuts a
+        // `LogEvent`'s (rare: the default message limit is 64 KiB, the record limit 1 MiB).
+        var message = header.message
+        while true {
+            write(
+                header, message: message, raw: raw, truncated: truncated || message != header.message,
+                transport: transport, remoteAddress: remoteAddress, now: now, into: &writer)
+            let valueBytes = writer.lastValueBytes
+            guard valueBytes > writer.maxValueBytes, !message.isEmpty else { break }
+            writer.dropLast()
+            let keep = LogRecordEncoder.shorterMessage(
+                message.count, valueBytes: valueBytes, maxBytes: writer.maxValueBytes)
+            message = message.lowerBound..<message.lowerBound + keep
+        }
+        if header.parseError != nil { metrics.parseErrors.increment() }
+        if truncated { metrics.truncated.increment() }
+    }
+
+    private func write(
+        _ header: SyslogHeader, message: Range<Int>, raw: UnsafeRawBufferPointer, truncated: Bool,
+        transport: SyslogTransport, remoteAddress: [UInt8]?, now: Int64, into writer: inout LogEventWriter
+    ) {
         func part(_ range: Range<Int>?) -> UnsafeRawBufferPointer? {
             range.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
         }
         writer.begin(
             timestamp: header.timestampMilliseconds ?? now, host: part(header.hostname), unit: part(header.appName),
-            severity: header.severity, message: UnsafeRawBufferPointer(rebasing: raw[header.message]),
+            severity: header.severity, message: UnsafeRawBufferPointer(rebasing: raw[message]),
             flags: truncated ? .truncated : [])
         if let facility = header.facility {
             writer.field("facility", SyslogMessage.facilityNames[Int(facility)])
@@ -55,12 +76,8 @@ final class SyslogEventMaker: Sendable {
         if let msgId = part(header.msgId) { writer.field("msgid", msgId) }
         if let sequence = header.sequence { writer.field("sequence", decimal: sequence) }
         for (name, value) in header.structuredData { writer.field(name, value) }
-        if let error = header.parseError {
-            writer.field("parse_error", error)
-            metrics.parseErrors.increment()
-        }
+        if let error = header.parseError { writer.field("parse_error", error) }
         writer.end()
-        if truncated { metrics.truncated.increment() }
     }
 }
 

@@ -19,6 +19,9 @@ public struct SyslogSource: LogSource {
     public let topic: String
     public var id: String { settings.id }
     public var kind: String { "syslog" }
+    /// Listeners open at start, whether or not the broker answers yet: until it does, messages wait in the
+    /// source's queue, then TCP senders block and datagrams are counted as dropped.
+    public var startsBeforeRecovery: Bool { true }
     let metrics: SyslogSourceMetrics
     let logger: Logger
     let group: any EventLoopGroup

@@ -78,3 +78,30 @@ import Testing
                 == Self.reference(line, truncated: true, transport: .udp, remoteAddress: "::1", now: now))
     }
 }
+
+@Suite struct SyslogRecordSizeTests {
+    /// A message whose record would be larger than the broker takes is cut until it fits, marked truncated,
+    /// and still one record: as the core cuts a `LogEvent`'s.
+    @Test(arguments: [Array(repeating: UInt8(ascii: "a"), count: 9_000), Array(repeating: UInt8(0x01), count: 9_000)])
+    func aRecordTooLargeIsCutToFit(_ body: [UInt8]) throws {
+        let encoding = LogEventEncoding(host: "agent-host", sourceKind: "syslog", maxValueBytes: 8_192)
+        let maker = SyslogEventMaker(
+            parser: SyslogParser(utcOffsetSeconds: 0),
+            metrics: SyslogSourceMetrics(source: "syslog.size", registry: MetricsRegistry()), encoding: encoding)
+        var writer = LogEventWriter(encoding)
+        let line = Array("<13>1 2026-12-04T10:00:00Z h app - - - ".utf8) + body
+        line.withUnsafeBytes { bytes in
+            maker.write(bytes, truncated: false, transport: .tcp, remoteAddress: nil, now: 0, into: &writer)
+        }
+        let events = writer.take(stream: "syslog")
+        #expect(events.count == 1)
+        let value = events.value(0)
+        #expect(value.count <= 8_192)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(value)) as? [String: Any])
+        let fields = try #require(object["fields"] as? [String: Any])
+        #expect(fields["truncated"] as? Bool == true)
+        let message = try #require(object["message"] as? String)
+        #expect(!message.isEmpty && message.utf8.count < body.count)
+        #expect(maker.metrics.truncated.value == 0, "the sender's message was whole; the record was cut")
+    }
+}
