@@ -173,7 +173,8 @@ public struct LogEventWriter: ~Copyable {
     mutating func take(positions: EncodedEvents.Positions) -> EncodedEvents {
         let values = json.withUnsafeBytes { [UInt8]($0) }
         let taken = EncodedEvents(values: values, entries: entries, positions: positions)
-        if json.capacity > initialCapacity {
+        // A busy connection keeps its buffer; one whose last read was small gives a grown one back.
+        if json.capacity > initialCapacity, values.count < json.capacity / 4 {
             json = JSONBytes(capacity: initialCapacity)
         } else {
             json.reset()

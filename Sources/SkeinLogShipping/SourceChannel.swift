@@ -125,7 +125,8 @@ public final class SourceChannel: SourceSink {
         -> [LogDelivery.Item]
     {
         var items: [LogDelivery.Item] = []
-        var run = EncodedRecords(reservingBytes: min(Self.runBytes, events.byteCount + events.count * 128))
+        // Room for the values and about 190 bytes of key and headers each, so a run rarely grows.
+        var run = EncodedRecords(reservingBytes: min(Self.runBytes, events.byteCount + events.count * 192))
         var positions: [LogDelivery.StreamPosition] = []
         var runCost = 0
         var positionValue: [UInt8] = []
@@ -141,7 +142,9 @@ public final class SourceChannel: SourceSink {
                 LogDelivery.Item(
                     source: index, sequence: first + UInt64(last), records: run, positions: positions, cost: runCost,
                     readAt: now))
-            run = EncodedRecords(reservingBytes: Self.runBytes)
+            let rest = events.count - 1 - last
+            run = EncodedRecords(
+                reservingBytes: rest == 0 ? 0 : min(Self.runBytes, (events.byteCount / events.count + 192) * rest))
             positions = []
             runCost = 0
         }

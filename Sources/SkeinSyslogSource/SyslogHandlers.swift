@@ -81,21 +81,43 @@ final class SyslogEventMaker: Sendable {
     }
 }
 
+/// A connection's framing and the records written from it, together: one access to the handler's state per
+/// read rather than two per message (a class's stored properties are checked for exclusive access at run
+/// time, which a profile put at 3 % of the agent's CPU).
+struct SyslogStreamState: ~Copyable {
+    var decoder: SyslogFrameDecoder
+    var writer: LogEventWriter
+
+    /// Frames `bytes` (nil: the connection ended) and writes a record per message; returns how many.
+    mutating func read(
+        _ bytes: UnsafeRawBufferPointer?, maker: SyslogEventMaker, remoteAddress: [UInt8]?, now: Int64
+    ) -> Int {
+        var count = 0
+        func emit(_ message: UnsafeRawBufferPointer, _ truncated: Bool) {
+            maker.write(
+                message, truncated: truncated, transport: .tcp, remoteAddress: remoteAddress, now: now,
+                into: &writer)
+            count += 1
+        }
+        if let bytes { decoder.feed(bytes, emit) } else { decoder.finish(emit) }
+        return count
+    }
+}
+
 /// One TCP connection: frames, parses, queues; stops reading while the queue is full.
 final class SyslogStreamHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private var decoder: SyslogFrameDecoder
+    private var state: SyslogStreamState
     private let maker: SyslogEventMaker
     private let intake: SyslogIntake
     private var remoteAddress: [UInt8]?
-    private var writer: LogEventWriter
 
     init(maxMessageBytes: Int, maker: SyslogEventMaker, intake: SyslogIntake) {
-        decoder = SyslogFrameDecoder(maxMessageBytes: maxMessageBytes)
+        state = SyslogStreamState(
+            decoder: SyslogFrameDecoder(maxMessageBytes: maxMessageBytes), writer: LogEventWriter(maker.encoding))
         self.maker = maker
         self.intake = intake
-        writer = LogEventWriter(maker.encoding)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -105,13 +127,8 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let now = SyslogEventMaker.nowMilliseconds()
-        let (maker, address) = (self.maker, remoteAddress)
-        var count = 0
-        decoder.finish { bytes, truncated in
-            maker.write(bytes, truncated: truncated, transport: .tcp, remoteAddress: address, now: now, into: &writer)
-            count += 1
-        }
+        let count = state.read(
+            nil, maker: maker, remoteAddress: remoteAddress, now: SyslogEventMaker.nowMilliseconds())
         maker.metrics.receivedTCP.increment(by: count)
         flush(context: context)
         maker.metrics.connections.decrement()
@@ -121,14 +138,8 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let now = SyslogEventMaker.nowMilliseconds()
-        let (maker, address) = (self.maker, remoteAddress)
-        var count = 0
-        buffer.withUnsafeReadableBytes { bytes in
-            decoder.feed(bytes) { message, truncated in
-                maker.write(
-                    message, truncated: truncated, transport: .tcp, remoteAddress: address, now: now, into: &writer)
-                count += 1
-            }
+        let count = buffer.withUnsafeReadableBytes { bytes in
+            state.read(bytes, maker: maker, remoteAddress: remoteAddress, now: now)
         }
         maker.metrics.receivedTCP.increment(by: count)
     }
@@ -139,8 +150,8 @@ final class SyslogStreamHandler: ChannelInboundHandler {
     }
 
     private func flush(context: ChannelHandlerContext) {
-        guard writer.count > 0 else { return }
-        if !intake.pushStream(writer.take(stream: SyslogSource.stream), pausing: context.channel) {
+        guard state.writer.count > 0 else { return }
+        if !intake.pushStream(state.writer.take(stream: SyslogSource.stream), pausing: context.channel) {
             // Backpressure: no more reads until the run loop has taken the queue (it turns autoRead back on).
             try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: false)
         }
