@@ -110,8 +110,8 @@ public protocol SourceSink: Sendable {
     /// that is the source's backpressure (a file source simply stops reading). Throws `CancellationError`
     /// when the agent is stopping.
     ///
-    /// Calls on one sink must not overlap (each source emits from its one task): records are numbered as
-    /// they are encoded, before they are queued.
+    /// Calls may overlap; each call's records are numbered and queued together, in the order the calls get
+    /// room under the cap.
     func emit(_ events: [LogEvent]) async throws
     /// Queues events the source wrote itself (`LogEventWriter`), as `emit(_:)` does.
     func emit(encoded events: EncodedEvents) async throws

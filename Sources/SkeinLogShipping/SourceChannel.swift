@@ -23,8 +23,8 @@ public final class SourceChannel: SourceSink {
     private let sourceValue: [UInt8]
     /// The agent and source headers with their keys, and the other two headers' keys and length bytes.
     private let fixedHeaderBytes: Int
-    /// The last sequence number handed out. Emits on one sink never overlap (the `SourceSink` contract),
-    /// so numbering here keeps the queue in sequence order.
+    /// The last sequence number handed out. A run is numbered and submitted to the delivery queue under this
+    /// lock, so overlapping emits on one sink still queue in sequence order.
     private let sequence: Mutex<UInt64>
     private let delivery: LogDelivery
     private let budget: MemoryBudget
