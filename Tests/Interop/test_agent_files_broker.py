@@ -1,7 +1,7 @@
 """skein-agent's file source when the broker goes away: stopped (SIGTERM) for a while as the writer keeps
 writing, the agent pauses at its memory cap and its RSS stays under the cap plus a fixed overhead, then every
 line arrives once; killed with SIGKILL during shipping and restarted on its data directory, nothing is lost or
-duplicated. Checked line by line with read_committed (agentharness.Ledger).
+duplicated. Checked line by line with read_committed (ledger.Ledger).
 
 Sizes: by default a 15 s outage with 128 MiB written; SKEIN_AGENT_SOAK=1 makes it the issue's 60 s and 1 GiB."""
 
@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from agentharness import MiB, SOAK, LineWriter, Rotator, TopicReader, torture, wait_all_delivered
+from ledger import MiB, TopicReader, wait_all_delivered
+from logwriter import SOAK, LineWriter, Rotator, torture
 from conftest import create_topic
 
 pytestmark = pytest.mark.skeind_only("restarts skeind on its data directory")

@@ -10,7 +10,9 @@ import tomllib
 
 import pytest
 
-from agentharness import (LineWriter, Ledger, Rotator, line_text, metric_sum, parse_metrics, toml_document)
+from agentharness import metric_sum, parse_metrics, toml_document
+from ledger import Ledger
+from logwriter import LineWriter, Rotator, line_text
 
 
 def record(tag: str, n: int, seq: int, source: str | None = None, file_id: str = "fp-0000000000000001"):

@@ -11,7 +11,8 @@ import shutil
 
 import pytest
 
-from agentharness import SOAK, LineWriter, Rotator, TopicReader, torture, wait_all_delivered
+from ledger import TopicReader, wait_all_delivered
+from logwriter import SOAK, LineWriter, Rotator, torture
 from conftest import create_topic, wait_until
 
 pytestmark = pytest.mark.skeind_only("the agent needs transactions")

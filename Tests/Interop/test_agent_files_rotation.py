@@ -3,7 +3,7 @@ rotations in every mode (rename with and without create, copytruncate, delete an
 with create and with copytruncate) while a writer appends as fast as it is let; the same with twenty kill -9s of
 the agent at random moments; and the agent's /metrics after such a run.
 
-Every check reads the whole topic with read_committed (agentharness.Ledger): per source, skein.seq is exactly
+Every check reads the whole topic with read_committed (ledger.Ledger): per source, skein.seq is exactly
 1..N; per tag, every written line arrives once; per file, in order. Lines that copytruncate's window took off the
 disk before anyone could read them are the only ones allowed to be missing; skein_agent_file_lines_lost_total
 may count only such losses (see assert_copytruncate_accounting for why it cannot count them all).
@@ -17,8 +17,9 @@ import random
 
 import pytest
 
-from agentharness import (LAG_BYTES, LINES_LOST, LINES_READ, BYTES_READ, ROTATIONS, SOAK, TRANSACTIONS, TRUNCATIONS,
-                          TRUNCATING, LineWriter, Rotator, TopicReader, lossy_on_disk, torture, wait_all_delivered)
+from agentharness import LAG_BYTES, LINES_LOST, LINES_READ, BYTES_READ, ROTATIONS, TRANSACTIONS, TRUNCATIONS
+from ledger import TopicReader, wait_all_delivered
+from logwriter import SOAK, TRUNCATING, LineWriter, Rotator, lossy_on_disk, torture
 from conftest import create_topic, wait_until
 
 pytestmark = pytest.mark.skeind_only("the agent needs transactions")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from agentharness import TopicReader, write_journal
+from agentharness import write_journal
+from ledger import TopicReader
 from conftest import create_topic, wait_until
 
 pytestmark = pytest.mark.skeind_only("the agent needs transactions")

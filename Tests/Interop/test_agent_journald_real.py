@@ -28,7 +28,8 @@ import time
 
 import pytest
 
-from agentharness import Ledger, TopicReader, agent_path, wait_all_delivered
+from agentharness import agent_path
+from ledger import Ledger, TopicReader, wait_all_delivered
 from conftest import create_topic, wait_until
 from systemdbox import BoxFactory, host_binaries, read_journal, require_boxes
 

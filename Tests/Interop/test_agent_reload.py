@@ -12,7 +12,9 @@ import subprocess
 
 import pytest
 
-from agentharness import LineWriter, TopicReader, toml_document, wait_all_delivered
+from agentharness import toml_document
+from ledger import TopicReader, wait_all_delivered
+from logwriter import LineWriter
 from conftest import HOST, create_topic, free_port, wait_until
 from test_agent_syslog import LOGGER, lines
 

@@ -1,6 +1,6 @@
 """skein-agent's syslog source with real senders: util-linux logger over UDP, TCP (both framings) and a unix
 datagram socket, and rsyslog forwarding with omfwd in both TCP framings. Every message is `<tag> <n> <padding>`
-(agentharness.line_text); the topic is read with read_committed and every message must arrive exactly as sent,
+(logwriter.line_text); the topic is read with read_committed and every message must arrive exactly as sent,
 once (at-least-once from the read, and nothing here makes the agent read twice)."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agentharness import TopicReader, line_text, wait_all_delivered
+from ledger import TopicReader, wait_all_delivered
+from logwriter import line_text
 from conftest import HOST, create_topic, free_port, wait_until
 
 LINE_BYTES = 120

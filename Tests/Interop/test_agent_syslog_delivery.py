@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from agentharness import MiB, TopicReader, line_text, wait_all_delivered
+from ledger import MiB, TopicReader, wait_all_delivered
+from logwriter import line_text
 from conftest import HOST, create_topic, free_port, wait_until
 from test_agent_syslog import LINE_BYTES, LOGGER, lines, run_logger
 
