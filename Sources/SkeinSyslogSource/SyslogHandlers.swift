@@ -14,11 +14,17 @@ final class SyslogEventMaker: Sendable {
     let parser: SyslogParser
     let metrics: SyslogSourceMetrics
     let encoding: LogEventEncoding
+    /// Counts messages dropped because even cut to nothing their record is larger than the broker takes.
+    let oversize: @Sendable (Int) -> Void
 
-    init(parser: SyslogParser, metrics: SyslogSourceMetrics, encoding: LogEventEncoding) {
+    init(
+        parser: SyslogParser, metrics: SyslogSourceMetrics, encoding: LogEventEncoding,
+        oversize: @escaping @Sendable (Int) -> Void
+    ) {
         self.parser = parser
         self.metrics = metrics
         self.encoding = encoding
+        self.oversize = oversize
     }
 
     static func nowMilliseconds() -> Int64 {
@@ -42,8 +48,15 @@ final class SyslogEventMaker: Sendable {
                 header, message: message, raw: raw, truncated: truncated || message != header.message,
                 transport: transport, remoteAddress: remoteAddress, now: now, into: &writer)
             let valueBytes = writer.lastValueBytes
-            guard valueBytes > writer.maxValueBytes, !message.isEmpty else { break }
+            guard valueBytes > writer.maxValueBytes else { break }
             writer.dropLast()
+            if message.isEmpty {
+                // Too large with nothing of MSG left: its structured data alone (possible only with
+                // max_message_bytes far above its default). The broker would refuse it, and with it every
+                // transaction it was in, for good: dropped and counted instead.
+                oversize(1)
+                break
+            }
             let keep = LogRecordEncoder.shorterMessage(
                 message.count, valueBytes: valueBytes, maxBytes: writer.maxValueBytes)
             message = message.lowerBound..<message.lowerBound + keep

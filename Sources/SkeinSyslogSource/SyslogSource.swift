@@ -46,7 +46,8 @@ public struct SyslogSource: LogSource {
     public func run(from state: SourceState, into sink: SourceSink) async throws {
         let intake = SyslogIntake(capacity: queueBytes)
         let maker = SyslogEventMaker(
-            parser: SyslogParser(localZone: LocalZoneOffset()), metrics: metrics, encoding: sink.eventEncoding)
+            parser: SyslogParser(localZone: LocalZoneOffset()), metrics: metrics, encoding: sink.eventEncoding,
+            oversize: { count in sink.dropped(count, reason: "oversize") })
         let listeners = SyslogListeners(
             settings: settings, group: group, maker: maker, intake: intake, sink: sink, logger: logger)
         try await listeners.start()

@@ -1,6 +1,7 @@
 import Foundation
 import SkeinLogShipping
 import SkeinMetrics
+import Synchronization
 import Testing
 
 @testable import SkeinSyslogSource
@@ -39,7 +40,8 @@ import Testing
     ) -> String {
         let maker = SyslogEventMaker(
             parser: SyslogParser(utcOffsetSeconds: 0),
-            metrics: SyslogSourceMetrics(source: "syslog.test", registry: MetricsRegistry()), encoding: encoding)
+            metrics: SyslogSourceMetrics(source: "syslog.test", registry: MetricsRegistry()), encoding: encoding,
+            oversize: { _ in Issue.record("nothing here is too large") })
         var writer = LogEventWriter(encoding)
         line.withUnsafeBytes { bytes in
             maker.write(
@@ -87,7 +89,8 @@ import Testing
         let encoding = LogEventEncoding(host: "agent-host", sourceKind: "syslog", maxValueBytes: 8_192)
         let maker = SyslogEventMaker(
             parser: SyslogParser(utcOffsetSeconds: 0),
-            metrics: SyslogSourceMetrics(source: "syslog.size", registry: MetricsRegistry()), encoding: encoding)
+            metrics: SyslogSourceMetrics(source: "syslog.size", registry: MetricsRegistry()), encoding: encoding,
+            oversize: { _ in Issue.record("a message can be cut to fit") })
         var writer = LogEventWriter(encoding)
         let line = Array("<13>1 2026-12-04T10:00:00Z h app - - - ".utf8) + body
         line.withUnsafeBytes { bytes in
@@ -103,5 +106,29 @@ import Testing
         let message = try #require(object["message"] as? String)
         #expect(!message.isEmpty && message.utf8.count < body.count)
         #expect(maker.metrics.truncated.value == 0, "the sender's message was whole; the record was cut")
+    }
+}
+
+extension SyslogRecordSizeTests {
+    /// Structured data alone larger than the broker takes (only possible with a raised max_message_bytes): the
+    /// message is dropped and counted as `oversize`, not shipped in a record every transaction would fail on.
+    @Test func aMessageTooLargeEvenWithoutItsTextIsDroppedAndCounted() {
+        let encoding = LogEventEncoding(host: "agent-host", sourceKind: "syslog", maxValueBytes: 8_192)
+        let dropped = Mutex(0)
+        let maker = SyslogEventMaker(
+            parser: SyslogParser(utcOffsetSeconds: 0),
+            metrics: SyslogSourceMetrics(source: "syslog.sd", registry: MetricsRegistry()), encoding: encoding,
+            oversize: { count in dropped.withLock { $0 += count } })
+        var writer = LogEventWriter(encoding)
+        let structuredData = "[big@1 v=\"" + String(repeating: "x", count: 9_000) + "\"]"
+        for line in ["<13>1 2026-12-04T10:00:00Z h app - - " + structuredData + " text", "<13>1 - h app - - - small"] {
+            Array(line.utf8).withUnsafeBytes { bytes in
+                maker.write(bytes, truncated: false, transport: .tcp, remoteAddress: nil, now: 0, into: &writer)
+            }
+        }
+        let events = writer.take(stream: "syslog")
+        #expect(events.count == 1)
+        #expect(String(decoding: events.value(0), as: UTF8.self).contains("\"message\":\"small\""))
+        #expect(dropped.withLock { $0 } == 1)
     }
 }
