@@ -146,7 +146,7 @@ def test_agent_ready_when_the_broker_is_down_then_status_once_it_answers(skeind_
     """The broker is down when the agent starts: READY=1 still comes (after the agent's 5 s wait), with a STATUS
     saying it waits for the broker, and WATCHDOG=1 keeps coming (retrying is progress). Once a broker listens on
     that address, STATUS names the sources and the file's lines arrive."""
-    from agentharness import TopicReader, wait_all_delivered
+    from ledger import TopicReader, wait_all_delivered
     from conftest import free_port
 
     notify = NotifySocket(tmp_path / "agent-notify-down.sock")
